@@ -1,0 +1,3 @@
+from tlsprobe.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""The one boundary where third-party and OS exceptions become plain-language facts."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+from dataclasses import dataclass
+
+import httpx
+
+
+class UsageError(Exception):
+    """Bad input from the user: one line on stderr, exit code 2, nothing probed."""
+
+
+@dataclass(frozen=True)
+class Explained:
+    """An exception said plainly: `kind` for code to branch on, `detail`/`hint` for people."""
+
+    kind: str
+    detail: str
+    hint: str = ""
+
+
+# OpenSSL reason codes, grouped by what they mean for the person reading the verdict.
+_PLAINTEXT_REASONS = {
+    "WRONG_VERSION_NUMBER",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+    "HTTP_REQUEST",
+    "HTTPS_PROXY_REQUEST",
+    "UNKNOWN_PROTOCOL",
+}
+_VERSION_REASONS = {
+    "UNSUPPORTED_PROTOCOL",
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "NO_PROTOCOLS_AVAILABLE",
+    "WRONG_SSL_VERSION",
+    "VERSION_TOO_LOW",
+    "UNKNOWN_SSL_VERSION",
+}
+_EOF_REASONS = {"UNEXPECTED_EOF_WHILE_READING", "EOF_OCCURRED_IN_VIOLATION_OF_PROTOCOL"}
+_ALERT_TEXT = {
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": (
+        "the server aborted the handshake (no cipher or signature algorithm in common)",
+        "the server may offer only weak ciphers, or require a client certificate",
+    ),
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
+        "the server requires a client certificate",
+        "give the target a client certificate and key",
+    ),
+    "TLSV1_UNRECOGNIZED_NAME": (
+        "the server does not know the host name sent in SNI",
+        "check the host name in the URL: the server has no certificate for it",
+    ),
+    "TLSV1_ALERT_INTERNAL_ERROR": (
+        "the server reported an internal error during the handshake",
+        "look at the server's log: its TLS configuration is broken",
+    ),
+    "DH_KEY_TOO_SMALL": (
+        "the server's Diffie-Hellman group is too small (under 2048 bits)",
+        "configure a 2048-bit or larger DH group, or ECDHE only",
+    ),
+}
+
+
+def explain(exc: BaseException) -> Explained:
+    """Translate any exception raised while probing into a plain-language Explained."""
+    root = _innermost(exc)
+    if isinstance(root, ssl.SSLError):
+        return _explain_ssl(root)
+    if isinstance(root, OSError | TimeoutError):
+        return _explain_os(root)
+    if type(exc).__module__.startswith("httpx"):
+        return _explain_httpx(exc)
+    return Explained("internal", f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """Follow `raise ... from` links (and exception groups, as anyio's happy eyeballs raises)
+    to the original socket or TLS error, if there is one."""
+    seen: set[int] = set()
+    found: BaseException | None = None
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup) and current.exceptions:
+            current = current.exceptions[0]
+            continue
+        if isinstance(current, ssl.SSLError):
+            return current
+        if isinstance(current, OSError) and (current.errno is not None or found is None):
+            found = current
+            if current.errno is not None:
+                return current
+        current = current.__cause__ or current.__context__
+    return found or exc
+
+
+def _explain_ssl(exc: ssl.SSLError) -> Explained:
+    reason = getattr(exc, "reason", None) or ""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return Explained("tls-verify", f"certificate verification failed: {exc.verify_message}")
+    if reason in _PLAINTEXT_REASONS:
+        return Explained(
+            "tls-plaintext",
+            "the server did not answer with TLS",
+            "this port speaks plaintext: check the port and the scheme",
+        )
+    if reason in _VERSION_REASONS:
+        return Explained(
+            "tls-version", "no TLS version in common (the server offers only old ones)"
+        )
+    if reason in _EOF_REASONS or isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return Explained(
+            "eof",
+            "the server closed the connection during the TLS handshake",
+            "the server may not speak TLS on this port, or refuses this client",
+        )
+    if reason in _ALERT_TEXT:
+        detail, hint = _ALERT_TEXT[reason]
+        return Explained("tls-alert", detail, hint)
+    plain = reason.replace("_", " ").lower() if reason else str(exc)
+    return Explained("tls", f"TLS error: {plain}")
+
+
+def _explain_os(exc: OSError | TimeoutError) -> Explained:
+    if isinstance(exc, TimeoutError):
+        return Explained("timeout", "timed out")
+    if isinstance(exc, socket.gaierror):
+        return Explained(
+            "dns",
+            "cannot resolve the host name",
+            "check the host name, or the resolver of the machine running tlsprobe",
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return Explained(
+            "refused",
+            "connection refused (nothing listens on that port)",
+            "check the port, and that the service is running",
+        )
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return Explained("reset", "the server reset the connection")
+    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return Explained("unreachable", "no route to the host", "check the address and firewalls")
+    return Explained("os", f"network error: {exc.strerror or exc}")
+
+
+def _explain_httpx(exc: BaseException) -> Explained:
+    if isinstance(exc, httpx.TimeoutException):
+        return Explained("timeout", "timed out")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return Explained(
+            "protocol",
+            f"the server broke the HTTP protocol: {exc}",
+            "the port may serve something other than HTTP",
+        )
+    if isinstance(exc, httpx.LocalProtocolError | httpx.ProtocolError):
+        return Explained("protocol", f"HTTP protocol error: {exc}")
+    if isinstance(exc, httpx.ProxyError):
+        return Explained("proxy", f"proxy error: {exc}")
+    if isinstance(exc, httpx.NetworkError):
+        return Explained("os", f"network error: {exc or type(exc).__name__}")
+    if isinstance(exc, httpx.DecodingError):
+        return Explained("protocol", f"could not decode the response: {exc}")
+    if isinstance(exc, httpx.TooManyRedirects | httpx.HTTPStatusError):
+        return Explained("protocol", f"unexpected HTTP response: {exc}")
+    return Explained("http", f"HTTP client error: {type(exc).__name__}: {exc}")

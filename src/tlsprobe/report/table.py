@@ -1,0 +1,135 @@
+"""--format table: a matrix (targets by checks) with coloured marks, then every problem with
+its detail and hint, then the transcripts asked for with -v."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tlsprobe.model import Check, Status, TargetResult
+from tlsprobe.report import RunInfo, summary
+
+# Columns appear in this order; a check id not listed here goes last, in order of appearance.
+COLUMN_ORDER = (
+    "client.encryption",
+    "connect",
+    "pg.sslrequest",
+    "smtp.starttls",
+    "tls.handshake",
+    "tls.version",
+    "cert.chain",
+    "cert.hostname",
+    "cert.expiry",
+    "http.status",
+    "http.hsts",
+    "smtp.auth_before_tls",
+    "smtp.starttls_injection",
+    "smtp.login",
+    "pg.plaintext",
+    "pg.login",
+)
+MARKS = {
+    Status.PASS: ("✓", "bold green"),
+    Status.WARN: ("!", "bold yellow"),
+    Status.FAIL: ("✗", "bold red"),
+    Status.SKIP: ("·", "dim"),
+}
+WORDS = {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: "skip"}
+
+
+def columns(results: Sequence[TargetResult]) -> list[str]:
+    seen: list[str] = []
+    for result in results:
+        seen.extend(c.id for c in result.checks if c.id not in seen)
+    known = [c for c in COLUMN_ORDER if c in seen]
+    return known + [c for c in seen if c not in COLUMN_ORDER]
+
+
+def header(check_id: str) -> str:
+    return check_id.split(".", 1)[-1].replace("_", " ")
+
+
+def mark(check: Check | None) -> Text:
+    if check is None:
+        return Text("")
+    symbol, style = MARKS[check.status]
+    return Text(symbol, style=style)
+
+
+def matrix(results: Sequence[TargetResult]) -> Table:
+    ids = columns(results)
+    table = Table(show_lines=False, header_style="bold", pad_edge=False)
+    table.add_column("target", overflow="fold")
+    for check_id in ids:
+        table.add_column(header(check_id), justify="center")
+    table.add_column("result", justify="left")
+    for result in results:
+        symbol, style = MARKS[result.status]
+        row = [Text(result.name)] + [mark(result.check(i)) for i in ids]
+        row.append(Text(f"{symbol} {WORDS[result.status]}", style=style))
+        table.add_row(*row)
+    return table
+
+
+def problems(results: Sequence[TargetResult]) -> list[Text]:
+    lines: list[Text] = []
+    for result in results:
+        bad = [c for c in result.checks if c.status in (Status.FAIL, Status.WARN)]
+        if not bad:
+            continue
+        lines.append(Text(f"{result.name}  ({result.source})", style="bold"))
+        for check in bad:
+            symbol, style = MARKS[check.status]
+            line = Text(f"  {symbol} {check.id}: ", style=style)
+            line.append(check.detail, style="")
+            lines.append(line)
+            if check.hint:
+                lines.append(Text(f"      hint: {check.hint}", style="cyan"))
+    return lines
+
+
+def transcripts(results: Sequence[TargetResult], verbosity: int) -> list[Text]:
+    lines: list[Text] = []
+    for result in results:
+        wanted = verbosity >= 2 or (verbosity == 1 and result.status is Status.FAIL)
+        if not wanted or not result.transcript:
+            continue
+        lines.append(Text(f"transcript: {result.name}", style="bold"))
+        lines.extend(Text(f"  {line}", style="dim") for line in result.transcript)
+    return lines
+
+
+def summary_line(results: Sequence[TargetResult], info: RunInfo) -> Text:
+    counts = summary(results)
+    text = Text(f"{counts['targets']} targets: ")
+    text.append(f"{counts['pass']} pass", style="green")
+    text.append(", ")
+    text.append(f"{counts['warn']} warn", style="yellow")
+    text.append(", ")
+    text.append(f"{counts['fail']} fail", style="red")
+    text.append(f" in {info.elapsed_s:.2f} s")
+    if info.interrupted:
+        text.append("  (interrupted: only the targets finished so far)", style="bold yellow")
+    return text
+
+
+def render(results: Sequence[TargetResult], info: RunInfo, color: bool = False) -> str:
+    buffer = io.StringIO()
+    table = matrix(results)
+    width = max(80, sum(len(header(c)) + 3 for c in columns(results)) + 60)
+    console = Console(
+        file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False
+    )
+    console.print(table)
+    for block in (problems(results), transcripts(results, info.verbosity)):
+        if block:
+            console.print()
+            for line in block:
+                console.print(line, overflow="fold")
+    console.print()
+    console.print(summary_line(results, info))
+    return buffer.getvalue()

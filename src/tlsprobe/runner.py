@@ -1,0 +1,76 @@
+"""Run every target concurrently, each under its own deadline, and keep the given order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from tlsprobe.errors import explain
+from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.targets import Target
+
+# A probe enforces its own deadline; this grace is the runner's safety net around it.
+SAFETY_GRACE_S = 2.0
+
+
+class Run:
+    """One run over many targets; `finished()` is usable after an interrupt, too."""
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        policy: Policy,
+        on_result: Callable[[TargetResult], None] | None = None,
+    ) -> None:
+        self.targets = list(targets)
+        self.policy = policy
+        self.on_result = on_result
+        self._results: list[TargetResult | None] = [None] * len(self.targets)
+        self.elapsed_s = 0.0
+
+    async def execute(self) -> list[TargetResult]:
+        started = time.monotonic()
+        limit = asyncio.Semaphore(max(1, self.policy.concurrency))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, target in enumerate(self.targets):
+                    group.create_task(self._one(index, target, limit))
+        finally:
+            self.elapsed_s = time.monotonic() - started
+        return self.finished()
+
+    def finished(self) -> list[TargetResult]:
+        """The results completed so far, in the order the targets were given."""
+        return [r for r in self._results if r is not None]
+
+    async def _one(self, index: int, target: Target, limit: asyncio.Semaphore) -> None:
+        async with limit:
+            result = await probe_one(target, self.policy)
+        self._results[index] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
+
+async def probe_one(target: Target, policy: Policy) -> TargetResult:
+    """Probe one target; whatever goes wrong inside a probe still comes back as a result."""
+    from tlsprobe.probes import PROBES
+
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(policy.timeout + SAFETY_GRACE_S):
+            return await PROBES[target.protocol](target, policy)
+    except TimeoutError:
+        detail = f"the probe did not end within its deadline of {policy.timeout:g} s"
+    except Exception as exc:
+        detail = f"probe error: {explain(exc).detail}"
+    return TargetResult(
+        name=target.label,
+        target=target.display,
+        protocol=target.protocol,
+        host=target.host,
+        port=target.port,
+        source=target.source,
+        checks=(Check("connect", Status.FAIL, detail),),
+        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+    )

@@ -1,0 +1,252 @@
+"""Tiny pure functions for TLS facts: certificates in, facts and verdicts out. No I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+from tlsprobe.model import CertInfo, Check, Status
+
+TLS_VERSION_ORDER = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
+MIN_RSA_BITS = 2048
+WEAK_HASHES = {"md5", "sha1"}
+
+
+def load_chain(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
+    return tuple(x509.load_der_x509_certificate(der) for der in ders)
+
+
+def utc_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def name_text(name: x509.Name) -> str:
+    return name.rfc4514_string() or "(empty)"
+
+
+def short_name(name: x509.Name) -> str:
+    """The CN if there is one, else the whole name: enough to tell certificates apart."""
+    cns = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return f"CN={cns[0].value!s}" if cns else name_text(name)
+
+
+def key_text(cert: x509.Certificate) -> str:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        curve = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return f"EC {curve.get(key.curve.name, key.curve.name)}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448"
+    if isinstance(key, dsa.DSAPublicKey):
+        return f"DSA-{key.key_size}"
+    return type(key).__name__
+
+
+def signature_text(cert: x509.Certificate) -> str:
+    oid = cert.signature_algorithm_oid
+    return getattr(oid, "_name", None) or oid.dotted_string
+
+
+def san_names(cert: x509.Certificate) -> tuple[str, ...]:
+    """DNS names and IP addresses from subjectAltName, in certificate order."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return ()
+    names: list[str] = []
+    for entry in ext:
+        if isinstance(entry, x509.DNSName | x509.IPAddress):
+            names.append(str(entry.value))
+    return tuple(names)
+
+
+def san_entries(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) from subjectAltName: a host is matched against one kind only."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [], []
+    dns = [str(v) for v in ext.get_values_for_type(x509.DNSName)]
+    ips = [str(v) for v in ext.get_values_for_type(x509.IPAddress)]
+    return dns, ips
+
+
+def cert_info(cert: x509.Certificate) -> CertInfo:
+    return CertInfo(
+        subject=name_text(cert.subject),
+        issuer=name_text(cert.issuer),
+        not_before=utc_text(cert.not_valid_before_utc),
+        not_after=utc_text(cert.not_valid_after_utc),
+        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        key=key_text(cert),
+        signature=signature_text(cert),
+        san=san_names(cert),
+    )
+
+
+def is_self_issued(cert: x509.Certificate) -> bool:
+    return cert.subject == cert.issuer
+
+
+def role(index: int, cert: x509.Certificate) -> str:
+    if index == 0:
+        return "leaf"
+    return "root" if is_self_issued(cert) else "intermediate"
+
+
+# --- weakness -------------------------------------------------------------------------------
+
+
+def weak_key(cert: x509.Certificate) -> str | None:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return f"weak key {key_text(cert)} (clients require at least {MIN_RSA_BITS} bits)"
+    return None
+
+
+def weak_signature(cert: x509.Certificate) -> str | None:
+    algorithm = cert.signature_hash_algorithm
+    if algorithm is not None and algorithm.name in WEAK_HASHES:
+        return f"weak signature {signature_text(cert)} ({algorithm.name.upper()} is broken)"
+    return None
+
+
+def chain_weaknesses(chain: Sequence[x509.Certificate]) -> list[str]:
+    """Weak keys and signatures in the served chain; a root's self-signature does not count."""
+    found: list[str] = []
+    for index, cert in enumerate(chain):
+        label = f"{role(index, cert)} {short_name(cert.subject)}"
+        if problem := weak_key(cert):
+            found.append(f"{label}: {problem}")
+        if not is_self_issued(cert) and (problem := weak_signature(cert)):
+            found.append(f"{label}: {problem}")
+    return found
+
+
+# --- host name ------------------------------------------------------------------------------
+
+
+def dns_name_matches(pattern: str, host: str) -> bool:
+    """RFC 6125 matching as OpenSSL does it: a wildcard is a whole left-most label, covers
+    exactly one label, and needs two labels after it."""
+    pattern = pattern.lower().rstrip(".")
+    host = host.lower().rstrip(".")
+    if not pattern.startswith("*."):
+        return "*" not in pattern and pattern == host
+    suffix = pattern[2:]
+    if suffix.count(".") < 1 or "*" in suffix:
+        return False
+    first, dot, rest = host.partition(".")
+    return bool(dot) and bool(first) and rest == suffix
+
+
+def ip_matches(san: str, host: str) -> bool:
+    try:
+        return ipaddress.ip_address(san) == ipaddress.ip_address(host)
+    except ValueError:
+        return False
+
+
+def hostname_check(cert: x509.Certificate, host: str) -> Check:
+    """cert.hostname: the leaf's subjectAltName must cover the host; a CN-only match fails."""
+    sans = san_names(cert)
+    dns, ips = san_entries(cert)
+    if ip_matches(host, host):
+        matches = [s for s in ips if ip_matches(s, host)]
+    else:
+        matches = [s for s in dns if dns_name_matches(s, host)]
+    if matches:
+        return Check("cert.hostname", Status.PASS, f"{host} matches {matches[0]}")
+    cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if not sans:
+        cn = f" (CN={cns[0]})" if cns else ""
+        return Check(
+            "cert.hostname",
+            Status.FAIL,
+            f"the certificate has no subjectAltName{cn}; clients ignore the CN (RFC 6125)",
+            f"reissue the certificate with {host} in subjectAltName",
+        )
+    return Check(
+        "cert.hostname",
+        Status.FAIL,
+        f"the certificate is for {', '.join(sans)}, not {host}{_wildcard_note(sans, host)}",
+        f"reissue the certificate with {host} in subjectAltName, or use a name it covers",
+    )
+
+
+def _wildcard_note(sans: Sequence[str], host: str) -> str:
+    for san in sans:
+        if san.startswith("*.") and host.lower().endswith("." + san[2:].lower()):
+            return f" ({san} covers exactly one label, not {host})"
+    return ""
+
+
+# --- expiry ---------------------------------------------------------------------------------
+
+
+def _days(delta: dt.timedelta) -> str:
+    days = abs(delta).days
+    if days == 0:
+        hours = int(abs(delta).total_seconds() // 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def expiry_check(chain: Sequence[x509.Certificate], now: dt.datetime, warn_days: int) -> Check:
+    """cert.expiry: fail on any expired or not-yet-valid certificate, warn inside the window."""
+    if not chain:
+        return Check("cert.expiry", Status.SKIP, "no certificate received")
+    problems: list[Check] = []
+    for index, cert in enumerate(chain):
+        label = "leaf" if index == 0 else f"{role(index, cert)} {short_name(cert.subject)}"
+        start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+        if now > end:
+            text = f"{label} expired {_days(now - end)} ago ({utc_text(end)})"
+            problems.append(Check("cert.expiry", Status.FAIL, text, "renew the certificate"))
+        elif now < start:
+            text = f"{label} is not valid until {utc_text(start)} (in {_days(start - now)})"
+            hint = "check the issuing CA's clock, or install the certificate when it is valid"
+            problems.append(Check("cert.expiry", Status.FAIL, text, hint))
+        elif end - now < dt.timedelta(days=warn_days):
+            text = f"{label} expires in {_days(end - now)} ({utc_text(end)})"
+            hint = f"renew it: the warning window is {warn_days} days"
+            problems.append(Check("cert.expiry", Status.WARN, text, hint))
+    if problems:
+        return max(problems, key=lambda c: c.status is Status.FAIL)
+    leaf_end = chain[0].not_valid_after_utc
+    return Check("cert.expiry", Status.PASS, f"leaf valid until {utc_text(leaf_end)}")
+
+
+def earliest_expiry(chain: Sequence[x509.Certificate]) -> dt.datetime | None:
+    return min((c.not_valid_after_utc for c in chain), default=None)
+
+
+# --- version --------------------------------------------------------------------------------
+
+
+def version_at_least(version: str, minimum: str) -> bool:
+    return TLS_VERSION_ORDER.get(version, -1) >= TLS_VERSION_ORDER[minimum]
+
+
+def version_check(version: str, minimum: str, *, legacy: bool) -> Check:
+    """tls.version: the negotiated version against the minimum; `legacy` when only a permissive
+    second handshake got through, so `version` is the best the server offers."""
+    if version_at_least(version, minimum):
+        return Check("tls.version", Status.PASS, version)
+    offered = f"the server offers at best {version}" if legacy else f"negotiated {version}"
+    return Check(
+        "tls.version",
+        Status.FAIL,
+        f"{offered}, below the minimum {minimum}",
+        f"enable {minimum} or later on the server (TLS 1.0 and 1.1 are deprecated, RFC 8996)",
+    )

@@ -1,0 +1,205 @@
+"""Unit tests for the exception boundary (errors.py): every error said plainly, none "internal"."""
+
+from __future__ import annotations
+
+import errno
+import inspect
+import socket
+import ssl
+
+import httpx
+import pytest
+
+from tlsprobe.errors import Explained, explain
+
+HTTPX_EXCEPTIONS = sorted(
+    name
+    for name in httpx.__all__
+    if isinstance(getattr(httpx, name), type) and issubclass(getattr(httpx, name), Exception)
+)
+
+
+def make_httpx(cls: type[Exception]) -> Exception:
+    """Instantiate an httpx exception with a message, and a request/response where required."""
+    request = httpx.Request("GET", "https://example.test/")
+    params = inspect.signature(cls.__init__).parameters
+    kwargs: dict[str, object] = {}
+    if "request" in params:
+        kwargs["request"] = request
+    if "response" in params:
+        kwargs["response"] = httpx.Response(503, request=request)
+    if "message" not in params:
+        return cls(**kwargs)
+    return cls("boom", **kwargs)
+
+
+def ssl_error(reason: str, cls: type[ssl.SSLError] = ssl.SSLError) -> ssl.SSLError:
+    exc = cls(1, f"[SSL: {reason}] {reason.lower().replace('_', ' ')}")
+    exc.reason = reason
+    exc.library = "SSL"
+    return exc
+
+
+def chained(outer: BaseException, cause: BaseException) -> BaseException:
+    """`outer` as raised `from cause`, with the traceback links Python sets."""
+    try:
+        raise outer from cause
+    except BaseException as exc:
+        return exc
+
+
+def test_httpx_exports_exceptions() -> None:
+    """The httpx export list still yields the exception classes the next test iterates over."""
+    assert {"ConnectError", "ConnectTimeout", "HTTPStatusError"} <= set(HTTPX_EXCEPTIONS)
+    assert "Client" not in HTTPX_EXCEPTIONS
+
+
+@pytest.mark.parametrize("name", HTTPX_EXCEPTIONS)
+def test_every_httpx_exception_is_mapped(name: str) -> None:
+    """Every exception class httpx exports is explained, never as "internal"."""
+    explained = explain(make_httpx(getattr(httpx, name)))
+    assert isinstance(explained, Explained)
+    assert explained.kind != "internal"
+    assert explained.detail
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (httpx.ConnectTimeout("t"), "timeout"),
+        (httpx.ReadTimeout("t"), "timeout"),
+        (httpx.RemoteProtocolError("bad"), "protocol"),
+        (httpx.ProxyError("p"), "proxy"),
+        (httpx.ConnectError("c"), "os"),
+    ],
+)
+def test_httpx_exception_kinds(exc: Exception, kind: str) -> None:
+    """httpx errors without an underlying OS or TLS error map by their own class."""
+    assert explain(exc).kind == kind
+
+
+def test_unknown_exception_is_internal() -> None:
+    """The bad twin: an exception that is not a network, TLS or httpx error is "internal"."""
+    explained = explain(ValueError("oops"))
+    assert explained.kind == "internal"
+    assert explained.detail == "unexpected error: ValueError: oops"
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        ("WRONG_VERSION_NUMBER", "tls-plaintext"),
+        ("HTTP_REQUEST", "tls-plaintext"),
+        ("UNSUPPORTED_PROTOCOL", "tls-version"),
+        ("TLSV1_ALERT_PROTOCOL_VERSION", "tls-version"),
+        ("UNEXPECTED_EOF_WHILE_READING", "eof"),
+        ("SSLV3_ALERT_HANDSHAKE_FAILURE", "tls-alert"),
+        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "tls-alert"),
+        ("SOME_NEW_REASON", "tls"),
+    ],
+)
+def test_ssl_reasons(reason: str, kind: str) -> None:
+    """OpenSSL reason codes map to the kind that says what they mean."""
+    assert explain(ssl_error(reason)).kind == kind
+
+
+def test_plaintext_hint_names_the_port() -> None:
+    """A plaintext answer on a TLS port says so, with a hint about port and scheme."""
+    explained = explain(ssl_error("WRONG_VERSION_NUMBER"))
+    assert explained.detail == "the server did not answer with TLS"
+    assert "plaintext" in explained.hint
+
+
+def test_unknown_reason_is_said_plainly() -> None:
+    """An unlisted reason reads as plain words, not as an OpenSSL constant."""
+    assert explain(ssl_error("SOME_NEW_REASON")).detail == "TLS error: some new reason"
+
+
+def test_ssl_eof_error_without_reason() -> None:
+    """An SSLEOFError without a reason code is still "eof"."""
+    assert explain(ssl.SSLEOFError(8, "EOF occurred")).kind == "eof"
+
+
+def test_cert_verification_error() -> None:
+    """A certificate verification error is "tls-verify" and quotes OpenSSL's message."""
+    exc = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    exc.verify_code = 20
+    exc.verify_message = "unable to get local issuer certificate"
+    explained = explain(exc)
+    assert explained.kind == "tls-verify"
+    assert "unable to get local issuer certificate" in explained.detail
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "refused"),
+        (ConnectionRefusedError(), "refused"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "dns"),
+        (TimeoutError(), "timeout"),
+        (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "reset"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "unreachable"),
+        (OSError(errno.EACCES, "Permission denied"), "os"),
+    ],
+)
+def test_os_errors(exc: OSError, kind: str) -> None:
+    """Socket-level errors map to the kind a person can act on."""
+    assert explain(exc).kind == kind
+
+
+def test_anyio_all_attempts_failed_from_group_is_refused() -> None:
+    """anyio's OSError("All connection attempts failed") from a group of refusals is "refused"."""
+    group = ExceptionGroup(
+        "multiple connection attempts failed",
+        [
+            ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('::1', 1)"),
+            ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('127.0.0.1', 1)"),
+        ],
+    )
+    exc = chained(OSError("All connection attempts failed"), group)
+    assert explain(exc).kind == "refused"
+
+
+def test_anyio_single_refusal_through_httpx_is_refused() -> None:
+    """httpx.ConnectError from anyio's OSError from one refusal is "refused", not "os"."""
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed")
+    anyio_error = chained(OSError("All connection attempts failed"), refused)
+    assert explain(chained(httpx.ConnectError("All connection attempts failed"), anyio_error)) == (
+        explain(refused)
+    )
+
+
+def test_all_attempts_failed_without_cause_is_os() -> None:
+    """The twin: the same OSError with no cause is a generic network error."""
+    explained = explain(OSError("All connection attempts failed"))
+    assert explained.kind == "os"
+    assert "All connection attempts failed" in explained.detail
+
+
+def test_httpx_connect_error_from_verification_error() -> None:
+    """httpx.ConnectError raised from an SSLCertVerificationError is "tls-verify"."""
+    cause = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    cause.verify_code = 18
+    cause.verify_message = "self-signed certificate"
+    exc = chained(httpx.ConnectError("certificate verify failed"), cause)
+    explained = explain(exc)
+    assert explained.kind == "tls-verify"
+    assert "self-signed certificate" in explained.detail
+
+
+def test_httpx_connect_error_from_plaintext_answer() -> None:
+    """The twin: httpx.ConnectError from WRONG_VERSION_NUMBER is "tls-plaintext"."""
+    exc = chained(httpx.ConnectError("wrong version"), ssl_error("WRONG_VERSION_NUMBER"))
+    assert explain(exc).kind == "tls-plaintext"
+
+
+def test_implicit_context_is_followed() -> None:
+    """An error raised while handling a refusal (no explicit `from`) is traced to the refusal."""
+    try:
+        try:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+        except ConnectionRefusedError:
+            raise httpx.ConnectError("connect failed")  # noqa: B904
+    except httpx.ConnectError as exc:
+        implicit = exc
+    assert explain(implicit).kind == "refused"
