@@ -108,7 +108,7 @@ def test_expired_reads_as_expired_with_chain(results: dict[str, TargetResult]) -
 def test_not_yet_valid_and_expiring_soon_details(results: dict[str, TargetResult]) -> None:
     """Not-yet-valid and expiring-soon leaves say when, in days."""
     assert "is not valid until" in detail(results["https-not-yet-valid"], "cert.expiry")
-    assert "leaf expires in 4 days" in detail(results["https-expiring-soon"], "cert.expiry")
+    assert "leaf expires in 5 days" in detail(results["https-expiring-soon"], "cert.expiry")
 
 
 def test_hostname_failures_name_the_certificate(results: dict[str, TargetResult]) -> None:

@@ -195,7 +195,8 @@ def _wildcard_note(sans: Sequence[str], host: str) -> str:
 
 
 def _days(delta: dt.timedelta) -> str:
-    days = abs(delta).days
+    """A duration in whole days, rounded, as people say it ("in 3 days" for 2 d 23 h)."""
+    days = round(abs(delta).total_seconds() / 86400)
     if days == 0:
         hours = int(abs(delta).total_seconds() // 3600)
         return f"{hours} hour{'s' if hours != 1 else ''}"
