@@ -27,5 +27,15 @@ fmt: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# sslyze gets a virtual environment of its own: it pins versions of cryptography that tlsprobe
+# does not. If it cannot be installed, the bench still runs and says so.
+.venv-sslyze/.stamp:
+	$(PYTHON) -m venv .venv-sslyze
+	.venv-sslyze/bin/python -m pip install --quiet sslyze || echo "sslyze not installed"
+	touch $@
+
+bench: $(STAMP) .venv-sslyze/.stamp
+	$(BIN)/python bench/run.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sslyze .pytest_cache .mypy_cache .ruff_cache

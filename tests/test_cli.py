@@ -150,3 +150,20 @@ def test_ctrl_c_prints_finished_results(lab: Lab) -> None:
     document = json.loads(out)
     assert document["interrupted"] is True
     assert [r["target"] for r in document["results"]] == [lab.url("https-good")]
+
+
+def test_output_to_a_device_writes_through(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """-o /dev/null writes into the device instead of renaming a file over it."""
+    argv = ["check", "--ca-file", str(lab.ca_file), "-o", "/dev/null", lab.url("https-good")]
+    assert main(argv) == 0
+    assert Path("/dev/null").is_char_device()
+    capsys.readouterr()
+
+
+def test_output_file_is_readable_by_others(lab: Lab, tmp_path: Path) -> None:
+    """An -o file gets the usual permissions (a textfile collector runs as another user)."""
+    out = tmp_path / "tlsprobe.prom"
+    assert (
+        main(["check", "--ca-file", str(lab.ca_file), "-o", str(out), lab.url("https-good")]) == 0
+    )
+    assert out.stat().st_mode & 0o044 == 0o044

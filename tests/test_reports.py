@@ -8,7 +8,17 @@ import pytest
 
 from tlsprobe import __version__
 from tlsprobe.model import CertInfo, Check, Status, TargetResult, TlsInfo
-from tlsprobe.report import FORMATS, RunInfo, json_report, render, summary, table
+from tlsprobe.report import (
+    FORMATS,
+    RunInfo,
+    json_report,
+    junit,
+    markdown,
+    prometheus,
+    render,
+    summary,
+    table,
+)
 
 INFO = RunInfo(started_at="2026-11-23T21:00:00Z", elapsed_s=1.23456)
 CERT = CertInfo(
@@ -216,7 +226,13 @@ def test_unknown_check_id_gets_a_column_last() -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_render_dispatches_by_format(fmt: str) -> None:
     """render() picks the renderer by format name and gives the same text as calling it."""
-    direct = {"table": table.render, "json": json_report.render}[fmt]
+    direct = {
+        "table": table.render,
+        "json": json_report.render,
+        "junit": junit.render,
+        "markdown": markdown.render,
+        "prometheus": prometheus.render,
+    }[fmt]
     assert render(fmt, RESULTS, INFO, color=False) == direct(RESULTS, INFO, False)
 
 

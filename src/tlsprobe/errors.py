@@ -7,8 +7,6 @@ import socket
 import ssl
 from dataclasses import dataclass
 
-import httpx
-
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit code 2, nothing probed."""
@@ -148,6 +146,8 @@ def _explain_os(exc: OSError | TimeoutError) -> Explained:
 
 
 def _explain_httpx(exc: BaseException) -> Explained:
+    import httpx  # imported here: `tlsprobe --help` must not pay for httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return Explained("timeout", "timed out")
     if isinstance(exc, httpx.RemoteProtocolError):

@@ -9,10 +9,15 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import idna
 
+from tlsprobe.clientconf import ClientTls
 from tlsprobe.errors import UsageError
 
-DEFAULT_PORTS = {"https": 443, "smtp": 587, "smtps": 465, "postgresql": 5432}
-SCHEME_ALIASES = {"postgres": "postgresql"}
+DEFAULT_PORTS = {"http": 80, "https": 443, "smtp": 587, "smtps": 465, "postgresql": 5432}
+SCHEME_ALIASES = {
+    "postgres": "postgresql",
+    "postgresql+psycopg2": "postgresql",  # SQLAlchemy's forms, as airflow.cfg writes them
+    "postgresql+psycopg": "postgresql",
+}
 # Options that ride in the URL fragment (never sent to a server): per-target settings on the
 # command line without a config file.
 FRAGMENT_OPTIONS = ("expect_status", "connect")
@@ -36,6 +41,9 @@ class Target:
     expect_status: tuple[range, ...] = ()
     name: str = ""
     source: str = "command line"
+    client: ClientTls | None = None  # how the configured client connects (client.encryption)
+    client_cert: str | None = None
+    client_key: str | None = None
 
     @property
     def display(self) -> str:
@@ -92,7 +100,21 @@ def redact_url(url: str) -> str:
 
 
 def parse_target(text: str, *, name: str = "", source: str = "command line") -> Target:
-    """Parse a target URL; raise UsageError naming the input and what is wrong."""
+    """Parse a target URL; raise UsageError naming the input (and where it came from) and what
+    is wrong."""
+    try:
+        return _parse_target(text, name=name, source=source)
+    except UsageError as exc:
+        if source == "command line":
+            raise
+        raise UsageError(f"{source}: {exc}") from None
+
+
+def _parse_target(text: str, *, name: str, source: str) -> Target:
+    from tlsprobe import pgdsn
+
+    if pgdsn.looks_like_keywords(text):  # libpq's `host=db port=5432 sslmode=...`
+        return pgdsn.keyword_target(text, name=name, source=source)
     shown = redact_url(text.strip())
     url = text.strip()
     if "://" not in url:

@@ -77,9 +77,17 @@ Attempt = Callable[[ssl.SSLContext], Awaitable[tuple[T, Handshake]]]
 
 
 @functools.lru_cache(maxsize=64)
-def context(mode: Mode, ca_file: Path | None, alpn: tuple[str, ...] = ()) -> ssl.SSLContext:
-    """One SSL context per (mode, trust, ALPN), reused by every target that shares them."""
+def context(
+    mode: Mode,
+    ca_file: Path | None,
+    alpn: tuple[str, ...] = (),
+    client_cert: tuple[str, str | None] | None = None,
+) -> ssl.SSLContext:
+    """One SSL context per (mode, trust, ALPN, client certificate), shared by every target that
+    has the same ones: building a context and loading the trust store costs milliseconds."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if client_cert is not None:
+        ctx.load_cert_chain(client_cert[0], client_cert[1])
     ctx.check_hostname = False  # judged by cert.hostname from the SAN, without aborting
     if mode.legacy:
         with warnings.catch_warnings():
@@ -149,13 +157,16 @@ def _verify_error(exc: BaseException) -> VerifyError:
 
 
 async def negotiate(
-    attempt: Attempt[T], ca_file: Path | None, alpn: tuple[str, ...] = ()
+    attempt: Attempt[T],
+    ca_file: Path | None,
+    alpn: tuple[str, ...] = (),
+    client_cert: tuple[str, str | None] | None = None,
 ) -> Negotiated[T]:
     """Handshake as a real client would; on a verdict-worthy failure, retry to capture facts."""
     mode, verify_error = Mode.VERIFY, None
     while True:
         try:
-            session, handshake = await attempt(context(mode, ca_file, alpn))
+            session, handshake = await attempt(context(mode, ca_file, alpn, client_cert))
         except Exception as exc:
             step = _next_mode(mode, exc)
             if step is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 from collections.abc import Sequence
 
@@ -18,8 +19,15 @@ MIN_RSA_BITS = 2048
 WEAK_HASHES = {"md5", "sha1"}
 
 
+@functools.lru_cache(maxsize=4096)
+def load_certificate(der: bytes) -> x509.Certificate:
+    """Parsed once per distinct certificate: many endpoints share intermediates (or a whole
+    chain, behind one load balancer), and parsing dominates the judge's cost."""
+    return x509.load_der_x509_certificate(der)
+
+
 def load_chain(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
-    return tuple(x509.load_der_x509_certificate(der) for der in ders)
+    return tuple(load_certificate(der) for der in ders)
 
 
 def utc_text(moment: dt.datetime) -> str:
@@ -81,6 +89,7 @@ def san_entries(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
+@functools.lru_cache(maxsize=4096)
 def cert_info(cert: x509.Certificate) -> CertInfo:
     return CertInfo(
         subject=name_text(cert.subject),
@@ -121,8 +130,17 @@ def weak_signature(cert: x509.Certificate) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _chain_weaknesses(chain: tuple[x509.Certificate, ...]) -> tuple[str, ...]:
+    return tuple(_find_weaknesses(chain))
+
+
 def chain_weaknesses(chain: Sequence[x509.Certificate]) -> list[str]:
     """Weak keys and signatures in the served chain; a root's self-signature does not count."""
+    return list(_chain_weaknesses(tuple(chain)))
+
+
+def _find_weaknesses(chain: Sequence[x509.Certificate]) -> list[str]:
     found: list[str] = []
     for index, cert in enumerate(chain):
         label = f"{role(index, cert)} {short_name(cert.subject)}"

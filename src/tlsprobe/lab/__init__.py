@@ -14,13 +14,13 @@ import tempfile
 import threading
 from dataclasses import dataclass
 
-from tlsprobe.lab import https
+from tlsprobe.lab import https, postgres, smtp
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Factory, Servers
 
 __all__ = ["Lab", "LabEndpoint"]
 
-_FACTORIES: tuple[Factory, ...] = (https.cases,)
+_FACTORIES: tuple[Factory, ...] = (https.cases, smtp.cases, postgres.cases)
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
 
@@ -37,8 +37,13 @@ class LabEndpoint:
 class Lab:
     """Runs every lab server in one background thread with its own asyncio event loop."""
 
-    def __init__(self, workdir: pathlib.Path | None = None) -> None:
+    def __init__(
+        self, workdir: pathlib.Path | None = None, *, postgres_clusters: bool = True
+    ) -> None:
         self._workdir = workdir
+        # Real PostgreSQL servers are processes, not cases on the loop: started and stopped here.
+        self._with_clusters = postgres_clusters
+        self.clusters: postgres.LabClusters | None = None
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._ca_file: pathlib.Path | None = None
         self._endpoints: list[LabEndpoint] = []
@@ -64,10 +69,14 @@ class Lab:
                 target=self._run, args=(self._loop, cases), name="tlsprobe-lab", daemon=True
             )
             self._thread.start()
+            if self._with_clusters:
+                self.clusters = postgres.LabClusters(pki)
+            clustered = self.clusters.start() if self.clusters is not None else []
             if not self._ready.wait(_START_TIMEOUT):
                 raise RuntimeError(f"lab servers did not start within {_START_TIMEOUT:g} s")
             if self._error is not None:
                 raise RuntimeError(f"lab servers failed to start: {self._error}") from self._error
+            self._endpoints += [LabEndpoint(e.name, e.url, e.description) for e in clustered]
         except BaseException:
             self.stop()
             raise
@@ -78,6 +87,8 @@ class Lab:
         if self._stopped:
             return
         self._stopped = True
+        if self.clusters is not None:
+            self.clusters.stop()
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop already finished on its own
                 self._loop.call_soon_threadsafe(self._stop_event.set)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tlsprobe.model import Policy, TargetResult
-from tlsprobe.probes import https
+from tlsprobe.probes import https, postgres, smtp
 from tlsprobe.targets import Target
 
 ProbeFn = Callable[[Target, Policy], Awaitable[TargetResult]]
 
 PROBES: dict[str, ProbeFn] = {
     "https": https.probe,
+    "http": https.probe_plain,
+    "smtp": smtp.probe,
+    "smtps": smtp.probe,
+    "postgresql": postgres.probe,
 }

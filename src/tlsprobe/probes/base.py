@@ -4,11 +4,12 @@ turning of any failure into checks. A probe body only says what happened."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from tlsprobe import sniff
+from tlsprobe import clientconf, sniff
 from tlsprobe.errors import Explained, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult, TlsInfo
 from tlsprobe.targets import Target
@@ -18,6 +19,40 @@ STALLS = {
     "connect": "no TCP connection within {t:g} s",
     "tls.handshake": "no TLS ServerHello within {t:g} s",
     "http.status": "no HTTP response within {t:g} s",
+    # SMTP: a step may name a phase of its check as "check/phase" (see ProbeState.check_id).
+    "connect/greeting": "no 220 greeting within {t:g} s",
+    "connect/banner": (
+        "the 220 greeting did not complete within {t:g} s: only 220- continuation lines came"
+        " (a tarpit, or an overloaded server)"
+    ),
+    "connect/ehlo": "no reply to EHLO within {t:g} s",
+    "smtp.starttls/ehlo": "no reply to EHLO within {t:g} s",
+    "smtp.starttls": "no reply to STARTTLS within {t:g} s",
+    "smtp.starttls/ehlo-tls": "no reply to EHLO inside TLS within {t:g} s",
+    "tls.handshake/starttls": (
+        "the server answered 220 to STARTTLS, then sent no TLS ServerHello within {t:g} s"
+    ),
+    "smtp.login": "no reply to AUTH within {t:g} s",
+    "smtp.starttls_injection": "no answer on the injection-test connection within {t:g} s",
+    "pg.sslrequest": "no answer to the SSLRequest within {t:g} s",
+    "pg.plaintext": "no answer to a plaintext StartupMessage within {t:g} s",
+    "pg.login": "no psycopg session within {t:g} s",
+}
+# What to change when a step stalls, where the default hint would mislead.
+STALL_HINTS = {
+    "connect/greeting": (
+        "the server accepts TCP but sends no greeting: it is overloaded, delays greetings on "
+        "purpose (e.g. Postfix postscreen), or this is not an SMTP port; raise --timeout or "
+        "check the port"
+    ),
+    "connect/banner": (
+        "the server drips its banner on purpose (a tarpit, e.g. against spam senders) or is "
+        "overloaded: have it exempt this client's address, or raise --timeout"
+    ),
+    "tls.handshake/starttls": (
+        "the server accepted STARTTLS but never started TLS: its TLS setup is broken or a "
+        "middlebox interferes; look at the mail server's log"
+    ),
 }
 SNIFF_BUDGET = 1.0
 
@@ -56,10 +91,15 @@ class ProbeState:
 
     def fail_step(self, detail: str, hint: str = "") -> None:
         """Fail the step under way; every check not yet decided is skipped because of it."""
-        self.put(Check(self.step, Status.FAIL, detail, hint))
+        self.put(Check(self.check_id, Status.FAIL, detail, hint))
         for check_id in self.ids:
             if check_id not in self.checks:
-                self.put(Check(check_id, Status.SKIP, f"not run: {self.step} failed"))
+                self.put(Check(check_id, Status.SKIP, f"not run: {self.check_id} failed"))
+
+    @property
+    def check_id(self) -> str:
+        """The check a step decides: a step may name a phase of it ("connect/greeting")."""
+        return self.step.partition("/")[0]
 
     def result(self) -> TargetResult:
         ordered = [self.checks[i] for i in self.ids if i in self.checks]
@@ -86,23 +126,36 @@ Body = Callable[[ProbeState], Awaitable[None]]
 async def run_probe(target: Target, policy: Policy, ids: Sequence[str], body: Body) -> TargetResult:
     """Run `body` under the target's one deadline; every way it can end becomes checks."""
     state = ProbeState(target, policy, ids)
+    if (client := client_encryption(target)) is not None:
+        state.put(client)
     try:
         async with asyncio.timeout(policy.timeout):
             await body(state)
     except TimeoutError:
         stall = STALLS.get(state.step, "no answer during " + state.step + " within {t:g} s")
         state.log(f"deadline: {stall.format(t=policy.timeout)}")
-        state.fail_step(stall.format(t=policy.timeout), "the server accepts but does not answer")
+        hint = STALL_HINTS.get(state.step, "the server accepts but does not answer")
+        state.fail_step(stall.format(t=policy.timeout), hint)
     except Exception as exc:
         await fail_with(state, explain(exc))
     return state.result()
+
+
+def client_encryption(target: Target) -> Check | None:
+    """client.encryption for targets whose configuration says how the client connects."""
+    client = target.client
+    if client is None and target.protocol == "postgresql":
+        client = clientconf.for_postgres_params(dict(target.params), os.environ)
+    if client is None and target.protocol == "http":
+        client = clientconf.for_http("http", target.source)
+    return clientconf.judge(client) if client is not None else None
 
 
 async def fail_with(state: ProbeState, why: Explained) -> None:
     """Fail the current step with an explained error; a non-TLS answer gets sniffed and named."""
     state.log(f"error: {why.detail}")
     detail, hint = why.detail, why.hint
-    if state.step == "connect":
+    if state.check_id == "connect":
         detail = f"{state.target.address} port {state.target.port}: {detail}"
     if state.step == "tls.handshake" and why.kind in ("tls-plaintext", "eof", "reset"):
         budget = min(SNIFF_BUDGET, state.remaining())

@@ -38,8 +38,36 @@ class HttpAnswer:
     hsts: str | None
 
 
+PLAIN_IDS = ("connect", "http.status")
+
+
 async def probe(target: Target, policy: Any) -> TargetResult:
     return await run_probe(target, policy, IDS, _body)
+
+
+async def probe_plain(target: Target, policy: Any) -> TargetResult:
+    """http:// (an Airflow web server without TLS, say): client.encryption fails; the server is
+    still asked, so the report shows whether it is up."""
+    return await run_probe(target, policy, PLAIN_IDS, _plain_body)
+
+
+async def _plain_body(state: ProbeState) -> None:
+    target = state.target
+
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            state.passed("connect", f"{target.address}:{target.port}")
+            state.enter("http.status")
+
+    url = httpx.URL(target.url).copy_with(host=target.address, fragment=None)
+    headers = {"User-Agent": USER_AGENT, "Host": _host_header(target)}
+    async with httpx.AsyncClient(timeout=state.policy.timeout + 1, trust_env=False) as client:
+        response = await client.get(url, headers=headers, extensions={"trace": trace})
+    state.log(f"S: {response.http_version} {response.status_code} {response.reason_phrase}")
+    answer = HttpAnswer(
+        response.http_version, response.status_code, response.reason_phrase, None, None
+    )
+    state.put(status_check(answer, target.expect_status))
 
 
 async def _body(state: ProbeState) -> None:
@@ -48,7 +76,8 @@ async def _body(state: ProbeState) -> None:
     async def attempt(ctx: ssl.SSLContext) -> tuple[HttpAnswer | Explained, tls.Handshake]:
         return await _get(state, ctx)
 
-    negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN)
+    client_cert = (target.client_cert, target.client_key) if target.client_cert else None
+    negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
     state.tls = tls.tls_info(negotiated.handshake)
     state.put(tls.handshake_check(negotiated))
     for check in tls.judge(negotiated, target.host, state.policy):
@@ -133,7 +162,8 @@ def _on_trace(
 
 def _host_header(target: Target) -> str:
     host = f"[{target.host}]" if ":" in target.host else target.host
-    return host if target.port == 443 else f"{host}:{target.port}"
+    default = 80 if target.protocol == "http" else 443
+    return host if target.port == default else f"{host}:{target.port}"
 
 
 def status_check(answer: HttpAnswer, expected: tuple[range, ...]) -> Check:

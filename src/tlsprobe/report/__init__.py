@@ -24,14 +24,17 @@ def summary(results: Sequence[TargetResult]) -> dict[str, int]:
 
 
 def render(fmt: str, results: Sequence[TargetResult], info: RunInfo, *, color: bool) -> str:
-    from tlsprobe.report import json_report, table
+    from tlsprobe.report import json_report, junit, markdown, prometheus, table
 
     renderers: dict[str, Callable[[Sequence[TargetResult], RunInfo, bool], str]] = {
         "table": table.render,
         "json": json_report.render,
+        "junit": junit.render,
+        "markdown": markdown.render,
+        "prometheus": prometheus.render,
     }
     return renderers[fmt](results, info, color)
 
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "junit", "markdown", "prometheus")
 __all__ = ["FORMATS", "RunInfo", "Status", "render", "summary"]

@@ -49,8 +49,12 @@ def columns(results: Sequence[TargetResult]) -> list[str]:
     return known + [c for c in seen if c not in COLUMN_ORDER]
 
 
-def header(check_id: str) -> str:
-    return check_id.split(".", 1)[-1].replace("_", " ")
+def header(check_id: str, others: Sequence[str] = ()) -> str:
+    """The id without its protocol prefix, unless another column would then read the same
+    (smtp.login and pg.login)."""
+    short = check_id.split(".", 1)[-1].replace("_", " ")
+    clash = any(o != check_id and o.split(".", 1)[-1].replace("_", " ") == short for o in others)
+    return check_id if clash else short
 
 
 def mark(check: Check | None) -> Text:
@@ -65,7 +69,7 @@ def matrix(results: Sequence[TargetResult]) -> Table:
     table = Table(show_lines=False, header_style="bold", pad_edge=False)
     table.add_column("target", overflow="fold")
     for check_id in ids:
-        table.add_column(header(check_id), justify="center")
+        table.add_column(header(check_id, ids), justify="center")
     table.add_column("result", justify="left")
     for result in results:
         symbol, style = MARKS[result.status]

@@ -1,0 +1,106 @@
+"""client.encryption: does the connection *as configured* encrypt and verify? Pure functions:
+the server may offer perfect TLS while the client is set up never to use it."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tlsprobe.model import Check, Status
+
+
+class Encrypts(enum.Enum):
+    NO = "no"
+    MAYBE = "maybe"  # tries TLS but silently falls back to plaintext
+    YES = "yes"
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    """How a configured client will connect: `setting` quotes the configuration."""
+
+    setting: str
+    encrypts: Encrypts
+    verifies_chain: bool = True
+    verifies_host: bool = True
+
+
+def judge(client: ClientTls) -> Check:
+    """fail when it does not encrypt, warn when it may not or does not verify, else pass."""
+    if client.encrypts is Encrypts.NO:
+        return Check(
+            "client.encryption",
+            Status.FAIL,
+            f"the client is configured not to encrypt ({client.setting})",
+            "enable TLS in the client's configuration",
+        )
+    if client.encrypts is Encrypts.MAYBE:
+        return Check(
+            "client.encryption",
+            Status.WARN,
+            f"the client falls back to plaintext without a word ({client.setting})",
+            "require TLS and verify the certificate (for PostgreSQL: sslmode=verify-full)",
+        )
+    if not client.verifies_chain:
+        return Check(
+            "client.encryption",
+            Status.WARN,
+            f"the client encrypts but does not verify the certificate ({client.setting})",
+            "verify the certificate chain (for PostgreSQL: sslmode=verify-full and sslrootcert)",
+        )
+    if not client.verifies_host:
+        return Check(
+            "client.encryption",
+            Status.WARN,
+            f"the client verifies the chain but not the host name ({client.setting})",
+            "check the host name too (for PostgreSQL: sslmode=verify-full)",
+        )
+    return Check("client.encryption", Status.PASS, f"encrypts and verifies ({client.setting})")
+
+
+# libpq's sslmode, as the client would behave (with a root certificate or without one).
+_SSLMODES = {
+    "disable": ClientTls("", Encrypts.NO, False, False),
+    "allow": ClientTls("", Encrypts.MAYBE, False, False),
+    "prefer": ClientTls("", Encrypts.MAYBE, False, False),
+    "require": ClientTls("", Encrypts.YES, False, False),
+    "verify-ca": ClientTls("", Encrypts.YES, True, False),
+    "verify-full": ClientTls("", Encrypts.YES, True, True),
+}
+
+
+def for_sslmode(sslmode: str | None, root_cert: str | None, origin: str = "") -> ClientTls | None:
+    """libpq's behaviour for an sslmode. `require` with a root certificate file verifies the
+    chain, as libpq documents; None for a mode libpq does not know (the probe reports it)."""
+    mode = (sslmode or "prefer").lower()
+    if mode not in _SSLMODES:
+        return None
+    setting = f"sslmode={mode}{origin}" if sslmode else "sslmode not set: libpq's default prefer"
+    base = _SSLMODES[mode]
+    verifies_chain = base.verifies_chain or (mode == "require" and bool(root_cert))
+    return ClientTls(setting, base.encrypts, verifies_chain, base.verifies_host)
+
+
+def for_postgres_params(params: Mapping[str, str], env: Mapping[str, str]) -> ClientTls | None:
+    """The sslmode a libpq client would use: the target's own, else PGSSLMODE, else prefer."""
+    if "sslmode" in params:
+        return for_sslmode(params["sslmode"], params.get("sslrootcert"))
+    if "PGSSLMODE" in env:
+        root = params.get("sslrootcert") or env.get("PGSSLROOTCERT")
+        return for_sslmode(env["PGSSLMODE"], root, " from PGSSLMODE")
+    return for_sslmode(None, params.get("sslrootcert") or env.get("PGSSLROOTCERT"))
+
+
+def for_smtp(starttls: bool, ssl: bool, verify: bool, origin: str) -> ClientTls:
+    """Airflow's SMTP settings: smtp_ssl wins over smtp_starttls, as in Airflow's own code."""
+    setting = f"{origin}: smtp_starttls = {starttls}, smtp_ssl = {ssl}"
+    if not (starttls or ssl):
+        return ClientTls(setting, Encrypts.NO, False, False)
+    return ClientTls(setting, Encrypts.YES, verify, verify)
+
+
+def for_http(url_scheme: str, origin: str) -> ClientTls:
+    if url_scheme == "http":
+        return ClientTls(f"{origin}: plain http://", Encrypts.NO, False, False)
+    return ClientTls(f"{origin}: https://", Encrypts.YES)

@@ -1,0 +1,182 @@
+"""The PostgreSQL cases: real clusters for what a real server does (postgres_cluster.py), and
+raw asyncio fakes for what no real server does (answers E or garbage, stays silent, or sends
+bytes after its S: CVE-2021-23222)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from dataclasses import dataclass
+
+from tlsprobe.lab.certs import DAY, Pki
+from tlsprobe.lab.https import GARBAGE
+from tlsprobe.lab.postgres_cluster import (
+    HBA_HOST,
+    PASSWORD,
+    SUPERUSER,
+    Clusters,
+    ClusterSpec,
+    Unavailable,
+)
+from tlsprobe.lab.server import Case, Conn, within
+
+log = logging.getLogger(__name__)
+
+URL = "postgresql://localhost:{port}/postgres?sslmode=verify-full"
+READ_TIMEOUT = 10.0
+# What a man in the middle would inject after a genuine S: AuthenticationOk, in clear.
+INJECTED = b"R\x00\x00\x00\x08\x00\x00\x00\x00"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    url: str
+    description: str
+
+
+def _error_response(message: str) -> bytes:
+    fields = b"SFATAL\0VFATAL\0C0A000\0M" + message.encode() + b"\0\0"
+    return b"E" + struct.pack("!I", 4 + len(fields)) + fields
+
+
+async def _request(conn: Conn) -> bytes:
+    """The client's 8-byte SSLRequest (or whatever 8 bytes it sends first)."""
+    data = b""
+    while len(data) < 8:
+        chunk = await within(READ_TIMEOUT, conn.read(8 - len(data)))
+        if not chunk:
+            raise EOFError("the client left")
+        data += chunk
+    return data
+
+
+async def _discard(conn: Conn) -> None:
+    while await conn.read():
+        pass
+
+
+async def answers_e(conn: Conn) -> None:
+    """Answer the SSLRequest with an ErrorResponse, as a server that does not know it would."""
+    await _request(conn)
+    await conn.send(_error_response("unsupported frontend protocol 1234.5679"))
+
+
+async def garbage(conn: Conn) -> None:
+    await _request(conn)
+    await conn.send(GARBAGE)
+
+
+async def silent(conn: Conn) -> None:
+    """Take the SSLRequest and never answer it."""
+    await _discard(conn)
+
+
+async def s_then_bytes(conn: Conn) -> None:
+    """S and, in the same write, plaintext a vulnerable client would read as if from inside TLS."""
+    await _request(conn)
+    await conn.send(b"S" + INJECTED)
+    await _discard(conn)
+
+
+def cases(pki: Pki) -> list[Case]:
+    """The fakes, in demo order (the clusters come from `LabClusters`)."""
+    return [
+        Case("pg-answers-e", "answers E to the SSLRequest (not PostgreSQL)", answers_e, url=URL),
+        Case("pg-garbage", "answers the SSLRequest with non-protocol bytes", garbage, url=URL),
+        Case("pg-silent", "accepts the SSLRequest, never answers", silent, url=URL),
+        Case(
+            "pg-cve-2021-23222",
+            "answers S followed by injected plaintext (CVE-2021-23222)",
+            s_then_bytes,
+            url=URL,
+        ),
+    ]
+
+
+def cluster_specs(pki: Pki) -> list[tuple[ClusterSpec, str]]:
+    """One real cluster per PostgreSQL case in CASES.md, with its description."""
+    now = pki.now
+    good = pki.issue("pg-good")
+    expired = pki.issue("pg-expired", not_before=now - 30 * DAY, not_after=now - 3 * DAY)
+    tls13 = {"ssl_min_protocol_version": "'TLSv1.3'"}
+    return [
+        (ClusterSpec("pg-good", good), "ssl on, hostssl lines only: refuses plaintext"),
+        (ClusterSpec("pg-host-rules", good, HBA_HOST), "ssl on, but host lines accept plaintext"),
+        (ClusterSpec("pg-ssl-off", None, HBA_HOST), "ssl = off: answers N to the SSLRequest"),
+        (ClusterSpec("pg-tls13-only", good, settings=tls13), "ssl_min_protocol_version TLSv1.3"),
+        (ClusterSpec("pg-expired", expired), "leaf expired 3 days ago"),
+        (
+            ClusterSpec("pg-wrong-host", pki.issue("pg-wrong-host", "wrong.example")),
+            "leaf is for wrong.example only",
+        ),
+        (ClusterSpec("pg-self-signed", pki.self_signed("pg-self-signed")), "self-signed leaf"),
+    ]
+
+
+# Further targets on the clusters above: (name, cluster, URL, description).
+_LOGINS = (
+    (
+        "pg-login",
+        "pg-good",
+        f"postgresql://{SUPERUSER}:{PASSWORD}@localhost:{{port}}/postgres?sslmode=verify-full",
+        f"user {SUPERUSER}, right password: logs in over TLS",
+    ),
+    (
+        "pg-login-wrong-password",
+        "pg-good",
+        f"postgresql://{SUPERUSER}:wrong-pw@localhost:{{port}}/postgres?sslmode=verify-full",
+        f"user {SUPERUSER}, wrong password, good TLS",
+    ),
+    (
+        "pg-login-ssl-off",
+        "pg-ssl-off",
+        f"postgresql://{SUPERUSER}:{PASSWORD}@localhost:{{port}}/postgres",
+        "sslmode unset (prefer) against ssl = off: logs in without TLS",
+    ),
+    (
+        "pg-direct",
+        "pg-good",
+        "postgresql://localhost:{port}/postgres?sslmode=verify-full&sslnegotiation=direct",
+        "sslnegotiation=direct against PostgreSQL 15",
+    ),
+)
+
+
+class LabClusters:
+    """The lab's clusters: started with the lab, stopped with it. Without the server binaries
+    they are left out with one message, except in CI (CI=true), where that is an error."""
+
+    def __init__(self, pki: Pki) -> None:
+        specs = cluster_specs(pki)
+        self._descriptions = {spec.name: description for spec, description in specs}
+        self._clusters = Clusters([spec for spec, _ in specs])
+        self.note = ""
+
+    @property
+    def startup_s(self) -> float:
+        return self._clusters.startup_s
+
+    def start(self) -> list[Endpoint]:
+        try:
+            running = self._clusters.start()
+        except Unavailable as exc:
+            if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+                raise RuntimeError(f"CI=true and the PostgreSQL lab cannot run: {exc}") from exc
+            self.note = f"PostgreSQL clusters left out of the lab: {exc}"
+            log.warning("%s", self.note)
+            return []
+        ports = {cluster.name: cluster.port for cluster in running}
+        endpoints = [
+            Endpoint(name, URL.format(port=port), self._descriptions[name])
+            for name, port in ports.items()
+        ]
+        endpoints += [
+            Endpoint(name, url.format(port=ports[cluster]), description)
+            for name, cluster, url, description in _LOGINS
+        ]
+        return endpoints
+
+    def stop(self) -> None:
+        self._clusters.stop()

@@ -1,0 +1,271 @@
+"""The PostgreSQL probe: the SSLRequest (exactly 8 bytes, exactly one byte back), the TLS
+handshake on the same connection judged by the shared judge, whether the server accepts a
+plaintext session, and with a user, a real libpq login.
+
+With sslnegotiation=direct (PostgreSQL 17+) the ClientHello goes first, with ALPN `postgresql`.
+The transcript and the `sslmodes` fact say what each libpq sslmode would have done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import os
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tlsprobe import clientconf, pgdsn, tls
+from tlsprobe.errors import explain
+from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.probes import postgres_wire as wire
+from tlsprobe.probes.base import ProbeState, run_probe
+from tlsprobe.probes.postgres_login import login
+from tlsprobe.probes.postgres_sslmodes import sslmodes
+from tlsprobe.targets import Target
+
+IDS = (
+    "connect",
+    "pg.sslrequest",
+    "tls.handshake",
+    "tls.version",
+    "cert.chain",
+    "cert.hostname",
+    "cert.expiry",
+    "pg.plaintext",
+)
+TLS_IDS = IDS[2:7]
+ALPN = ("postgresql",)
+DIRECT_UNSUPPORTED = "direct TLS unsupported by this server (PostgreSQL < 17)"
+
+
+class Stop(enum.Enum):
+    """How the TLS stage ended when it did not negotiate."""
+
+    STOP = "failed: the rest is skipped"
+    NO_TLS = "the server has ssl = off: the plaintext and login checks still run"
+
+
+Outcome = tls.Negotiated[None] | Stop
+
+
+class Refused(Exception):
+    """The answer to the SSLRequest rules TLS out; `check` is pg.sslrequest's verdict."""
+
+    def __init__(self, check: Check, answer: bytes) -> None:
+        super().__init__(check.detail)
+        self.check = check
+        self.answer = answer
+
+
+async def probe(
+    target: Target, policy: Policy, env: Mapping[str, str] | None = None
+) -> TargetResult:
+    """Probe a postgresql:// target; `env` stands in for libpq's environment (os.environ)."""
+    env = os.environ if env is None else env
+    settings = pgdsn.resolve(target, env, policy.ca_file)
+    if target.client is None:  # client.encryption as this environment would configure libpq
+        client = clientconf.for_postgres_params(dict(target.params), env)
+        target = dataclasses.replace(target, client=client)
+    ids = (*IDS, "pg.login") if settings.user else IDS
+
+    async def body(state: ProbeState) -> None:
+        await _body(state, settings)
+
+    return await run_probe(target, policy, ids, body)
+
+
+async def _body(state: ProbeState, settings: pgdsn.Settings) -> None:
+    state.facts["sslnegotiation"] = settings.sslnegotiation
+    stage = _direct if settings.direct else _negotiated
+    negotiated = await stage(state, settings)
+    if negotiated is Stop.STOP:
+        return
+    if negotiated is not Stop.NO_TLS:
+        _judge(state, negotiated)
+    state.put(await _plaintext(state, settings))
+    legacy = negotiated is not Stop.NO_TLS and negotiated.mode.legacy
+    modes = sslmodes(state.checks, legacy)
+    state.facts["sslmodes"] = modes
+    state.log(f"libpq sslmodes: {modes}")
+    if settings.user:
+        state.put(await login(state, settings))
+
+
+def _judge(state: ProbeState, negotiated: tls.Negotiated[None]) -> None:
+    state.tls = tls.tls_info(negotiated.handshake)
+    state.put(tls.handshake_check(negotiated))
+    for check in tls.judge(negotiated, state.target.host, state.policy):
+        state.put(check)
+
+
+async def _negotiated(state: ProbeState, settings: pgdsn.Settings) -> Outcome:
+    """SSLRequest then TLS, as libpq does; a failure is recorded and says whether to go on."""
+
+    async def attempt(ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
+        return await _via_sslrequest(state, ctx)
+
+    try:
+        return await tls.negotiate(attempt, state.policy.ca_file, (), _client_cert(settings))
+    except Refused as refused:
+        state.put(refused.check)
+        if refused.answer != b"N":
+            state.fail_step(refused.check.detail, refused.check.hint)
+            return Stop.STOP
+        for check_id in TLS_IDS:
+            state.put(Check(check_id, Status.SKIP, "not run: the server has ssl = off"))
+        return Stop.NO_TLS
+    except Exception as exc:
+        if state.step == "connect":
+            raise  # run_probe names the address and the reason
+        _fail_tls(state, exc)
+        return Stop.STOP
+
+
+async def _direct(state: ProbeState, settings: pgdsn.Settings) -> Outcome:
+    """sslnegotiation=direct: the ClientHello first. A server that fails it but answers S to
+    an SSLRequest is a PostgreSQL older than 17, not a broken one."""
+
+    async def attempt(ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
+        transport, protocol = await _open(state)
+        try:
+            return None, await _handshake(state, transport, protocol, ctx)
+        finally:
+            transport.abort()
+
+    try:
+        negotiated = await tls.negotiate(
+            attempt, state.policy.ca_file, ALPN, _client_cert(settings)
+        )
+    except Exception as exc:
+        if state.step == "connect":
+            raise
+        answer = await _sslrequest_only(state)
+        state.put(wire.judge_answer(answer, b"") if answer else wire.no_answer())
+        state.enter("tls.handshake")
+        if answer != b"S":
+            _fail_tls(state, exc)
+            return Stop.STOP
+        why = explain(exc)
+        state.log(f"error: {why.detail}; the server answers S to an SSLRequest")
+        detail = f"{DIRECT_UNSUPPORTED}: {why.detail}, yet it answers S to an SSLRequest"
+        hint = f"{DIRECT_UNSUPPORTED}: use sslnegotiation=postgres (the default) or PostgreSQL 17+"
+        state.fail_step(detail, hint)
+        return Stop.STOP
+    state.put(Check("pg.sslrequest", Status.SKIP, "not run: sslnegotiation=direct sends none"))
+    return negotiated
+
+
+def _fail_tls(state: ProbeState, exc: Exception) -> None:
+    """A failed handshake ends the probe. No plain-TCP sniff (as HTTPS does): PostgreSQL
+    already said S, and a sniff would only be a bogus startup packet in its log."""
+    why = explain(exc)
+    state.log(f"error: {why.detail}")
+    state.fail_step(why.detail, why.hint)
+
+
+def _client_cert(settings: pgdsn.Settings) -> tuple[str, str | None] | None:
+    """libpq sends a client certificate only when its file exists, and so does the probe."""
+    if settings.sslcert is None or not Path(settings.sslcert).is_file():
+        return None
+    return settings.sslcert, settings.sslkey
+
+
+async def _open(state: ProbeState) -> tuple[asyncio.Transport, wire.Wire]:
+    target = state.target
+    address = target.connect_host or target.param("hostaddr") or target.host
+    state.enter("connect")
+    state.log(f"connect {address} port {target.port}")
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_connection(wire.Wire, address, target.port)
+    state.passed("connect", f"{address}:{target.port}")
+    return transport, protocol
+
+
+async def _via_sslrequest(state: ProbeState, ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
+    transport, protocol = await _open(state)
+    try:
+        state.enter("pg.sslrequest")
+        transport.write(wire.SSL_REQUEST)
+        state.log("C: SSLRequest 00 00 00 08 04 d2 16 2f")
+        try:
+            answer = await protocol.readexactly(1)
+        except asyncio.IncompleteReadError:
+            raise Refused(wire.no_answer(), b"") from None
+        extra = bytes(protocol.buffer)  # what came with the answer (CVE-2021-23222)
+        more = f" and {len(extra)} more bytes" if extra else ""
+        state.log(f"S: {answer!r}{more}")
+        check = wire.judge_answer(answer, extra)
+        if check.status is not Status.PASS:
+            raise Refused(check, answer)
+        state.put(check)
+        # No await between the check above and start_tls, which stops reading from the socket
+        # before it yields: bytes that were not there when checked cannot have slipped in.
+        state.enter("tls.handshake")
+        return None, await _handshake(state, transport, protocol, ctx)
+    finally:
+        transport.abort()
+
+
+async def _handshake(
+    state: ProbeState, transport: asyncio.Transport, protocol: wire.Wire, ctx: ssl.SSLContext
+) -> tls.Handshake:
+    target = state.target
+    state.enter("tls.handshake")
+    state.log(f"TLS ClientHello (SNI {target.host if not target.is_ip else 'none'})")
+    loop = asyncio.get_running_loop()
+    secure = await loop.start_tls(transport, protocol, ctx, server_hostname=target.host)
+    if secure is None:  # the connection went away as the handshake finished
+        raise ConnectionResetError("the connection closed during the TLS handshake")
+    try:
+        ssl_object: Any = secure.get_extra_info("ssl_object")
+        handshake = tls.capture(ssl_object)
+    finally:
+        secure.abort()
+    state.log(f"TLS {handshake.version} {handshake.cipher} ALPN {handshake.alpn or '-'}")
+    return handshake
+
+
+async def _sslrequest_only(state: ProbeState) -> bytes:
+    """The one-byte answer to an SSLRequest on a fresh connection (b"": none came)."""
+    step = state.step
+    transport, protocol = await _open(state)
+    try:
+        state.enter(step)
+        transport.write(wire.SSL_REQUEST)
+        state.log("C: SSLRequest 00 00 00 08 04 d2 16 2f")
+        answer = await protocol.readexactly(1)
+        state.log(f"S: {answer!r}")
+        return answer
+    except asyncio.IncompleteReadError:
+        return b""
+    finally:
+        transport.abort()
+
+
+async def _plaintext(state: ProbeState, settings: pgdsn.Settings) -> Check:
+    """pg.plaintext: a plaintext StartupMessage; close at the first answer, never log in."""
+    who, database = settings.user or "postgres", settings.dbname
+    try:
+        transport, protocol = await _open(state)
+    except OSError as exc:
+        return Check("pg.plaintext", Status.WARN, f"could not tell: {explain(exc).detail}")
+    try:
+        state.enter("pg.plaintext")
+        transport.write(wire.startup_message(who, database))
+        state.log(f"C: StartupMessage user={who} database={database} (no TLS)")
+        for _ in range(8):
+            kind, body = await protocol.message()
+            state.log(f"S: {kind.decode('latin-1')} message, {len(body)} bytes")
+            if (check := wire.judge_plaintext(kind, body, repr(who))) is not None:
+                return check
+        return Check("pg.plaintext", Status.WARN, "could not tell: only notices came back")
+    except (asyncio.IncompleteReadError, ValueError, OSError) as exc:
+        reason = explain(exc).detail if isinstance(exc, OSError) else str(exc)
+        if isinstance(exc, asyncio.IncompleteReadError):
+            reason = "the server closed the connection"
+        return Check("pg.plaintext", Status.WARN, f"could not tell: {reason}")
+    finally:
+        transport.abort()

@@ -1,0 +1,256 @@
+"""Targets from tlsprobe.toml, airflow.cfg, the Airflow environment and connection exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tlsprobe.cli import main
+from tlsprobe.clientconf import Encrypts
+from tlsprobe.errors import UsageError
+from tlsprobe.lab import Lab
+from tlsprobe.sources import airflow, config, connections
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+AIRFLOW = FIXTURES / "airflow"
+BROKEN = FIXTURES / "broken"
+SECRETS = ("securepassword", "emailpassword", "json-secret-pw", "json-smtp-pw", "yaml-secret-pw")
+
+
+def by_name(found: object) -> dict[str, object]:
+    return {t.name: t for t in found.targets}  # type: ignore[attr-defined]
+
+
+def test_seed_file_names_three_connections() -> None:
+    """The seed's airflow.cfg yields the metadata DB, the HTTPS web server and SMTP."""
+    found = airflow.read(AIRFLOW / "seed-airflow.cfg", {})
+    targets = {t.name: t for t in found.targets}
+    assert list(targets) == ["metadata-db", "webserver", "smtp"]
+    db, web, smtp = targets["metadata-db"], targets["webserver"], targets["smtp"]
+    assert (db.protocol, db.host, db.port, db.user) == (
+        "postgresql",
+        "dbserver.example.com",
+        5432,
+        "airflow_user",
+    )
+    assert db.source == "seed-airflow.cfg [core] sql_alchemy_conn"
+    assert web.display == "https://localhost:8080/"
+    assert web.source == "seed-airflow.cfg [webserver] web_server_ssl_cert"
+    assert (smtp.protocol, smtp.host, smtp.port) == ("smtp", "smtp.example.com", 587)
+    assert (smtp.user, smtp.password) == ("airflow@example.com", "emailpassword")
+    assert smtp.client is not None
+    assert smtp.client.encrypts is Encrypts.YES
+    assert len(found.warnings) == 2
+    assert all("plaintext password" in w for w in found.warnings)
+
+
+def test_airflow2_plaintext_settings_are_caught() -> None:
+    """An Airflow 2 file with http base_url and SMTP without TLS: client.encryption will fail."""
+    found = airflow.read(AIRFLOW / "airflow2.cfg", {})
+    targets = {t.name: t for t in found.targets}
+    web, smtp = targets["webserver"], targets["smtp"]
+    assert web.protocol == "http"
+    assert web.client is not None
+    assert web.client.encrypts is Encrypts.NO
+    assert smtp.client is not None
+    assert smtp.client.encrypts is Encrypts.NO
+    assert targets["metadata-db"].param("sslmode") == "disable"
+    assert targets["metadata-db"].password == "pa%ss"  # "%%" is Airflow's escape for "%"
+
+
+def test_airflow3_secret_and_api_section() -> None:
+    """Airflow 3: a *_secret DB URL is reported, not read; [api] base_url and smtps are used."""
+    found = airflow.read(AIRFLOW / "airflow3.cfg", {})
+    targets = {t.name: t for t in found.targets}
+    assert "metadata-db" not in targets
+    assert any("sql_alchemy_conn_secret" in n and "secrets backend" in n for n in found.notes)
+    assert targets["webserver"].display == "https://airflow.example.com/"
+    smtp = targets["smtp"]
+    assert (smtp.protocol, smtp.port, smtp.password) == ("smtps", 465, None)
+    assert found.warnings == []
+
+
+def test_environment_overrides_the_file() -> None:
+    """AIRFLOW__SECTION__KEY wins over airflow.cfg, as in Airflow, and the source says so."""
+    env = {"AIRFLOW__EMAIL__SMTP_HOST": "relay.example.net", "AIRFLOW__EMAIL__SMTP_SSL": "true"}
+    smtp = by_name(airflow.read(AIRFLOW / "seed-airflow.cfg", env))["smtp"]
+    assert (smtp.host, smtp.protocol, smtp.source) == (  # type: ignore[attr-defined]
+        "relay.example.net",
+        "smtps",
+        "AIRFLOW__EMAIL__SMTP_HOST",
+    )
+
+
+def test_cmd_runs_only_when_allowed(tmp_path: Path) -> None:
+    """A *_cmd value is reported and not run by default, and run with --allow-cmd."""
+    cfg = tmp_path / "airflow.cfg"
+    cfg.write_text("[database]\nsql_alchemy_conn_cmd = echo postgresql://u@db.example:5433/x\n")
+    quiet = airflow.read(cfg, {})
+    assert "metadata-db" not in by_name(quiet)
+    assert any("not run (pass --allow-cmd" in note for note in quiet.notes)
+    db = by_name(airflow.read(cfg, {}, allow_cmd=True))["metadata-db"]
+    assert (db.host, db.port) == ("db.example", 5433)  # type: ignore[attr-defined]
+
+
+def test_airflow_conn_variables_uri_and_json() -> None:
+    """AIRFLOW_CONN_* in URI and JSON form become targets; other types are listed as skipped."""
+    env = {
+        "AIRFLOW_CONN_WAREHOUSE": "postgres://etl:pw1@wh.example:5432/dw?sslmode=verify-ca",
+        "AIRFLOW_CONN_ALERTS": json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "smtp.example",
+                "port": 587,
+                "login": "a@b.c",
+                "password": "pw2",
+                "extra": {"disable_ssl": True},
+            }
+        ),
+        "AIRFLOW_CONN_S3": "postgres://?sslmode=require",
+        "AIRFLOW_CONN_BUCKET": "aws://key:secret@s3.example/",
+    }
+    found = connections.from_environment(env)
+    targets = {t.name: t for t in found.targets}
+    assert set(targets) == {"warehouse", "alerts"}
+    assert targets["warehouse"].param("sslmode") == "verify-ca"
+    alerts = targets["alerts"]
+    assert (alerts.protocol, alerts.user, alerts.password) == ("smtp", "a@b.c", "pw2")
+    assert any("has no host" in n for n in found.notes)
+    assert any("bucket is of type aws: not probed" in n for n in found.notes)
+
+
+def test_smtp_connection_defaults_to_implicit_tls() -> None:
+    """The SMTP provider speaks implicit TLS unless disable_ssl, STARTTLS unless disable_tls."""
+    cases = {
+        "{}": ("smtps", Encrypts.YES),
+        '{"disable_ssl": true}': ("smtp", Encrypts.YES),
+        '{"disable_ssl": true, "disable_tls": true}': ("smtp", Encrypts.NO),
+    }
+    for extra, (scheme, encrypts) in cases.items():
+        value = json.dumps({"conn_type": "smtp", "host": "mx.example", "extra": extra})
+        (target,) = connections.from_environment({"AIRFLOW_CONN_M": value}).targets
+        assert target.protocol == scheme
+        assert target.client is not None
+        assert target.client.encrypts is encrypts
+
+
+@pytest.mark.parametrize("name", ["connections.json", "connections.yaml", "connections.env"])
+def test_connection_exports(name: str) -> None:
+    """Every export format yields the reporting database with its sslmode."""
+    found = connections.from_file(AIRFLOW / name)
+    db = {t.name: t for t in found.targets}["reporting_db"]
+    assert (db.host, db.port, db.user) == ("reports.example.com", 5432, "reader")
+    assert db.param("sslmode") in ("verify-full", "require", "prefer")
+
+
+def test_json_export_maps_http_and_skips_aws() -> None:
+    """An http connection whose host carries https:// is probed over https; aws is a note."""
+    found = connections.from_file(AIRFLOW / "connections.json")
+    targets = {t.name: t for t in found.targets}
+    assert targets["partner_api"].display == "https://api.partner.example/"
+    assert targets["smtp_default"].protocol == "smtp"
+    assert any("aws_default is of type aws" in n for n in found.notes)
+
+
+def test_toml_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tlsprobe.toml gives defaults and named targets with their options."""
+    found = config.load(FIXTURES / "config" / "tlsprobe.toml", {"TLSPROBE_SMTP_PASSWORD": "pw"})
+    assert found.defaults == {
+        "timeout": 5.0,
+        "min_tls": "1.2",
+        "expiry_warn_days": 30,
+        "concurrency": 20,
+    }
+    targets = {t.name: t for t in found.targets}
+    api = targets["api-behind-lb"]
+    assert api.connect_host == "10.0.0.7"
+    assert 204 in api.expect_status[0]
+    assert 304 in api.expect_status[1]
+    assert targets["mail"].password == "pw"
+    assert found.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (BROKEN / "wrong-type.toml", "defaults.timeout: expected a positive number"),
+        (BROKEN / "unknown-key.toml", "defaults.retries: unknown key"),
+        (BROKEN / "bad-syntax.toml", "not valid TOML"),
+        (BROKEN / "malformed-url.toml", "targets[0]"),
+        (FIXTURES / "missing.toml", "no such file"),
+        (FIXTURES / "config", "cannot read it"),
+    ],
+)
+def test_broken_toml_names_file_and_key(path: Path, message: str) -> None:
+    """Each broken config file is a UsageError naming the file and the problem."""
+    with pytest.raises(UsageError) as caught:
+        config.load(path, {})
+    assert str(path) in str(caught.value) or path.name in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_password_env_must_be_set() -> None:
+    """A password_env naming an unset variable is an error, not an empty password."""
+    with pytest.raises(UsageError, match="TLSPROBE_SMTP_PASSWORD is not set"):
+        config.load(FIXTURES / "config" / "tlsprobe.toml", {})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--airflow-cfg", str(BROKEN / "not-ini.cfg")], "not a valid airflow.cfg"),
+        (["--airflow-cfg", str(BROKEN / "malformed-uri.cfg")], "sql_alchemy_conn"),
+        (["--airflow-cfg", "/nonexistent/airflow.cfg"], "no such file"),
+        (["--airflow-connections", str(BROKEN / "connections.json")], "not a valid connections"),
+        (["-c", str(BROKEN / "unknown-key.toml")], "unknown key"),
+    ],
+)
+def test_broken_sources_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broken source stops the run before any probe: exit 2, one stderr line naming it."""
+    assert main(["check", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert message in err[0]
+
+
+def test_targets_command_lists_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    """`tlsprobe targets` lists every target and source, and never a password."""
+    code = main(
+        [
+            "targets",
+            "--airflow-cfg",
+            str(AIRFLOW / "seed-airflow.cfg"),
+            "--airflow-connections",
+            str(AIRFLOW / "connections.json"),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    for expected in ("metadata-db", "webserver", "smtp", "reporting_db", "partner_api"):
+        assert expected in captured.out
+    assert "seed-airflow.cfg [email] smtp_host" in captured.out
+    for secret in SECRETS:
+        assert secret not in captured.out + captured.err
+
+
+def test_airflow_cfg_against_the_lab(lab: Lab, tmp_path: Path) -> None:
+    """An airflow.cfg pointing at lab servers is probed: https web server passes, plain http
+    fails client.encryption, and the run exits 1."""
+    cfg = tmp_path / "airflow.cfg"
+    https_url = lab.url("https-good")
+    http_url = lab.url("https-plaintext").replace("https://", "http://")
+    cfg.write_text(f"[webserver]\nbase_url = {https_url}\n")
+    out = tmp_path / "good.json"
+    argv = ["check", "--ca-file", str(lab.ca_file), "--format", "json", "-o", str(out)]
+    assert main([*argv, "--airflow-cfg", str(cfg)]) == 0
+    (web,) = json.loads(out.read_text())["results"]
+    assert {c["id"]: c["status"] for c in web["checks"]}["client.encryption"] == "pass"
+    cfg.write_text(f"[webserver]\nbase_url = {http_url}\n")
+    assert main([*argv, "--airflow-cfg", str(cfg)]) == 1
+    (plain,) = json.loads(out.read_text())["results"]
+    verdicts = {c["id"]: c["status"] for c in plain["checks"]}
+    assert verdicts == {"connect": "pass", "http.status": "fail", "client.encryption": "fail"}
