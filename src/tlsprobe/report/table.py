@@ -64,9 +64,22 @@ def mark(check: Check | None) -> Text:
     return Text(symbol, style=style)
 
 
-def matrix(results: Sequence[TargetResult]) -> Table:
+FAMILIES = {"https": "HTTPS", "http": "HTTPS", "smtp": "SMTP", "smtps": "SMTP"}
+
+
+def by_family(results: Sequence[TargetResult]) -> list[tuple[str, list[TargetResult]]]:
+    """One matrix per protocol family: HTTPS, SMTP and PostgreSQL share few columns, and one
+    table with all of them is too wide to read. Order within a family is the given order."""
+    groups: dict[str, list[TargetResult]] = {}
+    for result in results:
+        family = FAMILIES.get(result.protocol, "PostgreSQL")
+        groups.setdefault(family, []).append(result)
+    return list(groups.items())
+
+
+def matrix(results: Sequence[TargetResult], title: str | None = None) -> Table:
     ids = columns(results)
-    table = Table(show_lines=False, header_style="bold", pad_edge=False)
+    table = Table(show_lines=False, header_style="bold", pad_edge=False, title=title)
     table.add_column("target", overflow="fold")
     for check_id in ids:
         table.add_column(header(check_id, ids), justify="center")
@@ -123,12 +136,14 @@ def summary_line(results: Sequence[TargetResult], info: RunInfo) -> Text:
 
 def render(results: Sequence[TargetResult], info: RunInfo, color: bool = False) -> str:
     buffer = io.StringIO()
-    table = matrix(results)
-    width = max(80, sum(len(header(c)) + 3 for c in columns(results)) + 60)
+    groups = by_family(results)
+    widest = max((len(columns(g)) for _, g in groups), default=0)
+    width = max(80, widest * 13 + 60)
     console = Console(
         file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False
     )
-    console.print(table)
+    for title, group in groups:
+        console.print(matrix(group, title if len(groups) > 1 else None))
     for block in (problems(results), transcripts(results, info.verbosity)):
         if block:
             console.print()
