@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, TextIO
 
 from tlsprobe.model import Status, TargetResult
+
+if TYPE_CHECKING:  # rich is imported only when a bar is shown: it costs 40 ms at start-up
+    from rich.console import Console
 
 MIN_TARGETS = 4
 OnResult = Callable[[TargetResult], None]
@@ -31,6 +31,14 @@ def wanted(targets: int, stream: TextIO, env: Mapping[str, str], *, disabled: bo
 @contextlib.contextmanager
 def bar(total: int, console: Console) -> Iterator[OnResult]:
     """A transient bar of `total` targets; the yielded callback advances it by one result."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     progress = Progress(
         TextColumn("probing"),
         BarColumn(),
@@ -58,5 +66,7 @@ def maybe(total: int, *, show: bool, stream: TextIO) -> Iterator[OnResult | None
     if not show:
         yield None
         return
+    from rich.console import Console
+
     with bar(total, Console(file=stream)) as advance:
         yield advance

@@ -54,12 +54,12 @@ class Run:
 
 async def probe_one(target: Target, policy: Policy) -> TargetResult:
     """Probe one target; whatever goes wrong inside a probe still comes back as a result."""
-    from tlsprobe.probes import PROBES
+    from tlsprobe.probes import probe_for
 
     started = time.monotonic()
     try:
         async with asyncio.timeout(policy.timeout + SAFETY_GRACE_S):
-            return await PROBES[target.protocol](target, policy)
+            return await probe_for(target.protocol)(target, policy)
     except TimeoutError:
         detail = f"the probe did not end within its deadline of {policy.timeout:g} s"
     except Exception as exc:

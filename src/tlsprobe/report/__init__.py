@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,18 +24,22 @@ def summary(results: Sequence[TargetResult]) -> dict[str, int]:
     return counts
 
 
+# format: module under tlsprobe.report, imported only when that format is asked for
+# (prometheus_client and rich are not free to import).
+_MODULES = {
+    "table": "table",
+    "json": "json_report",
+    "junit": "junit",
+    "markdown": "markdown",
+    "prometheus": "prometheus",
+}
+
+
 def render(fmt: str, results: Sequence[TargetResult], info: RunInfo, *, color: bool) -> str:
-    from tlsprobe.report import json_report, junit, markdown, prometheus, table
-
-    renderers: dict[str, Callable[[Sequence[TargetResult], RunInfo, bool], str]] = {
-        "table": table.render,
-        "json": json_report.render,
-        "junit": junit.render,
-        "markdown": markdown.render,
-        "prometheus": prometheus.render,
-    }
-    return renderers[fmt](results, info, color)
+    module = importlib.import_module(f"tlsprobe.report.{_MODULES[fmt]}")
+    renderer: Callable[[Sequence[TargetResult], RunInfo, bool], str] = module.render
+    return renderer(results, info, color)
 
 
-FORMATS = ("table", "json", "junit", "markdown", "prometheus")
+FORMATS = tuple(_MODULES)
 __all__ = ["FORMATS", "RunInfo", "Status", "render", "summary"]
