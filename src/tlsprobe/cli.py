@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 from tlsprobe import __version__, cli_serve
 from tlsprobe.errors import UsageError
-from tlsprobe.model import MinTls, Policy, Status, TargetResult
+from tlsprobe.model import MAX_WARN_DAYS, MinTls, Policy, Status, TargetResult
 from tlsprobe.report import FORMATS, RunInfo
 from tlsprobe.sources import Collected
 from tlsprobe.targets import Target, parse_target
@@ -28,13 +28,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError(text)
-    return value
-
-
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -42,16 +35,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _non_negative_int(text: str) -> int:
+def _days(text: str) -> int:
     value = int(text)
-    if value < 0:
+    if not 0 <= value <= MAX_WARN_DAYS:
         raise ValueError(text)
     return value
 
 
-_positive_float.__name__ = "positive number"
 _positive_int.__name__ = "positive integer"
-_non_negative_int.__name__ = "non-negative integer"
+_days.__name__ = f"number of days (0 to {MAX_WARN_DAYS})"
 
 
 def _add_policy_options(parser: argparse.ArgumentParser, *, timeout: float) -> None:
@@ -59,7 +51,7 @@ def _add_policy_options(parser: argparse.ArgumentParser, *, timeout: float) -> N
     parser.add_argument("--ca-file", type=Path, metavar="PEM", help="extra trusted root CAs")
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=cli_serve.positive_seconds,
         metavar="S",
         help=f"deadline per target, every phase included (default {timeout:g})",
     )
@@ -73,7 +65,7 @@ def _add_policy_options(parser: argparse.ArgumentParser, *, timeout: float) -> N
     )
     parser.add_argument(
         "--expiry-warn-days",
-        type=_non_negative_int,
+        type=_days,
         metavar="N",
         help="warn when a certificate expires within N days (default 14)",
     )
@@ -183,14 +175,24 @@ def policy_from(args: argparse.Namespace, defaults: Mapping[str, Any]) -> Policy
 
 
 def _validate_ca_file(path: Path) -> None:
-    import ssl
+    from tlsprobe.sources.config import ca_file_problem
 
-    if not path.is_file():
-        raise UsageError(f"--ca-file {path}: no such file")
-    try:
-        ssl.create_default_context(cafile=str(path))
-    except (ssl.SSLError, OSError, ValueError):
-        raise UsageError(f"--ca-file {path}: not a PEM file of CA certificates") from None
+    problem = ca_file_problem(path)
+    if problem is not None:
+        raise UsageError(f"--ca-file {path}: {problem}")
+
+
+def check_output(output: Path | None) -> None:
+    """Before probing: a report that cannot be written must not cost a whole run first."""
+    if output is None or (output.exists() and not output.is_dir() and not output.is_file()):
+        return  # stdout, or a device or FIFO, written in place
+    if output.is_dir():
+        raise UsageError(f"-o {output}: is a directory (give a file name)")
+    directory = output.resolve().parent
+    if not directory.is_dir():
+        raise UsageError(f"-o {output}: no such directory {directory}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"-o {output}: cannot write in {directory} (permission denied)")
 
 
 def collect(
@@ -294,21 +296,32 @@ def write_report(text: str, output: Path | None) -> None:
         with output.open("w", encoding="utf-8") as stream:
             stream.write(text)
         return
-    # Atomic: a reader (a textfile collector, a CI step) never sees half a report.
-    directory = output.resolve().parent
+    try:
+        _replace_atomically(text, output)
+    except OSError as exc:  # named as the user wrote it, not as the temporary file
+        raise UsageError(f"-o {output}: cannot write the report ({exc.strerror or exc})") from None
+
+
+def _replace_atomically(text: str, output: Path) -> None:
+    """A reader (a textfile collector, a CI step) never sees half a report."""
     with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=directory, delete=False, suffix=".tmp"
+        "w", encoding="utf-8", dir=output.resolve().parent, delete=False, suffix=".tmp"
     ) as tmp:
         tmp.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp.name, 0o666 & ~umask)  # a temporary file is 0600; readers need the usual mode
-    os.replace(tmp.name, output)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp.name, 0o666 & ~umask)  # a temporary file is 0600; readers need the usual
+        os.replace(tmp.name, output)
+    except OSError:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     found = collect(args, os.environ)
     policy = policy_from(args, found.defaults)
+    check_output(args.output)
     announce(found)
     return run_and_report(found.targets, policy, args)
 
@@ -326,6 +339,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from tlsprobe.lab import Lab
     except ImportError as exc:
         raise UsageError(f"the lab needs the 'lab' extra ({exc.name} is missing)") from None
+    check_output(args.output)
     with Lab() as lab:
         args.ca_file = lab.ca_file
         policy = policy_from(args, {})

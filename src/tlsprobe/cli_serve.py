@@ -7,12 +7,16 @@ import argparse
 import os
 import sys
 
+from tlsprobe.model import MAX_TIMEOUT_S
+
 DEFAULT_LISTEN = ("127.0.0.1", 9468)
 
 
 def listen_address(text: str) -> tuple[str, int]:
     """HOST:PORT, [IPv6]:PORT; port 0 asks for any free port."""
     host, colon, port = text.rpartition(":")
+    if host.startswith("[") != host.endswith("]"):  # "[::1:9468": a bracket left open
+        raise ValueError(text)
     host = host.removeprefix("[").removesuffix("]")
     if not colon or not host or not port.isdigit() or int(port) > 65535:
         raise ValueError(text)
@@ -20,14 +24,15 @@ def listen_address(text: str) -> tuple[str, int]:
 
 
 def positive_seconds(text: str) -> float:
+    """Seconds for --timeout and --interval: above 0 and at most a day (nan and inf fail)."""
     value = float(text)
-    if not value > 0:
+    if not 0 < value <= MAX_TIMEOUT_S:
         raise ValueError(text)
     return value
 
 
 listen_address.__name__ = "HOST:PORT"
-positive_seconds.__name__ = "positive number"
+positive_seconds.__name__ = f"number of seconds (above 0, at most {MAX_TIMEOUT_S:g})"
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

@@ -85,6 +85,12 @@ class MinTls(enum.StrEnum):
     TLS13 = "1.3"
 
 
+# The largest sensible settings, for flags and tlsprobe.toml alike: beyond them a value is a
+# typo. A century of expiry warning overflows date arithmetic; "inf" seconds is no deadline.
+MAX_TIMEOUT_S = 86400.0
+MAX_WARN_DAYS = 36500
+
+
 @dataclass(frozen=True)
 class Policy:
     """How to judge: the settings shared by every target of a run."""

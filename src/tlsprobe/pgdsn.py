@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tlsprobe.errors import UsageError
-from tlsprobe.targets import REDACTED, Target
+from tlsprobe.targets import REDACTED, SECRET_KEYWORDS, Target
 
 # Every keyword libpq 17 accepts in a connection string; anything else is a typo that libpq
 # itself would refuse ("invalid connection option").
@@ -83,14 +83,15 @@ def _value(text: str, pos: int) -> tuple[str, int]:
 
 
 def redact_keywords(text: str) -> str:
-    """The keyword string with its password shown as ***; unparseable text is hidden whole
-    from the first "password" on, since where the secret ends is unknown."""
+    """The keyword string with its password (and sslpassword, the client key's passphrase)
+    shown as ***; unparseable text is hidden whole from the first "password" on, since where
+    the secret ends is unknown."""
     try:
         pairs = parse_keywords(text)
     except ValueError:
         head, found, _ = text.partition("password")
         return f"{head}password={REDACTED}" if found else text
-    return " ".join(f"{k}={REDACTED if k == 'password' else _quote(v)}" for k, v in pairs)
+    return " ".join(f"{k}={REDACTED if k in SECRET_KEYWORDS else _quote(v)}" for k, v in pairs)
 
 
 def _quote(value: str) -> str:

@@ -22,7 +22,14 @@ SCHEME_ALIASES = {
 # command line without a config file.
 FRAGMENT_OPTIONS = ("expect_status", "connect")
 REDACTED = "***"
+# libpq keywords whose values are secrets, in keyword strings and as URI query parameters.
+SECRET_KEYWORDS = ("password", "sslpassword")
 _HOSTPORT = re.compile(r"(\[[^\]]*\]|[^:@\[\]]*)(:\d*)?")
+_SECRET_PARAM = re.compile(r"([?&](?:" + "|".join(SECRET_KEYWORDS) + r")=)[^&#]*", re.IGNORECASE)
+# A host name as resolvers take it: letters, digits, "-" and "_" (service records, Windows
+# names) between dots. Anything else (a space, a comma, a quote) is a typo, not a host.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,9 @@ class Target:
     def display(self) -> str:
         """The URL as given, with any password replaced by ***."""
         shown = redact_url(self.url)
-        # Belt and braces: a password with unencoded "/" or "#" defeats URL splitting.
-        if self.password:
+        # Belt and braces, only where the URL's userinfo held no password to redact: there,
+        # replacing every occurrence also mangles the rest ("htt***s://" for password "p").
+        if self.password and shown == self.url:
             for form in {self.password, quote(self.password, safe="")}:
                 shown = shown.replace(form, REDACTED)
         return shown
@@ -81,22 +89,30 @@ def is_ip_literal(host: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """Replace the password in a URL's userinfo with ***, keeping everything else as written.
+    """Replace the password in a URL's userinfo, and secret query parameters (libpq's
+    `?password=` and `?sslpassword=`), with ***, keeping everything else as written."""
+    return _redact_query(_redact_userinfo(url))
 
-    The userinfo ends at the last "@" of the authority: Airflow writes user names that contain
-    "@". When what precedes the first "/" is not a plain host[:port], the authority is taken
-    to run to the last "@" before any "?", so a password with an unencoded "/" or "#" is still
-    hidden (over-redacting a path that holds "@" is the safe way to be wrong)."""
+
+def _redact_userinfo(url: str) -> str:
+    """The userinfo ends at the last "@" of the authority: Airflow writes user names that
+    contain "@". When what precedes the first "/", "?" or "#" is not a plain host[:port], the
+    authority is taken to run to the last "@" of all, so a password with an unencoded "/", "?"
+    or "#" is still hidden (over-redacting a path that holds "@" is the safe way to be wrong)."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
     head = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    authority = head if "@" in head or _HOSTPORT.fullmatch(head) else rest.split("?", 1)[0]
+    authority = head if "@" in head or _HOSTPORT.fullmatch(head) else rest
     userinfo, at, _host = authority.rpartition("@")
     user, colon, _secret = userinfo.partition(":")
     if not at or not colon:
         return url
     return f"{scheme}://{user}:{REDACTED}@{rest[len(userinfo) + 1 :]}"
+
+
+def _redact_query(url: str) -> str:
+    return _SECRET_PARAM.sub(rf"\g<1>{REDACTED}", url)
 
 
 def parse_target(text: str, *, name: str = "", source: str = "command line") -> Target:
@@ -117,13 +133,16 @@ def _parse_target(text: str, *, name: str, source: str) -> Target:
         return pgdsn.keyword_target(text, name=name, source=source)
     shown = redact_url(text.strip())
     url = text.strip()
+    if _CONTROL.search(url):  # urlsplit would silently drop tabs and newlines
+        raise UsageError(f"{shown!r}: contains a control character (a tab, a line break, ...)")
     if "://" not in url:
         raise UsageError(f"{shown!r}: not a URL (expected scheme://host[:port], e.g. https://host)")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise UsageError(f"{shown!r}: {_plain_urlsplit_error(exc)}") from None
+        why = _plain_urlsplit_error(exc) + _encoding_hint(url)
+        raise UsageError(f"{shown!r}: {why}") from None
     if port == 0:
         raise UsageError(f"{shown!r}: the port must be a number from 1 to 65535")
     scheme = SCHEME_ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
@@ -165,20 +184,41 @@ def _plain_urlsplit_error(exc: ValueError) -> str:
     return message
 
 
+def _encoding_hint(url: str) -> str:
+    """An "@" past the first "/", "?" or "#" means a user name or password holds one of them
+    unencoded, which moves the URL's host into the password: say so, not just "bad port"."""
+    rest = url.partition("://")[2]
+    head = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in head or "@" not in rest:
+        return ""
+    return " (a / ? or # in a user name or password must be percent-encoded: %2F %3F %23)"
+
+
 def _ascii_host(hostname: str, shown: str) -> str:
     """The host as it goes on the wire: IP literals as-is, names as IDNA A-labels."""
     if is_ip_literal(hostname):
         return hostname
     if hostname.isascii():
-        if len(hostname.rstrip(".")) > 253 or not all(
-            label and len(label) <= 63 for label in hostname.rstrip(".").split(".")
-        ):
+        if not _valid_dns_name(hostname):
             raise UsageError(f"{shown!r}: host name {hostname!r} is not a valid DNS name")
         return hostname.lower()
     try:
         return idna.encode(hostname, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
         raise UsageError(f"{shown!r}: host name {hostname!r} is not valid ({exc})") from None
+
+
+def _valid_dns_name(hostname: str) -> bool:
+    """Allowed characters, labels of 1 to 63 and at most 253 in all; a last label of digits
+    only is an IPv4 address that is not one (256.1.1.1), not a name."""
+    name = hostname.rstrip(".")
+    labels = name.split(".")
+    return (
+        bool(_HOST_NAME.fullmatch(hostname))
+        and len(name) <= 253
+        and all(0 < len(label) <= 63 for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def _fragment_options(fragment: str, shown: str) -> list[tuple[str, str]]:

@@ -4,9 +4,11 @@ can arise, and never carry the password out."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg
 
@@ -14,11 +16,14 @@ from tlsprobe.errors import Explained, explain
 from tlsprobe.model import Check, Status
 from tlsprobe.pgdsn import Settings
 from tlsprobe.probes.base import ProbeState
-from tlsprobe.targets import REDACTED
+from tlsprobe.targets import REDACTED, SECRET_KEYWORDS
 
 QUERY = "SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 # libpq's connect_timeout is in whole seconds, and it treats 1 as 2.
 MIN_CONNECT_TIMEOUT = 2
+# How long a dropped session may take to notice that its connection is gone.
+CLEANUP_S = 0.5
+STALL_MARGIN_S = 0.1
 # The modes under which libpq tries TLS first; a session without it is then a failure.
 EXPECTS_TLS = ("prefer", "require", "verify-ca", "verify-full")
 
@@ -101,12 +106,16 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", rf"\g<1>{REDACTED}", text)
 
 
+def _secrets(settings: Settings) -> list[str | None]:
+    return [settings.password, dict(settings.extra).get("sslpassword")]
+
+
 def explain_psycopg(exc: BaseException, settings: Settings) -> Explained:
     """psycopg's (that is, libpq's) error in plain language, with no secret in it."""
     if not isinstance(exc, psycopg.Error):
         why = explain(exc)
-        return Explained(why.kind, redact(why.detail, [settings.password]), why.hint)
-    said = " ".join(redact(str(exc), [settings.password]).split())
+        return Explained(why.kind, redact(why.detail, _secrets(settings)), why.hint)
+    said = " ".join(redact(str(exc), _secrets(settings)).split())
     said = re.sub(
         r'^connection failed: connection to server at "[^"]*", port \d+ failed: ', "", said
     )
@@ -154,14 +163,17 @@ async def login(state: ProbeState, settings: Settings) -> Check:
     """pg.login: log in with psycopg, ask pg_stat_ssl, log out."""
     state.enter("pg.login")
     info = conninfo(state, settings)
-    shown = " ".join(f"{k}={REDACTED if k == 'password' else v}" for k, v in info.items())
+    shown = " ".join(f"{k}={REDACTED if k in SECRET_KEYWORDS else v}" for k, v in info.items())
     state.log(f"psycopg connect {shown}")
     try:
         dsn = psycopg.conninfo.make_conninfo("", **info)
-        async with await psycopg.AsyncConnection.connect(dsn) as conn:
-            cursor = await conn.execute(QUERY)
-            row = await cursor.fetchone()
-            version = conn.info.parameter_status("server_version")
+        # A little under the deadline, so that the verdict can say which phase stalled.
+        row, version = await _session(dsn, max(0.0, state.remaining() - STALL_MARGIN_S))
+    except _Stalled as stalled:
+        state.log(f"deadline: {stalled}")
+        return Check(
+            "pg.login", Status.FAIL, str(stalled), "the server accepts but does not answer"
+        )
     except Exception as exc:
         why = explain_psycopg(exc, settings)
         state.log(f"error: {why.detail}")
@@ -173,6 +185,55 @@ async def login(state: ProbeState, settings: Settings) -> Check:
     if ssl_on:
         state.facts["pg_stat_ssl"] = f"{tls_version} {cipher}"
     return judge_login(settings, bool(ssl_on), f"{tls_version} {cipher}")
+
+
+class _Stalled(Exception):
+    """The session did not finish within the probe's deadline; the message says where."""
+
+
+Row = tuple[Any, ...] | None
+_Conn = psycopg.AsyncConnection[Any]
+
+
+async def _session(dsn: str, seconds: float) -> tuple[Row, str | None]:
+    """Connect, ask pg_stat_ssl and close, within `seconds`. Past them the connection is
+    dropped *before* the work is cancelled: psycopg answers the cancellation of a running query
+    with a cancel request and up to 10 s more of waiting for the server (and log warnings on
+    stderr), far past the deadline. The probe's own deadline gets the same treatment."""
+    opened: list[_Conn] = []
+    work = asyncio.ensure_future(_ask(dsn, opened))
+    work.add_done_callback(_retrieve)
+    try:
+        done, _ = await asyncio.wait({work}, timeout=seconds)
+    finally:
+        if not work.done():
+            for conn in opened:
+                conn.pgconn.finish()  # nothing left for psycopg to wait for or cancel
+            work.cancel()
+            await asyncio.wait({work}, timeout=CLEANUP_S)
+    if not done:
+        where = "the pg_stat_ssl query got no answer" if opened else "no psycopg session"
+        raise _Stalled(f"{where} within the deadline ({seconds:.1f} s left for the login)")
+    return work.result()
+
+
+async def _ask(dsn: str, opened: list[_Conn]) -> tuple[Row, str | None]:
+    # autocommit: one statement needs no BEGIN, which would be one more round trip.
+    conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+    opened.append(conn)
+    try:
+        cursor = await conn.execute(QUERY)
+        row = await cursor.fetchone()
+        return row, conn.info.parameter_status("server_version")
+    finally:
+        # close(), not `async with`: its rollback or commit would wait on the server again.
+        await conn.close()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Read a dropped session's outcome, so asyncio never logs it as unretrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def judge_login(settings: Settings, ssl_on: bool, seen: str) -> Check:

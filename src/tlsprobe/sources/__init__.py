@@ -4,8 +4,11 @@ environment and connection exports. Sources read files and the environment, neve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from tlsprobe.errors import UsageError
 from tlsprobe.targets import Target
 
 
@@ -23,3 +26,26 @@ class Collected:
         self.notes.extend(other.notes)
         self.warnings.extend(other.warnings)
         self.defaults.update(other.defaults)
+
+
+def read_text(path: Path, what: str) -> str:
+    """A source file's text; a missing, unreadable or non-UTF-8 file (or a directory) is a
+    UsageError naming the file and `what` it was meant to be."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file ({what})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"{path}: cannot read it ({why})") from None
+
+
+def userinfo(user: str | None, password: str | None) -> str:
+    """`user:password@` for a URL, percent-encoded; "@" stays in a user name, as Airflow
+    writes them (and as target parsing expects). Empty without a user."""
+    if not user:
+        return ""
+    info = quote(user, safe="@")
+    if password is not None:
+        info += ":" + quote(password, safe="")
+    return info + "@"

@@ -4,22 +4,23 @@ overrides the file; *_cmd values run only with --allow-cmd; *_secret values are 
 from __future__ import annotations
 
 import configparser
+import re
 import shlex
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import quote
 
 from tlsprobe import clientconf
 from tlsprobe.errors import UsageError
-from tlsprobe.sources import Collected
+from tlsprobe.sources import Collected, read_text, userinfo
 from tlsprobe.sources.connections import from_environment
 from tlsprobe.targets import Target, parse_target
 
 CMD_TIMEOUT_S = 10
 _TRUE = {"t", "true", "1", "yes", "on"}
 _FALSE = {"f", "false", "0", "no", "off"}
+_SCHEME = re.compile(r"[a-z][a-z0-9.-]*")
 
 
 def default_path(env: Mapping[str, str]) -> Path:
@@ -42,14 +43,9 @@ class AirflowConfig:
         # Airflow interpolates like ConfigParser: a "%" in a password is written "%%".
         self.parser = configparser.ConfigParser(strict=False)
         self.notes: list[str] = []
+        text = read_text(path, "the Airflow configuration")
         try:
-            with path.open(encoding="utf-8") as handle:
-                self.parser.read_file(handle)
-        except FileNotFoundError:
-            raise UsageError(f"{path}: no such file (the Airflow configuration)") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            why = getattr(exc, "strerror", None) or exc
-            raise UsageError(f"{path}: cannot read it ({why})") from None
+            self.parser.read_string(text, source=str(path))
         except configparser.Error as exc:
             first = str(exc).splitlines()[0]
             raise UsageError(f"{path}: not a valid airflow.cfg ({first})") from None
@@ -130,7 +126,9 @@ def _metadata_db(config: AirflowConfig) -> Collected:
         return found
     scheme = value.text.split("://", 1)[0].split("+", 1)[0].lower()
     if scheme not in ("postgresql", "postgres"):
-        found.notes.append(f"{value.origin}: a {scheme} database, not probed")
+        # Name the scheme only when it is one: text without "://" may be all password.
+        what = f"a {scheme} database" if _SCHEME.fullmatch(scheme) else "not a database URL"
+        found.notes.append(f"{value.origin}: {what}, not probed")
         return found
     target = parse_target(value.text, name="metadata-db", source=value.origin)
     found.targets.append(target)
@@ -155,6 +153,7 @@ def _webserver(config: AirflowConfig) -> Collected:
             port = config.get(section, f"{prefix}port")
             name = host.text.strip() if host else "localhost"
             name = "localhost" if name in ("0.0.0.0", "::", "") else name
+            name = f"[{name}]" if ":" in name else name  # an IPv6 address, as URLs write it
             url = f"https://{name}:{port.text.strip() if port else '8080'}/"
             origin = cert.origin
         elif base_url is not None:
@@ -183,14 +182,9 @@ def _smtp(config: AirflowConfig) -> Collected:
     password = config.first(sections, "smtp_password")
     context = config.first(("email", "smtp"), "ssl_context")
     verify = context is None or context.text.strip().lower() != "none"
-    userinfo = ""
-    if user is not None and user.text:
-        userinfo = quote(user.text, safe="@")
-        if password is not None:
-            userinfo += ":" + quote(password.text, safe="")
-        userinfo += "@"
+    credentials = userinfo(user.text if user else None, password.text if password else None)
     scheme = "smtps" if ssl else "smtp"
-    url = f"{scheme}://{userinfo}{host.text.strip()}:{port.text.strip() if port else 25}"
+    url = f"{scheme}://{credentials}{host.text.strip()}:{port.text.strip() if port else 25}"
     target: Target = parse_target(url, name="smtp", source=host.origin)
     client = clientconf.for_smtp(starttls, ssl, verify, host.origin)
     found.targets.append(replace(target, client=client))

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from tlsprobe.errors import UsageError
-from tlsprobe.sources import Collected
-from tlsprobe.targets import Target, parse_status_ranges, parse_target
+from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS
+from tlsprobe.sources import Collected, read_text
+from tlsprobe.targets import Target, _connect_host, parse_status_ranges, parse_target
 
 DEFAULT_FILE = Path("tlsprobe.toml")
 TARGET_KEYS = (
@@ -25,15 +26,15 @@ TARGET_KEYS = (
 )
 
 
-def _positive_number(value: Any) -> float | None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-    return float(value) if ok else None
+def _seconds(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok and 0 < value <= MAX_TIMEOUT_S else None  # nan and inf fail
 
 
-def _count(minimum: int) -> Callable[[Any], int | None]:
+def _count(minimum: int, maximum: int | None = None) -> Callable[[Any], int | None]:
     def check(value: Any) -> int | None:
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-        return int(value) if ok else None
+        return int(value) if ok and (maximum is None or value <= maximum) else None
 
     return check
 
@@ -48,23 +49,37 @@ def _text(value: Any) -> str | None:
 
 # key: (validator returning the value or None, what was expected)
 DEFAULT_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "timeout": (_positive_number, "a positive number of seconds"),
+    "timeout": (_seconds, f"a positive number of seconds, at most {MAX_TIMEOUT_S:g}"),
     "min_tls": (_tls_version, 'a string, "1.2" or "1.3"'),
-    "expiry_warn_days": (_count(0), "a whole number of days, 0 or more"),
+    "expiry_warn_days": (_count(0, MAX_WARN_DAYS), f"a whole number of days, 0 to {MAX_WARN_DAYS}"),
     "ca_file": (_text, "a path to a PEM file"),
     "concurrency": (_count(1), "a whole number, 1 or more"),
 }
 
 
+def ca_file_problem(path: Path) -> str | None:
+    """What is wrong with a file of trusted roots, in a few words, or None."""
+    import ssl
+
+    if path.is_dir():
+        return "is a directory, not a PEM file"
+    if not path.is_file():
+        return "no such file"
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError):  # SSLError first: it is an OSError too
+        return "not a PEM file of CA certificates"
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    return None
+
+
 def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
     """Read and validate a tlsprobe.toml; every problem names the file, the key and the fix."""
     env = os.environ if env is None else env
+    text = read_text(path, "the tlsprobe configuration")
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read it ({getattr(exc, 'strerror', exc)})") from None
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
     unknown = set(document) - {"defaults", "targets"}
@@ -99,7 +114,10 @@ def _defaults(path: Path, table: Any) -> dict[str, Any]:
             raise UsageError(f"{path}: defaults.{key}: expected {expected}, got {raw!r}")
         values[key] = value
     if "ca_file" in values:
-        values["ca_file"] = str((path.parent / values["ca_file"]).resolve())
+        ca_file = (path.parent / values["ca_file"]).resolve()
+        if (problem := ca_file_problem(ca_file)) is not None:
+            raise UsageError(f"{path}: defaults.ca_file: {ca_file}: {problem}")
+        values["ca_file"] = str(ca_file)
     return values
 
 
@@ -112,8 +130,8 @@ def _target(path: Path, index: int, entry: Any, env: Mapping[str, str]) -> Targe
             raise UsageError(
                 f"{where}.{key}: unknown key (expected one of: {', '.join(TARGET_KEYS)})"
             )
-        if key != "expect_status" and not isinstance(value, str):
-            raise UsageError(f"{where}.{key}: expected a string, got {value!r}")
+        if key != "expect_status" and not (isinstance(value, str) and value.strip()):
+            raise UsageError(f"{where}.{key}: expected a non-empty string, got {value!r}")
     if "url" not in entry:
         raise UsageError(f"{where}: missing url")
     name = entry.get("name", "")
@@ -122,7 +140,7 @@ def _target(path: Path, index: int, entry: Any, env: Mapping[str, str]) -> Targe
     if "expect_status" in entry:
         changes["expect_status"] = _status(where, entry["expect_status"])
     if "connect" in entry:
-        changes["connect_host"] = entry["connect"].strip("[]")
+        changes["connect_host"] = _connect_host(entry["connect"], f"{where}.connect")
     for key in ("client_cert", "client_key"):
         if key in entry:
             changes[key] = str((path.parent / entry[key]).resolve())

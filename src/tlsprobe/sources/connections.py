@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from tlsprobe import clientconf
 from tlsprobe.errors import UsageError
-from tlsprobe.sources import Collected
-from tlsprobe.targets import Target, parse_target
+from tlsprobe.sources import Collected, read_text, userinfo
+from tlsprobe.targets import REDACTED, Target, _encoding_hint, is_ip_literal, parse_target
 
 PREFIX = "AIRFLOW_CONN_"
 POSTGRES_TYPES = {"postgres", "postgresql"}
@@ -53,13 +53,7 @@ def from_environment(env: Mapping[str, str]) -> Collected:
 
 def from_file(path: Path) -> Collected:
     """A file written by `airflow connections export` (.json, .yaml/.yml or .env)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file (Airflow connections export)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read it ({getattr(exc, 'strerror', exc)})") from None
-    entries = _entries(path, text)
+    entries = _entries(path, read_text(path, "Airflow connections export"))
     found = Collected()
     for conn_id, value in entries.items():
         where = f"{path.name}: {conn_id}"
@@ -121,23 +115,51 @@ def parse_connection(conn_id: str, value: Any, where: str) -> Connection:
 
 
 def _from_mapping(conn_id: str, data: Mapping[str, Any], where: str) -> Connection:
-    extra = data.get("extra") or {}
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra) if extra.strip() else {}
-        except json.JSONDecodeError:
-            raise UsageError(f"{where}: extra is not valid JSON") from None
-    port = data.get("port")
+    def text(key: str) -> str:
+        """A string field; a number (a port-like schema, say) is taken as written."""
+        value = data.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise UsageError(f"{where}: {key}: expected a string, got {type(value).__name__}")
+        return str(value)
+
     return Connection(
         conn_id=conn_id,
-        conn_type=str(data.get("conn_type") or "").lower().replace("-", "_"),
-        host=str(data.get("host") or ""),
-        port=int(port) if port not in (None, "") else None,
-        login=data.get("login") or None,
-        password=data.get("password") or None,
-        schema=str(data.get("schema") or ""),
-        extra=extra if isinstance(extra, Mapping) else {},
+        conn_type=text("conn_type").lower().replace("-", "_"),
+        host=text("host"),
+        port=_port(data.get("port"), where),
+        login=text("login") or None,
+        password=text("password") or None,
+        schema=text("schema"),
+        extra=_extra(data.get("extra"), where),
     )
+
+
+def _port(value: Any, where: str) -> int | None:
+    """A port as Airflow stores it: a number, or a string of digits; absent or empty is none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
+        return value
+    raise UsageError(f"{where}: port: expected a number from 1 to 65535, got {value!r}")
+
+
+def _extra(value: Any, where: str) -> Mapping[str, Any]:
+    """`extra`: a JSON object, or a string holding one (as Airflow stores it); the extras
+    decide how the client connects, so one that cannot be read stops the run."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise UsageError(f"{where}: extra is not valid JSON") from None
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{where}: extra: expected a JSON object, got {type(value).__name__}")
+    return {k: v for k, v in value.items() if v is not None}  # null: as if not given
 
 
 def _from_uri(conn_id: str, uri: str, where: str) -> Connection:
@@ -145,17 +167,17 @@ def _from_uri(conn_id: str, uri: str, where: str) -> Connection:
         parts = urlsplit(uri)
         port = parts.port
     except ValueError:
-        raise UsageError(f"{where}: not a valid connection URI") from None
+        raise UsageError(f"{where}: not a valid connection URI{_encoding_hint(uri)}") from None
     if not parts.scheme:
         raise UsageError(f"{where}: not a connection URI (expected type://host...)")
-    extra: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
+    extra: Mapping[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
     if "__extra__" in extra:
-        extra = json.loads(extra["__extra__"])
+        extra = _extra(extra["__extra__"], f"{where}: __extra__")
     return Connection(
         conn_id=conn_id,
         conn_type=parts.scheme.lower().replace("-", "_"),
         host=unquote(parts.hostname or ""),
-        port=port,
+        port=_port(port, where),
         login=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,
         schema=unquote(parts.path.lstrip("/")),
@@ -184,24 +206,30 @@ def add(found: Collected, connection: Connection, where: str) -> None:
     found.targets.append(target)
 
 
-def _userinfo(connection: Connection) -> str:
-    if not connection.login:
-        return ""
-    info = quote(connection.login, safe="@")
-    if connection.password is not None:
-        info += ":" + quote(connection.password, safe="")
-    return info + "@"
+def _authority(connection: Connection, where: str) -> str:
+    return userinfo(connection.login, connection.password) + _hostport(connection, where)
 
 
-def _hostport(connection: Connection) -> str:
-    host = f"[{connection.host}]" if ":" in connection.host else connection.host
+def _hostport(connection: Connection, where: str) -> str:
+    """host[:port] for a URL; only an IPv6 address is bracketed. A host with a port, a path or
+    credentials in it would turn into another URL than the one meant, so it is refused."""
+    host = connection.host.strip()
+    if is_ip_literal(host) and ":" in host:
+        host = f"[{host}]"
+    elif any(c in host for c in ":/?#@[]") or any(c.isspace() for c in host):
+        # What precedes an "@" may be a password.
+        shown = f"{REDACTED}@{host.rpartition('@')[2]}" if "@" in host else host
+        raise UsageError(
+            f"{where}: host {shown!r} is not a host name or IP address "
+            "(give the port, schema and login in their own fields)"
+        )
     return f"{host}:{connection.port}" if connection.port else host
 
 
 def _postgres(connection: Connection, where: str) -> Target:
     query = {k: str(v) for k, v in connection.extra.items() if k in POSTGRES_EXTRAS}
     suffix = f"?{urlencode(query)}" if query else ""
-    url = f"postgresql://{_userinfo(connection)}{_hostport(connection)}/{connection.schema}{suffix}"
+    url = f"postgresql://{_authority(connection, where)}/{connection.schema}{suffix}"
     return parse_target(url, name=connection.conn_id, source=where)
 
 
@@ -217,7 +245,7 @@ def _smtp(connection: Connection, where: str) -> Target:
     starttls = not ssl and not _flag(connection.extra, "disable_tls")
     verify = str(connection.extra.get("ssl_context", "default")).lower() != "none"
     scheme = "smtps" if ssl else "smtp"
-    url = f"{scheme}://{_userinfo(connection)}{_hostport(connection)}"
+    url = f"{scheme}://{_authority(connection, where)}"
     target = parse_target(url, name=connection.conn_id, source=where)
     return replace(target, client=clientconf.for_smtp(starttls, ssl, verify, where))
 
