@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -12,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
+import tlsprobe.probes
+from tlsprobe import runner
 from tlsprobe.cli import main
 from tlsprobe.lab import Lab
+from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.probes.base import ProbeState, run_probe
+from tlsprobe.targets import Target, parse_target
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -167,3 +173,91 @@ def test_output_file_is_readable_by_others(lab: Lab, tmp_path: Path) -> None:
         main(["check", "--ca-file", str(lab.ca_file), "-o", str(out), lab.url("https-good")]) == 0
     )
     assert out.stat().st_mode & 0o044 == 0o044
+
+
+# --- the runner's safety net: probes that break their own contract (no server can make them) --
+
+STALL_STEP = "tls.handshake/starttls"
+
+
+async def _stalling_probe(target: Target, policy: Policy, *, stubborn: bool) -> TargetResult:
+    """A probe stuck in STALL_STEP; `stubborn` ignores the cancellation its deadline sends."""
+
+    async def body(state: ProbeState) -> None:
+        state.enter(STALL_STEP)
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            if not stubborn:
+                raise
+            await asyncio.sleep(60)
+
+    return await run_probe(target, policy, ("connect", "tls.handshake"), body)
+
+
+def _probe_with(monkeypatch: pytest.MonkeyPatch, fake: object) -> TargetResult:
+    monkeypatch.setattr(tlsprobe.probes, "probe_for", lambda protocol: fake)
+    monkeypatch.setattr(runner, "SAFETY_GRACE_S", 0.2)
+    target = parse_target("smtp://127.0.0.1:1")
+    return asyncio.run(runner.probe_one(target, Policy(timeout=0.2)))
+
+
+def test_overrunning_probe_is_named_with_its_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe that overruns its deadline fails the check of the step it was in, saying that
+    the probe itself overran (not that the connection failed)."""
+
+    async def stubborn(target: Target, policy: Policy) -> TargetResult:
+        return await _stalling_probe(target, policy, stubborn=True)
+
+    result = _probe_with(monkeypatch, stubborn)
+    assert result.checks == (
+        Check(
+            "tls.handshake",
+            Status.FAIL,
+            "the probe itself overran: it did not end within its deadline of 0.2 s (nor 0.2 s"
+            " of grace after it); it was in step tls.handshake/starttls",
+            "this is a tlsprobe bug, not a server verdict: please report it with -v output",
+        ),
+    )
+
+
+def test_probe_that_keeps_its_deadline_gives_its_own_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The good twin: a probe stalled in the same step ends on time with the stall's own words."""
+
+    async def polite(target: Target, policy: Policy) -> TargetResult:
+        return await _stalling_probe(target, policy, stubborn=False)
+
+    check = _probe_with(monkeypatch, polite).check("tls.handshake")
+    assert check is not None
+    assert check.detail == (
+        "the server answered 220 to STARTTLS, then sent no TLS ServerHello within 0.2 s"
+    )
+
+
+def test_crashing_probe_names_its_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe that raises past its own boundary fails the check of the step it was in."""
+
+    async def crashing(target: Target, policy: Policy) -> TargetResult:
+        ProbeState(target, policy, ("connect", "http.status")).enter("http.status")
+        raise ValueError("boom")
+
+    (check,) = _probe_with(monkeypatch, crashing).checks
+    assert (check.id, check.detail) == (
+        "http.status",
+        "the probe itself crashed: unexpected error: ValueError: boom; it was in step http.status",
+    )
+
+
+def test_crash_before_any_step_blames_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin: a probe that crashes before recording a step fails "connect", and says so."""
+
+    async def crashing(target: Target, policy: Policy) -> TargetResult:
+        raise ValueError("boom")
+
+    (check,) = _probe_with(monkeypatch, crashing).checks
+    assert (check.id, check.detail) == (
+        "connect",
+        "the probe itself crashed: unexpected error: ValueError: boom; it recorded no step",
+    )

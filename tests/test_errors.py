@@ -7,6 +7,9 @@ import inspect
 import socket
 import ssl
 
+import anyio
+import h2.exceptions
+import httpcore
 import httpx
 import pytest
 
@@ -203,3 +206,96 @@ def test_implicit_context_is_followed() -> None:
     except httpx.ConnectError as exc:
         implicit = exc
     assert explain(implicit).kind == "refused"
+
+
+def _exported_exceptions(module: object, names: list[str]) -> list[type[Exception]]:
+    found = [getattr(module, n) for n in names]
+    return [c for c in found if isinstance(c, type) and issubclass(c, Exception)]
+
+
+HTTPCORE_EXCEPTIONS = _exported_exceptions(httpcore, list(httpcore.__all__))
+# The stream errors anyio's socket and TLS streams raise; its task and worker errors never
+# reach a probe.
+ANYIO_STREAM_EXCEPTIONS = [
+    anyio.EndOfStream,
+    anyio.IncompleteRead,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.DelimiterNotFound,
+]
+H2_EXCEPTIONS = _exported_exceptions(h2.exceptions, dir(h2.exceptions))
+
+
+def make_plain(cls: type[Exception]) -> Exception:
+    """Instantiate an exception with whatever positional arguments its constructor requires."""
+    params = [
+        p
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    return cls(*[1] * len(params)) if params else cls()
+
+
+@pytest.mark.parametrize(
+    "cls",
+    HTTPCORE_EXCEPTIONS + ANYIO_STREAM_EXCEPTIONS + H2_EXCEPTIONS,
+    ids=lambda c: f"{c.__module__}.{c.__name__}",
+)
+def test_every_httpcore_anyio_h2_exception_is_mapped(cls: type[Exception]) -> None:
+    """Every exception httpcore exports, anyio's stream errors and h2's errors are explained
+    with a non-empty detail, never as "internal"."""
+    explained = explain(make_plain(cls))
+    assert explained.kind != "internal"
+    assert explained.detail.split(": ")[-1]
+
+
+def test_dependency_lists_are_not_empty() -> None:
+    """The lists the test above iterates over still find httpcore's and h2's exceptions."""
+    assert httpcore.ReadError in HTTPCORE_EXCEPTIONS
+    assert h2.exceptions.ProtocolError in H2_EXCEPTIONS
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "detail"),
+    [
+        (anyio.EndOfStream(), "eof", "the server closed the connection"),
+        (anyio.BrokenResourceError(), "reset", "the connection broke"),
+        (httpcore.ReadTimeout("t"), "timeout", "timed out"),
+        (httpcore.RemoteProtocolError("bad"), "protocol", "the server broke the HTTP protocol"),
+        (httpcore.ConnectError(""), "os", "network error: ConnectError"),
+        (h2.exceptions.ProtocolError("x"), "protocol", "the server broke the HTTP/2 protocol"),
+    ],
+)
+def test_dependency_exception_kinds(exc: Exception, kind: str, detail: str) -> None:
+    """anyio, httpcore and h2 errors map by their own class, with words a person can act on."""
+    explained = explain(exc)
+    assert explained.kind == kind
+    assert explained.detail.startswith(detail)
+
+
+def test_anyio_non_stream_error_stays_internal() -> None:
+    """The bad twin: an anyio error that no network stream raises is still "internal"."""
+    assert explain(anyio.WouldBlock()).kind == "internal"
+
+
+@pytest.mark.parametrize(
+    ("reason", "detail"),
+    [
+        ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "the server requires a client certificate"),
+        ("TLSV1_ALERT_UNKNOWN_CA", "the server rejected the client certificate: it does not"),
+        ("SSLV3_ALERT_BAD_CERTIFICATE", "the server rejected the client certificate as bad"),
+        ("SSLV3_ALERT_CERTIFICATE_UNKNOWN", "the server rejected the client certificate"),
+        ("TLSV1_ALERT_ACCESS_DENIED", "the server denied access to this client"),
+    ],
+)
+def test_client_certificate_alerts_say_so(reason: str, detail: str) -> None:
+    """Alerts a server sends about the client's certificate name it, with a hint to act on."""
+    explained = explain(ssl_error(reason))
+    assert (explained.kind, explained.detail.startswith(detail)) == ("tls-alert", True)
+    assert explained.hint
+
+
+def test_unlisted_alert_is_generic() -> None:
+    """The twin: an alert not in the table reads as a generic TLS error in plain words."""
+    explained = explain(ssl_error("TLSV1_ALERT_DECODE_ERROR"))
+    assert (explained.kind, explained.detail) == ("tls", "TLS error: tlsv1 alert decode error")

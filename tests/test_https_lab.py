@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from typing import Any
+
 import pytest
 
 from conftest import probe_urls, statuses
+from tlsprobe import tls
 from tlsprobe.lab import Lab
+from tlsprobe.lab.https import CLIENT_IDENTITY
 from tlsprobe.model import MinTls, Policy, TargetResult
+from tlsprobe.runner import Run
+from tlsprobe.targets import parse_target
 
 TIMEOUT = 2.0
 P, W, F, S = "pass", "warn", "fail", "skip"
@@ -48,6 +56,11 @@ EXPECTED = {
     "https-503": verdicts(P, P, P, P, P, P, F, P),
     "https-404": verdicts(P, P, P, P, P, P, F, P),
     "https-redirect-to-http": verdicts(P, P, P, P, P, P, F, P),
+    # TLS 1.3 refuses after the client's Finished, so the chain is judged; TLS 1.2 refuses
+    # inside the handshake. Either way the handshake fails (CASES.md: no session established).
+    "https-client-cert-required": verdicts(P, F, P, P, P, P, S, S),
+    "https-client-cert-required-tls12": verdicts(P, F, S, S, S, S, S, S),
+    "https-unknown-sni": verdicts(P, F, S, S, S, S, S, S),
     "https-plaintext": verdicts(P, F, S, S, S, S, S, S),
     "https-silent": verdicts(P, F, S, S, S, S, S, S),
     "https-close": verdicts(P, F, S, S, S, S, S, S),
@@ -196,3 +209,81 @@ def test_without_lab_root_every_chain_fails(lab: Lab) -> None:
     (result,) = probe_urls([lab.url("https-good")], Policy(timeout=TIMEOUT))
     assert statuses(result)["cert.chain"] == F
     assert statuses(result)["cert.hostname"] == P
+
+
+def with_client_cert(lab: Lab, url: str) -> TargetResult:
+    """Probe `url` presenting the lab's client certificate (leaf + intermediate) and key."""
+    target = dataclasses.replace(
+        parse_target(url),
+        client_cert=str(lab.ca_file.with_name(f"{CLIENT_IDENTITY}.pem")),
+        client_key=str(lab.ca_file.with_name(f"{CLIENT_IDENTITY}.key")),
+    )
+    (result,) = asyncio.run(Run([target], Policy(timeout=TIMEOUT, ca_file=lab.ca_file)).execute())
+    return result
+
+
+def test_client_cert_required_fails_the_handshake(results: dict[str, TargetResult]) -> None:
+    """Without a client certificate the TLS 1.3 server fails tls.handshake (not http.status),
+    saying a client certificate is required, and its chain is still reported."""
+    refused = results["https-client-cert-required"]
+    assert detail(refused, "tls.handshake") == "the server requires a client certificate"
+    assert "client certificate" in hint(refused, "tls.handshake")
+    assert detail(refused, "http.status") == "not run: tls.handshake failed"
+    assert refused.tls is not None
+    assert len(refused.tls.chain) == 2
+    old = results["https-client-cert-required-tls12"]
+    assert "requires a client certificate" in detail(old, "tls.handshake")
+
+
+@pytest.mark.parametrize("name", ["https-client-cert-required", "https-client-cert-required-tls12"])
+def test_client_cert_given_passes(lab: Lab, name: str) -> None:
+    """The good twin: the same servers pass every check when the client presents its certificate."""
+    assert statuses(with_client_cert(lab, lab.url(name))) == ALL_PASS
+
+
+def test_unknown_sni_is_named(results: dict[str, TargetResult]) -> None:
+    """A server that does not know the SNI name fails tls.handshake saying so."""
+    unknown = results["https-unknown-sni"]
+    assert detail(unknown, "tls.handshake") == "the server does not know the host name sent in SNI"
+    assert "host name in the URL" in hint(unknown, "tls.handshake")
+
+
+def test_known_sni_passes(lab: Lab) -> None:
+    """The good twin: the same server asked for the name it knows passes every check."""
+    url = lab.url("https-unknown-sni").replace("other.lab.test", "localhost")
+    (result,) = probe_urls([url], Policy(timeout=TIMEOUT, ca_file=lab.ca_file))
+    assert statuses(result) == ALL_PASS
+
+
+def test_judge_crash_is_blamed_on_the_certificates(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash inside the TLS judge fails cert.chain, not http.status (no server makes the
+    judge crash, so the judge is replaced)."""
+
+    def crash(*args: Any, **kwargs: Any) -> list[Any]:
+        raise ValueError("judge bug")
+
+    monkeypatch.setattr(tls, "judge", crash)
+    (result,) = probe_urls([lab.url("https-good")], Policy(timeout=TIMEOUT, ca_file=lab.ca_file))
+    assert statuses(result) == verdicts(P, P, S, F, S, S, S, S)
+    assert detail(result, "cert.chain") == "unexpected error: ValueError: judge bug"
+    assert detail(result, "http.status") == "not run: cert.chain failed"
+
+
+def test_plain_http_endless_body_passes(lab: Lab) -> None:
+    """http:// to a server that answers 200 and never ends its body passes http.status at once:
+    the verdict reads the status line, not the body."""
+    (result,) = probe_urls([lab.url("http-endless-body")], Policy(timeout=TIMEOUT))
+    assert statuses(result) == {"connect": P, "http.status": P, "client.encryption": F}
+    assert detail(result, "http.status") == "HTTP/1.1 200 OK"
+    assert result.elapsed_ms < TIMEOUT * 1000 / 2
+
+
+def test_plain_http_silent_server_fails(lab: Lab) -> None:
+    """The bad twin: http:// to a silent server fails http.status within the deadline."""
+    url = lab.url("https-silent").replace("https://", "http://")
+    (result,) = probe_urls([url], Policy(timeout=TIMEOUT))
+    assert statuses(result) == {"connect": P, "http.status": F, "client.encryption": F}
+    assert detail(result, "http.status") == f"no HTTP response within {TIMEOUT:g} s"
+    assert result.elapsed_ms < (TIMEOUT + 1.0) * 1000

@@ -91,6 +91,10 @@ def dns(*names: str) -> list[x509.GeneralName]:
         ("f*.example.com", "foo.example.com", False),
         ("*oo.example.com", "foo.example.com", False),
         ("*.*.example.com", "a.b.example.com", False),
+        ("*.lab.test", "a-b.lab.test", True),
+        ("*.lab.test", "xn--bcher-kva.lab.test", True),
+        ("*.lab.test", "a_b.lab.test", False),
+        ("*.lab.test", "a*b.lab.test", False),
     ],
 )
 def test_dns_name_matches(pattern: str, host: str, expected: bool) -> None:
@@ -229,6 +233,25 @@ def test_expiry_fail_outranks_warn() -> None:
     assert tlsfacts.expiry_check([leaf, inter], NOW, 14).status is Status.FAIL
 
 
+def test_expiry_huge_window_is_clamped_not_overflowing() -> None:
+    """A warning window beyond what a timedelta holds warns for a good leaf instead of raising."""
+    leaf = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + 100 * DAY)
+    check = tlsfacts.expiry_check([leaf], NOW, 10**12)
+    assert (check.status, check.detail) == (
+        Status.WARN,
+        "leaf expires in 100 days (2026-09-09T12:00:00Z)",
+    )
+    assert tlsfacts.expiry_check([leaf], NOW, 14).status is Status.PASS
+
+
+def test_expiry_negative_window_never_warns() -> None:
+    """A negative window means none: a leaf expiring in an hour passes, an expired one fails."""
+    soon = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + dt.timedelta(hours=1))
+    gone = trustme_leaf("db.lab.test", not_before=NOW - 9 * DAY, not_after=NOW - DAY)
+    assert tlsfacts.expiry_check([soon], NOW, -5).status is Status.PASS
+    assert tlsfacts.expiry_check([gone], NOW, -5).status is Status.FAIL
+
+
 def test_expiry_empty_chain_skips() -> None:
     """No certificate means cert.expiry is skipped, not passed."""
     assert tlsfacts.expiry_check([], NOW, 14).status is Status.SKIP
@@ -260,6 +283,18 @@ def test_weak_key_rsa_1024_flagged_2048_not() -> None:
     assert "weak key RSA-1024" in (tlsfacts.weak_key(build("w", key=RSA_1024)) or "")
     assert tlsfacts.weak_key(build("s", key=RSA_2048)) is None
     assert tlsfacts.weak_key(build("e")) is None
+
+
+def test_weak_key_small_ec_curve_flagged() -> None:
+    """An EC P-192 key is weak (OpenSSL's default level needs 224 bits); EC P-224 is not."""
+    p192 = build("w", key=ec.generate_private_key(ec.SECP192R1()))
+    assert tlsfacts.weak_key(p192) == (
+        "weak key EC secp192r1 (clients require a curve of at least 224 bits)"
+    )
+    assert tlsfacts.weak_key(build("s", key=ec.generate_private_key(ec.SECP224R1()))) is None
+    assert tlsfacts.chain_weaknesses([p192]) == [
+        "leaf CN=w: weak key EC secp192r1 (clients require a curve of at least 224 bits)"
+    ]
 
 
 def test_weak_signature_sha1_flagged_sha256_not() -> None:

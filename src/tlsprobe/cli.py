@@ -264,11 +264,11 @@ def append_step_summary(
     results: Sequence[TargetResult], info: RunInfo, env: Mapping[str, str]
 ) -> None:
     """In GitHub Actions, add the Markdown report to the job's summary page, whatever --format."""
-    from tlsprobe.report import markdown
-
     path = env.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
+    from tlsprobe.report import markdown
+
     try:
         with open(path, "a", encoding="utf-8") as summary_file:
             summary_file.write(markdown.render(results, info) + "\n")

@@ -41,8 +41,25 @@ _VERSION_REASONS = {
 _EOF_REASONS = {"UNEXPECTED_EOF_WHILE_READING", "EOF_OCCURRED_IN_VIOLATION_OF_PROTOCOL"}
 _ALERT_TEXT = {
     "SSLV3_ALERT_HANDSHAKE_FAILURE": (
-        "the server aborted the handshake (no cipher or signature algorithm in common)",
+        "the server aborted the handshake (no cipher or signature algorithm in common, or it"
+        " requires a client certificate)",
         "the server may offer only weak ciphers, or require a client certificate",
+    ),
+    "TLSV1_ALERT_UNKNOWN_CA": (
+        "the server rejected the client certificate: it does not trust its issuer",
+        "give the target a client certificate issued by a CA the server trusts",
+    ),
+    "SSLV3_ALERT_BAD_CERTIFICATE": (
+        "the server rejected the client certificate as bad",
+        "check the client certificate (expiry, key usage) and the key that goes with it",
+    ),
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": (
+        "the server rejected the client certificate",
+        "check the client certificate: the server's log says why",
+    ),
+    "TLSV1_ALERT_ACCESS_DENIED": (
+        "the server denied access to this client (its certificate is not allowed)",
+        "use a client certificate the server authorizes",
     ),
     "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
         "the server requires a client certificate",
@@ -70,9 +87,25 @@ def explain(exc: BaseException) -> Explained:
         return _explain_ssl(root)
     if isinstance(root, OSError | TimeoutError):
         return _explain_os(root)
-    if type(exc).__module__.startswith("httpx"):
+    module = type(exc).__module__
+    if module.startswith("httpx"):
         return _explain_httpx(exc)
+    if module.startswith("httpcore"):
+        return _explain_httpcore(exc)
+    if module.startswith("anyio") and (explained := _explain_anyio(exc)) is not None:
+        return explained
+    if module.startswith("h2."):
+        return Explained(
+            "protocol",
+            f"the server broke the HTTP/2 protocol: {_said(exc)}",
+            "the server's HTTP/2 support is broken: look at its log, or turn HTTP/2 off there",
+        )
     return Explained("internal", f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _said(exc: BaseException) -> str:
+    """The exception's own words, or its class name when it has none."""
+    return str(exc) or type(exc).__name__
 
 
 def _innermost(exc: BaseException) -> BaseException:
@@ -167,3 +200,37 @@ def _explain_httpx(exc: BaseException) -> Explained:
     if isinstance(exc, httpx.TooManyRedirects | httpx.HTTPStatusError):
         return Explained("protocol", f"unexpected HTTP response: {exc}")
     return Explained("http", f"HTTP client error: {type(exc).__name__}: {exc}")
+
+
+def _explain_httpcore(exc: BaseException) -> Explained:
+    """httpcore's errors (httpx wraps them, but not on every path): the same kinds as httpx's."""
+    import httpcore
+
+    if isinstance(exc, httpcore.TimeoutException):
+        return Explained("timeout", "timed out")
+    if isinstance(exc, httpcore.RemoteProtocolError):
+        return Explained(
+            "protocol",
+            f"the server broke the HTTP protocol: {_said(exc)}",
+            "the port may serve something other than HTTP",
+        )
+    if isinstance(exc, httpcore.ProtocolError | httpcore.UnsupportedProtocol):
+        return Explained("protocol", f"HTTP protocol error: {_said(exc)}")
+    if isinstance(exc, httpcore.ProxyError):
+        return Explained("proxy", f"proxy error: {_said(exc)}")
+    return Explained("os", f"network error: {_said(exc)}")
+
+
+def _explain_anyio(exc: BaseException) -> Explained | None:
+    """anyio's stream errors, as its TLS and socket streams raise them; None for the rest."""
+    import anyio
+
+    if isinstance(exc, anyio.EndOfStream | anyio.IncompleteRead):
+        return Explained("eof", "the server closed the connection")
+    if isinstance(exc, anyio.BrokenResourceError):
+        return Explained("reset", "the connection broke (the server reset or dropped it)")
+    if isinstance(exc, anyio.ClosedResourceError):
+        return Explained("os", "network error: the connection was already closed")
+    if isinstance(exc, anyio.DelimiterNotFound):
+        return Explained("protocol", f"the server sent an overlong line: {_said(exc)}")
+    return None

@@ -55,15 +55,24 @@ class Run:
 async def probe_one(target: Target, policy: Policy) -> TargetResult:
     """Probe one target; whatever goes wrong inside a probe still comes back as a result."""
     from tlsprobe.probes import probe_for
+    from tlsprobe.probes.base import current_step, forget_step
 
     started = time.monotonic()
+    forget_step()
     try:
         async with asyncio.timeout(policy.timeout + SAFETY_GRACE_S):
             return await probe_for(target.protocol)(target, policy)
     except TimeoutError:
-        detail = f"the probe did not end within its deadline of {policy.timeout:g} s"
+        what = (
+            f"the probe itself overran: it did not end within its deadline of {policy.timeout:g} s"
+            f" (nor {SAFETY_GRACE_S:g} s of grace after it)"
+        )
     except Exception as exc:
-        detail = f"probe error: {explain(exc).detail}"
+        what = f"the probe itself crashed: {explain(exc).detail}"
+    step = current_step()
+    # The check that was under way, when the probe said which; "connect" when it never did.
+    check_id = step.partition("/")[0] if step else "connect"
+    where = f"; it was in step {step}" if step else "; it recorded no step"
     return TargetResult(
         name=target.label,
         target=target.display,
@@ -71,6 +80,13 @@ async def probe_one(target: Target, policy: Policy) -> TargetResult:
         host=target.host,
         port=target.port,
         source=target.source,
-        checks=(Check("connect", Status.FAIL, detail),),
+        checks=(
+            Check(
+                check_id,
+                Status.FAIL,
+                what + where,
+                "this is a tlsprobe bug, not a server verdict: please report it with -v output",
+            ),
+        ),
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import ipaddress
+import re
 from collections.abc import Sequence
 
 from cryptography import x509
@@ -12,11 +13,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from tlsprobe.model import CertInfo, Check, Status
+from tlsprobe.model import MAX_WARN_DAYS, CertInfo, Check, Status
 
 TLS_VERSION_ORDER = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 MIN_RSA_BITS = 2048
+MIN_EC_BITS = 224  # OpenSSL's default security level (112-bit security) refuses smaller curves
 WEAK_HASHES = {"md5", "sha1"}
+# What OpenSSL lets a wildcard stand for (crypto/x509/v3_utl.c wildcard_match): no "_", no "*".
+_WILDCARD_LABEL = re.compile(r"[A-Za-z0-9-]+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -120,6 +124,8 @@ def weak_key(cert: x509.Certificate) -> str | None:
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey) and key.key_size < MIN_RSA_BITS:
         return f"weak key {key_text(cert)} (clients require at least {MIN_RSA_BITS} bits)"
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < MIN_EC_BITS:
+        return f"weak key {key_text(cert)} (clients require a curve of at least {MIN_EC_BITS} bits)"
     return None
 
 
@@ -156,7 +162,7 @@ def _find_weaknesses(chain: Sequence[x509.Certificate]) -> list[str]:
 
 def dns_name_matches(pattern: str, host: str) -> bool:
     """RFC 6125 matching as OpenSSL does it: a wildcard is a whole left-most label, covers
-    exactly one label, and needs two labels after it."""
+    exactly one label of letters, digits and hyphens, and needs two labels after it."""
     pattern = pattern.lower().rstrip(".")
     host = host.lower().rstrip(".")
     if not pattern.startswith("*."):
@@ -165,7 +171,7 @@ def dns_name_matches(pattern: str, host: str) -> bool:
     if suffix.count(".") < 1 or "*" in suffix:
         return False
     first, dot, rest = host.partition(".")
-    return bool(dot) and bool(first) and rest == suffix
+    return bool(dot) and _WILDCARD_LABEL.fullmatch(first) is not None and rest == suffix
 
 
 def ip_matches(san: str, host: str) -> bool:
@@ -225,6 +231,8 @@ def expiry_check(chain: Sequence[x509.Certificate], now: dt.datetime, warn_days:
     """cert.expiry: fail on any expired or not-yet-valid certificate, warn inside the window."""
     if not chain:
         return Check("cert.expiry", Status.SKIP, "no certificate received")
+    # Clamped: beyond a century every certificate warns anyway, and a larger timedelta overflows.
+    window = dt.timedelta(days=min(max(warn_days, 0), MAX_WARN_DAYS))
     problems: list[Check] = []
     for index, cert in enumerate(chain):
         label = "leaf" if index == 0 else f"{role(index, cert)} {short_name(cert.subject)}"
@@ -236,7 +244,7 @@ def expiry_check(chain: Sequence[x509.Certificate], now: dt.datetime, warn_days:
             text = f"{label} is not valid until {utc_text(start)} (in {_days(start - now)})"
             hint = "check the issuing CA's clock, or install the certificate when it is valid"
             problems.append(Check("cert.expiry", Status.FAIL, text, hint))
-        elif end - now < dt.timedelta(days=warn_days):
+        elif end - now < window:
             text = f"{label} expires in {_days(end - now)} ({utc_text(end)})"
             hint = f"renew it: the warning window is {warn_days} days"
             problems.append(Check("cert.expiry", Status.WARN, text, hint))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import random
 import ssl
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import h2.config
 import h2.connection
@@ -19,11 +21,15 @@ from tlsprobe.lab.server import PEER_ERRORS, Case, Conn, Handler, within
 
 REQUEST_TIMEOUT = 10.0
 LINGER_TIMEOUT = 2.0
+DRIP_INTERVAL = 0.05
 HSTS = "max-age=31536000"
 
 # Starts with bytes no TLS record begins with (content types are 20-24), so a client cannot
 # mistake it for an alert or a handshake; seeded so tests can compare byte for byte.
 GARBAGE = b"\x00\xff\x13garbage" + random.Random(20240613).randbytes(54)
+# The client identity the lab's client-certificate cases accept: written by the lab as
+# `{CLIENT_IDENTITY}.pem` (leaf + intermediate) and `.key` next to its CA file.
+CLIENT_IDENTITY = "https-client"
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,18 @@ async def _discard(conn: Conn) -> None:
         pass
 
 
+async def endless(conn: Conn) -> None:
+    """Plain HTTP: answer 200 at once, then drip a chunked body that never ends (a log tail, an
+    event stream) until the client leaves."""
+    await within(REQUEST_TIMEOUT, conn.readuntil(b"\r\n\r\n"))
+    await conn.send(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    while True:
+        await conn.send(b"6\r\ntick.\n\r\n")
+        await asyncio.sleep(DRIP_INTERVAL)
+
+
 async def silent(conn: Conn) -> None:
     """Hold the connection open without a word until the client leaves or the lab stops."""
     await _discard(conn)
@@ -146,10 +164,47 @@ def _context(
     return ctx
 
 
+def _client_cert_required(
+    identity: Identity, ca_file: Path, maximum: ssl.TLSVersion | None = None
+) -> Handler:
+    """A server that asks for a client certificate under the lab root and refuses without one."""
+    ctx = _context(identity, maximum=maximum)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cafile=str(ca_file))
+    return functools.partial(_refuse_without_client_cert, ctx)
+
+
+async def _refuse_without_client_cert(ctx: ssl.SSLContext, conn: Conn) -> None:
+    """Handshake here, not in the lab server: a refused client gets its alert, then a lingering
+    close. A TLS 1.3 client sends its request right after its Finished; closing with that request
+    unread would reset the connection and could destroy the alert before the client reads it."""
+    try:
+        await conn.start_tls(ctx)
+    except ssl.SSLError:
+        with contextlib.suppress(*PEER_ERRORS):
+            await within(LINGER_TIMEOUT, _discard(conn))
+        return
+    await http1(Reply(), conn)
+
+
+def _sni_known_only(identity: Identity, known: str) -> ssl.SSLContext:
+    """A server that answers an SNI name other than `known` with an unrecognized_name alert."""
+    ctx = _context(identity)
+
+    def check(_: ssl.SSLObject, name: str | None, __: ssl.SSLContext) -> int | None:
+        if name is not None and name != known:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        return None
+
+    ctx.sni_callback = check
+    return ctx
+
+
 def cases(pki: Pki) -> list[Case]:
     """Every HTTPS case, in demo order."""
     now = pki.now
     good = pki.issue("https-good")
+    pki.issue(CLIENT_IDENTITY)  # written for the client-certificate cases' good twin
     good_ctx = _context(good)
 
     def http(reply: Reply = Reply()) -> Handler:
@@ -248,8 +303,31 @@ def cases(pki: Pki) -> list[Case]:
             http(Reply("301 Moved Permanently", location="http://localhost:{port}/")),
             good_ctx,
         ),
+        Case(
+            "https-client-cert-required",
+            "TLS 1.3, requires a client certificate (refuses after the handshake)",
+            _client_cert_required(good, pki.ca_file),
+        ),
+        Case(
+            "https-client-cert-required-tls12",
+            "TLS 1.2, requires a client certificate (refuses during the handshake)",
+            _client_cert_required(good, pki.ca_file, maximum=tls.TLSv1_2),
+        ),
+        Case(
+            "https-unknown-sni",
+            "knows only localhost: another SNI name gets an unrecognized_name alert",
+            http(),
+            _sni_known_only(good, "localhost"),
+            url="https://other.lab.test:{port}/#connect=127.0.0.1",
+        ),
         Case("https-plaintext", "plain HTTP on the port: 400 to a ClientHello", plaintext),
         Case("https-silent", "accepts TCP, never sends a byte", silent),
         Case("https-close", "closes the connection right after accept", hang_up),
         Case("https-garbage", f"sends {len(GARBAGE)} non-TLS bytes, then closes", garbage),
+        Case(
+            "http-endless-body",
+            "plain HTTP: 200 at once, then a body that never ends",
+            endless,
+            url="http://localhost:{port}/",
+        ),
     ]

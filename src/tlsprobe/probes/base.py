@@ -4,6 +4,7 @@ turning of any failure into checks. A probe body only says what happened."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -56,6 +57,23 @@ STALL_HINTS = {
 }
 SNIFF_BUDGET = 1.0
 
+# The step the running probe is in. The runner's safety net reads it after a probe overran or
+# crashed, to name where: the probe runs in the runner's task, so the variable is shared with it
+# and with nothing else (every target is a task of its own, with a copy of the context).
+_CURRENT_STEP: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tlsprobe_step", default=None
+)
+
+
+def current_step() -> str | None:
+    """The step the probe running in this task entered last (None: no probe recorded one)."""
+    return _CURRENT_STEP.get()
+
+
+def forget_step() -> None:
+    """Start a new probe in this task with no step recorded."""
+    _CURRENT_STEP.set(None)
+
 
 @dataclass
 class ProbeState:
@@ -71,8 +89,12 @@ class ProbeState:
     tls: TlsInfo | None = None
     started: float = field(default_factory=time.monotonic)
 
+    def __post_init__(self) -> None:
+        _CURRENT_STEP.set(self.step)
+
     def enter(self, step: str) -> None:
         self.step = step
+        _CURRENT_STEP.set(step)
 
     def put(self, check: Check) -> None:
         self.checks[check.id] = check

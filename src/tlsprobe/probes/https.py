@@ -61,12 +61,20 @@ async def _plain_body(state: ProbeState) -> None:
 
     url = httpx.URL(target.url).copy_with(host=target.address, fragment=None)
     headers = {"User-Agent": USER_AGENT, "Host": _host_header(target)}
-    async with httpx.AsyncClient(timeout=state.policy.timeout + 1, trust_env=False) as client:
-        response = await client.get(url, headers=headers, extensions={"trace": trace})
-    state.log(f"S: {response.http_version} {response.status_code} {response.reason_phrase}")
-    answer = HttpAnswer(
-        response.http_version, response.status_code, response.reason_phrase, None, None
-    )
+    # client.stream, not client.get: the verdict needs the status line, not the body, which
+    # may be large or never end (a log tail, an event stream).
+    async with (
+        httpx.AsyncClient(timeout=state.policy.timeout + 1, trust_env=False) as client,
+        client.stream("GET", url, headers=headers, extensions={"trace": trace}) as response,
+    ):
+        state.log(f"S: {response.http_version} {response.status_code} {response.reason_phrase}")
+        answer = HttpAnswer(
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+            None,  # a redirect to http:// is no downgrade from http://
+            None,
+        )
     state.put(status_check(answer, target.expect_status))
 
 
@@ -78,13 +86,17 @@ async def _body(state: ProbeState) -> None:
 
     client_cert = (target.client_cert, target.client_key) if target.client_cert else None
     negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
-    state.tls = tls.tls_info(negotiated.handshake)
     state.put(tls.handshake_check(negotiated))
+    # The judge reads the certificates: a crash in it is the certificates' step, not HTTP's.
+    state.enter("cert.chain")
+    state.tls = tls.tls_info(negotiated.handshake)
     for check in tls.judge(negotiated, target.host, state.policy):
         state.put(check)
     answer = negotiated.session
     if isinstance(answer, Explained):
-        state.enter("http.status")
+        # A TLS alert after the client's Finished is the server refusing the session (TLS 1.3
+        # sends "certificate required" only then): the handshake failed, as it does in TLS 1.2.
+        state.enter("tls.handshake" if answer.kind.startswith("tls") else "http.status")
         state.fail_step(answer.detail, answer.hint)
         return
     state.facts["http_version"] = answer.http_version

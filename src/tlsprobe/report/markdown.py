@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from tlsprobe.model import Check, Status, TargetResult
 from tlsprobe.report import RunInfo, summary
-from tlsprobe.report.table import columns, header
+from tlsprobe.report.columns import columns, header
 
 MARKS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.SKIP: "⏭️"}
 WORDS = {Status.PASS: "pass", Status.WARN: "warn", Status.FAIL: "fail", Status.SKIP: "skip"}
