@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import os
 import ssl
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -97,7 +98,7 @@ def context(
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     if mode in (Mode.VERIFY, Mode.LEGACY_VERIFY):
         ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_default_certs()
+        load_system_trust(ctx)
         if ca_file is not None:
             ctx.load_verify_locations(cafile=str(ca_file))
         ctx.verify_flags |= NO_CHECK_TIME
@@ -106,6 +107,29 @@ def context(
     if alpn:
         ctx.set_alpn_protocols(list(alpn))
     return ctx
+
+
+def load_system_trust(ctx: ssl.SSLContext) -> None:
+    """The system's trusted roots, as OpenSSL finds them. A hashed directory is searched per
+    look-up, while the bundle file is parsed whole up front (about 50 ms, a tenth of a one-target
+    run). So the directory alone, when there is one and the bundle in use is the system's own
+    (which update-ca-certificates keeps in step with the directory); any other bundle, say one
+    named by SSL_CERT_FILE, is loaded as it is."""
+    paths = ssl.get_default_verify_paths()
+    bundle = os.environ.get(paths.openssl_cafile_env) or paths.openssl_cafile
+    own_bundle = os.path.realpath(bundle) == os.path.realpath(paths.openssl_cafile)
+    if own_bundle and paths.capath and _is_hashed_dir(paths.capath):
+        ctx.load_verify_locations(capath=paths.capath)
+    else:
+        ctx.load_default_certs()
+
+
+def _is_hashed_dir(path: str) -> bool:
+    """A directory with OpenSSL's `<hash>.0` links (c_rehash / update-ca-certificates)."""
+    try:
+        return any(len(name) == 10 and name.endswith(".0") for name in os.listdir(path))
+    except OSError:
+        return False
 
 
 def capture(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> Handshake:
