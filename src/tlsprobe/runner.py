@@ -55,7 +55,7 @@ class Run:
 async def probe_one(target: Target, policy: Policy) -> TargetResult:
     """Probe one target; whatever goes wrong inside a probe still comes back as a result."""
     from tlsprobe.probes import probe_for
-    from tlsprobe.probes.base import current_step, forget_step
+    from tlsprobe.probes.base import current_step, forget_step, result_for
 
     started = time.monotonic()
     forget_step()
@@ -73,20 +73,6 @@ async def probe_one(target: Target, policy: Policy) -> TargetResult:
     # The check that was under way, when the probe said which; "connect" when it never did.
     check_id = step.partition("/")[0] if step else "connect"
     where = f"; it was in step {step}" if step else "; it recorded no step"
-    return TargetResult(
-        name=target.label,
-        target=target.display,
-        protocol=target.protocol,
-        host=target.host,
-        port=target.port,
-        source=target.source,
-        checks=(
-            Check(
-                check_id,
-                Status.FAIL,
-                what + where,
-                "this is a tlsprobe bug, not a server verdict: please report it with -v output",
-            ),
-        ),
-        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
-    )
+    hint = "this is a tlsprobe bug, not a server verdict: please report it with -v output"
+    check = Check(check_id, Status.FAIL, what + where, hint)
+    return result_for(target, (check,), (time.monotonic() - started) * 1000)

@@ -126,20 +126,39 @@ class ProbeState:
     def result(self) -> TargetResult:
         ordered = [self.checks[i] for i in self.ids if i in self.checks]
         extra = [c for i, c in self.checks.items() if i not in self.ids]
-        target = self.target
-        return TargetResult(
-            name=target.label,
-            target=target.display,
-            protocol=target.protocol,
-            host=target.host,
-            port=target.port,
-            source=target.source,
-            checks=tuple(ordered + extra),
-            elapsed_ms=round(self.elapsed_ms(), 1),
+        return result_for(
+            self.target,
+            tuple(ordered + extra),
+            self.elapsed_ms(),
             tls=self.tls,
             transcript=tuple(self.transcript),
             facts=tuple(self.facts.items()),
         )
+
+
+def result_for(
+    target: Target,
+    checks: tuple[Check, ...],
+    elapsed_ms: float,
+    *,
+    tls: TlsInfo | None = None,
+    transcript: tuple[str, ...] = (),
+    facts: tuple[tuple[str, str], ...] = (),
+) -> TargetResult:
+    """A result that names its target the safe way (display URL, never the password)."""
+    return TargetResult(
+        name=target.label,
+        target=target.display,
+        protocol=target.protocol,
+        host=target.host,
+        port=target.port,
+        source=target.source,
+        checks=checks,
+        elapsed_ms=round(elapsed_ms, 1),
+        tls=tls,
+        transcript=transcript,
+        facts=facts,
+    )
 
 
 Body = Callable[[ProbeState], Awaitable[None]]
