@@ -38,10 +38,12 @@ def utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@functools.lru_cache(maxsize=4096)
 def name_text(name: x509.Name) -> str:
     return name.rfc4514_string() or "(empty)"
 
 
+@functools.lru_cache(maxsize=4096)
 def short_name(name: x509.Name) -> str:
     """The CN if there is one, else the whole name: enough to tell certificates apart."""
     cns = name.get_attributes_for_oid(NameOID.COMMON_NAME)
