@@ -254,3 +254,49 @@ def test_airflow_cfg_against_the_lab(lab: Lab, tmp_path: Path) -> None:
     (plain,) = json.loads(out.read_text())["results"]
     verdicts = {c["id"]: c["status"] for c in plain["checks"]}
     assert verdicts == {"connect": "pass", "http.status": "fail", "client.encryption": "fail"}
+
+
+def lab_airflow_cfg(lab: Lab, tmp_path: Path, *, starttls: bool) -> Path:
+    """An airflow.cfg whose metadata DB, web server and SMTP are the lab's good servers."""
+    db = lab.url("pg-login").replace("postgresql://", "postgresql+psycopg2://")
+    smtp_port = lab.url("smtp-good").rsplit(":", 1)[1]
+    cfg = tmp_path / "airflow.cfg"
+    cfg.write_text(
+        f"[database]\nsql_alchemy_conn = {db}\n\n"
+        f"[webserver]\nbase_url = {lab.url('https-good')}\n\n"
+        f"[smtp]\nsmtp_host = localhost\nsmtp_port = {smtp_port}\n"
+        f"smtp_starttls = {starttls}\nsmtp_ssl = False\n"
+        "smtp_user = probe\nsmtp_password = s3cret-pw\n"
+    )
+    return cfg
+
+
+def test_airflow_cfg_probes_all_three_lab_servers(lab: Lab, tmp_path: Path) -> None:
+    """An airflow.cfg naming the lab's PostgreSQL, HTTPS and SMTP servers: all three probed,
+    logins included, every check passing, and the password in no output."""
+    cfg = lab_airflow_cfg(lab, tmp_path, starttls=True)
+    out = tmp_path / "report.json"
+    argv = ["check", "--ca-file", str(lab.ca_file), "--airflow-cfg", str(cfg)]
+    assert main([*argv, "--format", "json", "-o", str(out)]) == 0
+    text = out.read_text()
+    results = {r["name"]: r for r in json.loads(text)["results"]}
+    assert set(results) == {"metadata-db", "webserver", "smtp"}
+    for result in results.values():
+        assert {c["status"] for c in result["checks"]} <= {"pass", "skip"}, result["checks"]
+    assert {c["id"] for c in results["metadata-db"]["checks"]} >= {"pg.login", "client.encryption"}
+    assert {c["id"] for c in results["smtp"]["checks"]} >= {"smtp.login", "client.encryption"}
+    assert "s3cret-pw" not in text
+
+
+def test_airflow_cfg_without_starttls_fails_client_encryption(lab: Lab, tmp_path: Path) -> None:
+    """The same file with smtp_starttls = False: the server still offers TLS, but Airflow would
+    send mail in plaintext, so client.encryption fails and the run exits 1."""
+    cfg = lab_airflow_cfg(lab, tmp_path, starttls=False)
+    out = tmp_path / "report.json"
+    argv = ["check", "--ca-file", str(lab.ca_file), "--airflow-cfg", str(cfg)]
+    assert main([*argv, "--format", "json", "-o", str(out)]) == 1
+    results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
+    smtp = {c["id"]: c["status"] for c in results["smtp"]["checks"]}
+    assert smtp["client.encryption"] == "fail"
+    assert smtp["smtp.starttls"] == "pass"
+    assert results["metadata-db"]["status"] == "pass"
