@@ -45,6 +45,7 @@ EXPECTED = {
     "https-cn-only": verdicts(P, P, P, P, F, P, P, P),
     "https-self-signed": verdicts(P, P, P, F, P, P, P, P),
     "https-untrusted-root": verdicts(P, P, P, F, P, P, P, P),
+    "https-expired-root": verdicts(P, P, P, P, P, F, P, P),
     "https-incomplete-chain": verdicts(P, P, P, F, P, P, P, P),
     "https-rsa1024": verdicts(P, P, P, F, P, P, P, P),
     "https-sha1": verdicts(P, P, P, F, P, P, P, P),
@@ -116,6 +117,17 @@ def test_expired_reads_as_expired_with_chain(results: dict[str, TargetResult]) -
     assert "leaf expired 3 days ago" in detail(expired, "cert.expiry")
     assert expired.tls is not None
     assert len(expired.tls.chain) == 2
+
+
+def test_expired_trusted_root_fails_expiry(results: dict[str, TargetResult]) -> None:
+    """A trusted root past its date fails cert.expiry by name, though the server never sends
+    it; the chain itself still verifies (dates are cert.expiry's to judge)."""
+    expired_root = results["https-expired-root"]
+    assert "root CN=tlsprobe lab expired root expired 2 days ago" in detail(
+        expired_root, "cert.expiry"
+    )
+    assert expired_root.tls is not None
+    assert len(expired_root.tls.chain) == 1
 
 
 def test_not_yet_valid_and_expiring_soon_details(results: dict[str, TargetResult]) -> None:

@@ -37,6 +37,7 @@ CASES = [
     "https-cn-only",
     "https-self-signed",
     "https-untrusted-root",
+    "https-expired-root",
     "https-incomplete-chain",
     "https-rsa1024",
     "https-sha1",
@@ -173,12 +174,14 @@ def test_unknown_name_is_a_value_error(lab: Lab) -> None:
         lab.url("no-such-case")
 
 
-def test_ca_file_holds_only_the_root(lab: Lab) -> None:
-    """The CA file is one self-issued CA certificate: the root, not the intermediate."""
+def test_ca_file_holds_only_roots(lab: Lab) -> None:
+    """The CA file holds self-issued CA certificates only: the lab's root and the expired root,
+    never the intermediate."""
     certs = x509.load_pem_x509_certificates(lab.ca_file.read_bytes())
-    assert len(certs) == 1
-    assert certs[0].subject == certs[0].issuer
-    assert certs[0].extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert len(certs) == 2
+    for cert in certs:
+        assert cert.subject == cert.issuer
+        assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
 
 def test_good_verifies_with_hostname_check(lab: Lab) -> None:
@@ -257,6 +260,7 @@ def test_untrusted_root(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> N
 def test_incomplete_chain(lab: Lab) -> None:
     """The incomplete chain sends one certificate, so its issuer is unknown (20)."""
     assert len(sent_chain(lab, "https-incomplete-chain")) == 1
+    assert verify_code(lab, "https-expired-root", verifying(lab)) == 10  # certificate has expired
     assert verify_code(lab, "https-incomplete-chain", verifying(lab)) == 20
 
 

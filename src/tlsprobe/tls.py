@@ -58,6 +58,9 @@ class Handshake:
     alpn: str | None
     chain_der: tuple[bytes, ...]
     verified_root: str | None = None
+    # The trust anchor from the local store when the server did not send it: its dates matter
+    # too (an expired private root fails every real client), though it is not part of `chain`.
+    anchor_der: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -139,18 +142,19 @@ def capture(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> Handshake:
     verified: list[Any] = []
     if ssl_object.context.verify_mode != ssl.CERT_NONE:
         verified = inner.get_verified_chain() or []
-    root = None
+    chain_der = tuple(cert.public_bytes(2) for cert in sent)  # 2 == _ssl.ENCODING_DER
+    root, anchor = None, None
     if verified:
-        root = tlsfacts.short_name(
-            x509.load_der_x509_certificate(verified[-1].public_bytes(2)).subject
-        )
+        anchor = verified[-1].public_bytes(2)
+        root = tlsfacts.short_name(tlsfacts.load_certificate(anchor).subject)
     cipher = ssl_object.cipher()
     return Handshake(
         version=ssl_object.version() or "unknown",
         cipher=cipher[0] if cipher else "unknown",
         alpn=ssl_object.selected_alpn_protocol(),
-        chain_der=tuple(cert.public_bytes(2) for cert in sent),  # 2 == _ssl.ENCODING_DER
+        chain_der=chain_der,
         verified_root=root,
+        anchor_der=anchor if anchor not in chain_der else None,
     )
 
 
@@ -233,7 +237,9 @@ def judge(
         checks.append(tlsfacts.hostname_check(chain[0], host))
     else:
         checks.append(Check("cert.hostname", Status.SKIP, "not run: no certificate received"))
-    checks.append(tlsfacts.expiry_check(chain, now, policy.expiry_warn_days))
+    anchor = neg.handshake.anchor_der
+    dated = (*chain, tlsfacts.load_certificate(anchor)) if anchor and chain else chain
+    checks.append(tlsfacts.expiry_check(dated, now, policy.expiry_warn_days))
     return checks
 
 

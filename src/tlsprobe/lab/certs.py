@@ -179,6 +179,51 @@ class Pki:
             chain.append(self._intermediate_pem)
         return self._identity(name, _key_pem(key), chain)
 
+    def under_expired_root(self, name: str) -> Identity:
+        """A good leaf under a second root that expired two days ago. That root goes into
+        `ca_file` beside the lab's own: a trusted private root past its date, which every real
+        client refuses ("certificate has expired") though the server's chain is fine."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = _cn("tlsprobe lab expired root")
+        root = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now - 400 * DAY)
+            .not_valid_after(self.now - 2 * DAY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .sign(key, hashes.SHA256())
+        )
+        with self.ca_file.open("ab") as bundle:
+            bundle.write(root.public_bytes(_PEM))
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        leaf = _leaf(
+            _cn("localhost"),
+            leaf_key,
+            _Issuer(root, key),
+            san=LOCAL_NAMES,
+            not_before=self.now - 30 * DAY,
+            not_after=self.now + 365 * DAY,
+        )
+        return self._identity(name, _key_pem(leaf_key), [leaf.public_bytes(_PEM)])
+
     def cn_only(self, name: str) -> Identity:
         """CN=localhost and no subjectAltName at all, under the trusted intermediate."""
         return self._crafted(name, ec.generate_private_key(ec.SECP256R1()), san=None)

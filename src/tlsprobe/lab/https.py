@@ -257,6 +257,11 @@ def cases(pki: Pki) -> list[Case]:
             pki.untrusted("https-untrusted-root"),
         ),
         cert_case(
+            "https-expired-root",
+            "good leaf under a trusted root that expired 2 days ago",
+            pki.under_expired_root("https-expired-root"),
+        ),
+        cert_case(
             "https-incomplete-chain",
             "server sends the leaf without its intermediate",
             pki.issue("https-incomplete-chain", send_intermediate=False),
