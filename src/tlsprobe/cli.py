@@ -235,9 +235,7 @@ def announce(found: Collected) -> None:
 
 
 def run_and_report(targets: Sequence[Target], policy: Policy, args: argparse.Namespace) -> int:
-    import asyncio
-
-    from tlsprobe import progress
+    from tlsprobe import loop, progress
     from tlsprobe.report import render
     from tlsprobe.runner import Run
 
@@ -247,7 +245,7 @@ def run_and_report(targets: Sequence[Target], policy: Policy, args: argparse.Nam
     with progress.maybe(len(targets), show=show, stream=sys.stderr) as on_result:
         run = Run(targets, policy, on_result=on_result)
         try:
-            asyncio.run(run.execute())
+            loop.run(run.execute())
         except KeyboardInterrupt:
             interrupted = True
     results = run.finished()

@@ -38,7 +38,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from tlsprobe import __version__
+from tlsprobe import __version__, loop
 from tlsprobe.errors import UsageError
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.report.prometheus import ResultsCollector
@@ -143,7 +143,7 @@ class Exporter:
 
     def start(self) -> Exporter:
         self._http = _bind(self.listen, self)
-        self._spawn("tlsprobe-serve-loop", lambda: asyncio.run(self._main()))
+        self._spawn("tlsprobe-serve-loop", lambda: loop.run(self._main()))
         if not self._ready.wait(_START_TIMEOUT_S):
             self.stop()
             raise RuntimeError("the exporter's event loop did not start")
