@@ -261,3 +261,18 @@ def test_crash_before_any_step_blames_connect(monkeypatch: pytest.MonkeyPatch) -
         "connect",
         "the probe itself crashed: unexpected error: ValueError: boom; it recorded no step",
     )
+
+
+def test_reader_that_leaves_early_gets_no_traceback(lab: Lab) -> None:
+    """`tlsprobe check ... | head` with the reader gone: exit 141, nothing on stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tlsprobe", "check", "--ca-file", str(lab.ca_file),
+         "--format", "json", lab.url("https-good")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    process.stdout.close()  # the reader leaves before a byte is written
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 141
+    assert err == b""
