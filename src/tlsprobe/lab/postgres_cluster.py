@@ -14,6 +14,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -145,12 +146,43 @@ def _template() -> Path:
         return template
 
 
+def _start_reaper(root: Path, template: Path) -> subprocess.Popen[bytes]:
+    command = _as_server_user([str(BINDIR / "pg_ctl")])
+    return subprocess.Popen(
+        [sys.executable, "-c", _REAPER, str(os.getpid()), str(root), str(template), *command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a signal to the lab's process group must not reach it first
+    )
+
+
 def free_port() -> int:
     """A port that was free a moment ago (the caller retries if it is taken by then)."""
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+# Run by a watchdog process: once its parent (the lab) is gone, however it went (SIGKILL, a CI
+# time-out), stop every cluster under the root and remove it. atexit covers every other ending.
+_REAPER = """
+import os, shutil, subprocess, sys, time
+parent, root, template, command = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+while os.getppid() == parent:
+    time.sleep(0.5)
+for name in os.listdir(root):
+    datadir = os.path.join(root, name)
+    if os.path.exists(os.path.join(datadir, "postmaster.pid")):
+        subprocess.run(
+            [*command, "stop", "-D", datadir, "-m", "immediate", "-w"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+shutil.rmtree(root, ignore_errors=True)
+shutil.rmtree(template, ignore_errors=True)
+"""
 
 
 class Clusters:
@@ -160,6 +192,7 @@ class Clusters:
         self._specs = list(specs)
         self._root: Path | None = None
         self._running: list[Running] = []
+        self._reaper: subprocess.Popen[bytes] | None = None
         self.startup_s = 0.0
 
     def start(self) -> list[Running]:
@@ -172,6 +205,7 @@ class Clusters:
             self._root = Path(tempfile.mkdtemp(prefix="tlsprobe-pg-", dir=_scratch()))
             _give_to_server_user(self._root, 0o700)
             template = _template()
+            self._reaper = _start_reaper(self._root, template.parent)
             for spec in self._specs:
                 self._prepare(spec, template)
             self._start_all()
@@ -183,6 +217,10 @@ class Clusters:
 
     def stop(self) -> None:
         """Stop every cluster (immediate shutdown: nothing to keep) and remove the directory."""
+        if self._reaper is not None:
+            self._reaper.kill()  # this orderly stop does its work
+            self._reaper.wait()
+            self._reaper = None
         pg_ctl = str(BINDIR / "pg_ctl")
         stopping = [
             subprocess.Popen(
