@@ -25,5 +25,13 @@ def probe_urls(urls: list[str], policy: Policy) -> list[TargetResult]:
     return asyncio.run(Run(targets, policy).execute())
 
 
+def probe_lab(lab: Lab, prefixes: tuple[str, ...], timeout: float) -> dict[str, TargetResult]:
+    """Probe every lab endpoint whose name starts with one of `prefixes`, once, concurrently,
+    trusting the lab's root; results by endpoint name."""
+    names = [e.name for e in lab.endpoints if e.name.startswith(prefixes)]
+    probed = probe_urls([lab.url(n) for n in names], Policy(timeout=timeout, ca_file=lab.ca_file))
+    return dict(zip(names, probed, strict=True))
+
+
 def statuses(result: TargetResult) -> dict[str, str]:
     return {check.id: check.status.value for check in result.checks}

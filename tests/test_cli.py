@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-import tlsprobe.probes
 from tlsprobe import runner
 from tlsprobe.cli import main
 from tlsprobe.lab import Lab
@@ -196,7 +195,7 @@ async def _stalling_probe(target: Target, policy: Policy, *, stubborn: bool) -> 
 
 
 def _probe_with(monkeypatch: pytest.MonkeyPatch, fake: object) -> TargetResult:
-    monkeypatch.setattr(tlsprobe.probes, "probe_for", lambda protocol: fake)
+    monkeypatch.setattr(runner, "probe_for", lambda protocol: fake)
     monkeypatch.setattr(runner, "SAFETY_GRACE_S", 0.2)
     target = parse_target("smtp://127.0.0.1:1")
     return asyncio.run(runner.probe_one(target, Policy(timeout=0.2)))

@@ -13,6 +13,7 @@ import httpcore
 import httpx
 import pytest
 
+from tlsprobe import errors
 from tlsprobe.errors import Explained, explain
 
 HTTPX_EXCEPTIONS = sorted(
@@ -299,3 +300,14 @@ def test_unlisted_alert_is_generic() -> None:
     """The twin: an alert not in the table reads as a generic TLS error in plain words."""
     explained = explain(ssl_error("TLSV1_ALERT_DECODE_ERROR"))
     assert (explained.kind, explained.detail) == ("tls", "TLS error: tlsv1 alert decode error")
+
+
+@pytest.mark.parametrize("kind", [*sorted(errors.KIND_HINTS), "no-such-kind"])
+def test_every_kind_has_a_hint(kind: str) -> None:
+    """An Explained made without a hint takes its kind's, so no failing check lacks one."""
+    assert Explained(kind, "detail").hint != ""
+
+
+def test_own_hint_wins_over_the_kind_hint() -> None:
+    """The twin: a hint given explicitly is kept as it is."""
+    assert Explained("timeout", "detail", "raise --timeout").hint == "raise --timeout"

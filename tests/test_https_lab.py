@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import probe_urls, statuses
+from conftest import probe_lab, probe_urls, statuses
 from tlsprobe import tls
 from tlsprobe.lab import Lab
 from tlsprobe.lab.https import CLIENT_IDENTITY
@@ -71,11 +71,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def results(lab: Lab) -> dict[str, TargetResult]:
-    """Probe every lab endpoint once, concurrently, trusting the lab's root."""
-    names = [e.name for e in lab.endpoints if e.name.startswith("https-")]
-    policy = Policy(timeout=TIMEOUT, ca_file=lab.ca_file)
-    probed = probe_urls([lab.url(n) for n in names], policy)
-    return dict(zip(names, probed, strict=True))
+    """Probe every HTTPS lab endpoint once, concurrently, trusting the lab's root."""
+    return probe_lab(lab, ("https-",), TIMEOUT)
 
 
 def detail(result: TargetResult, check_id: str) -> str:

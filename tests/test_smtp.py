@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import probe_urls, statuses
+from conftest import probe_lab, probe_urls, statuses
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy, TargetResult
 
@@ -61,9 +61,7 @@ def is_smtp(name: str) -> bool:
 @pytest.fixture(scope="module")
 def results(lab: Lab) -> dict[str, TargetResult]:
     """Probe every SMTP lab endpoint once, concurrently, trusting the lab's root."""
-    names = [e.name for e in lab.endpoints if is_smtp(e.name)]
-    probed = probe_urls([lab.url(n) for n in names], Policy(timeout=TIMEOUT, ca_file=lab.ca_file))
-    return dict(zip(names, probed, strict=True))
+    return probe_lab(lab, ("smtp-", "smtps-"), TIMEOUT)
 
 
 def check(result: TargetResult, check_id: str) -> tuple[str, str]:

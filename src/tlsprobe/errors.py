@@ -12,13 +12,37 @@ class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit code 2, nothing probed."""
 
 
+# What to change, by kind, for an Explained made without a hint of its own: every failing
+# check carries a hint a person can act on, whichever probe raised it.
+KIND_HINTS = {
+    "timeout": "the server accepted but did not answer in time: check its load, or raise --timeout",
+    "reset": "the server or something on the way dropped the connection: look at its log",
+    "eof": "the server closed the connection early: look at its log for the reason",
+    "os": "check the network path to the server: address, port and firewalls",
+    "protocol": "the port may serve another protocol: check the port and the scheme",
+    "proxy": "check the proxy in front of the server",
+    "http": "run with -v to see the HTTP exchange",
+    "tls": "compare the server's TLS settings with what current clients accept (run with -v)",
+    "tls-verify": "see cert.chain: the certificate did not verify",
+    "smtp": "the server's reply is quoted: look at its log or policy for that reply",
+    "pg": "look at the PostgreSQL server's log for the same moment",
+    "internal": "this is a tlsprobe bug, not a server verdict: please report it with -v output",
+}
+DEFAULT_HINT = "run with -v to see the transcript of the exchange"
+
+
 @dataclass(frozen=True)
 class Explained:
-    """An exception said plainly: `kind` for code to branch on, `detail`/`hint` for people."""
+    """An exception said plainly: `kind` for code to branch on, `detail`/`hint` for people.
+    Without a hint of its own it takes its kind's (KIND_HINTS)."""
 
     kind: str
     detail: str
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.hint:
+            object.__setattr__(self, "hint", KIND_HINTS.get(self.kind, DEFAULT_HINT))
 
 
 # OpenSSL reason codes, grouped by what they mean for the person reading the verdict.

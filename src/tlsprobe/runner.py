@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 
 from tlsprobe.errors import explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.probes import probe_for
+from tlsprobe.probes.base import current_step, forget_step, result_for
 from tlsprobe.targets import Target
 
 # A probe enforces its own deadline; this grace is the runner's safety net around it.
@@ -54,9 +56,6 @@ class Run:
 
 async def probe_one(target: Target, policy: Policy) -> TargetResult:
     """Probe one target; whatever goes wrong inside a probe still comes back as a result."""
-    from tlsprobe.probes import probe_for
-    from tlsprobe.probes.base import current_step, forget_step, result_for
-
     started = time.monotonic()
     forget_step()
     try:

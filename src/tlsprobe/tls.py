@@ -248,7 +248,12 @@ def chain_check(
 ) -> Check:
     """cert.chain: OpenSSL's verdict in plain language, plus weak keys and signatures."""
     if not chain:
-        return Check("cert.chain", Status.FAIL, "the server sent no certificate")
+        return Check(
+            "cert.chain",
+            Status.FAIL,
+            "the server sent no certificate",
+            "configure a certificate and key on the server's TLS listener",
+        )
     weaknesses = tlsfacts.chain_weaknesses(chain)
     if error is None and not weaknesses:
         return Check("cert.chain", Status.PASS, f"verified to the trusted root {verified_root}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -184,9 +183,8 @@ async def run_probe(target: Target, policy: Policy, ids: Sequence[str], body: Bo
 
 def client_encryption(target: Target) -> Check | None:
     """client.encryption for targets whose configuration says how the client connects."""
+    # The PostgreSQL probe fills `client` itself, from the libpq environment it was given.
     client = target.client
-    if client is None and target.protocol == "postgresql":
-        client = clientconf.for_postgres_params(dict(target.params), os.environ)
     if client is None and target.protocol == "http":
         client = clientconf.for_http("http", target.source)
     return clientconf.judge(client) if client is not None else None

@@ -185,7 +185,8 @@ def status_check(answer: HttpAnswer, expected: tuple[range, ...]) -> Check:
         if any(answer.status in r for r in expected):
             return Check("http.status", Status.PASS, seen)
         wanted = ", ".join(_range_text(r) for r in expected)
-        return Check("http.status", Status.FAIL, f"{seen}, expected {wanted}", "")
+        hint = "check the URL path, or the statuses #expect_status names"
+        return Check("http.status", Status.FAIL, f"{seen}, expected {wanted}", hint)
     location = answer.location or ""
     if 300 <= answer.status < 400 and location.lower().startswith("http://"):
         return Check(

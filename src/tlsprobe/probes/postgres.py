@@ -251,7 +251,7 @@ async def _plaintext(state: ProbeState, settings: pgdsn.Settings) -> Check:
     try:
         transport, protocol = await _open(state)
     except OSError as exc:
-        return Check("pg.plaintext", Status.WARN, f"could not tell: {explain(exc).detail}")
+        return _untold(explain(exc).detail)
     try:
         state.enter("pg.plaintext")
         transport.write(wire.startup_message(who, database))
@@ -261,11 +261,17 @@ async def _plaintext(state: ProbeState, settings: pgdsn.Settings) -> Check:
             state.log(f"S: {kind.decode('latin-1')} message, {len(body)} bytes")
             if (check := wire.judge_plaintext(kind, body, repr(who))) is not None:
                 return check
-        return Check("pg.plaintext", Status.WARN, "could not tell: only notices came back")
+        return _untold("only notices came back")
     except (asyncio.IncompleteReadError, ValueError, OSError) as exc:
         reason = explain(exc).detail if isinstance(exc, OSError) else str(exc)
         if isinstance(exc, asyncio.IncompleteReadError):
             reason = "the server closed the connection"
-        return Check("pg.plaintext", Status.WARN, f"could not tell: {reason}")
+        return _untold(reason)
     finally:
         transport.abort()
+
+
+def _untold(reason: str) -> Check:
+    """pg.plaintext when the plaintext startup got no verdict-worthy answer."""
+    hint = "run with -v to see what the server answered; check pg_hba.conf for host lines by hand"
+    return Check("pg.plaintext", Status.WARN, f"could not tell: {reason}", hint)
