@@ -7,34 +7,12 @@ import inspect
 import socket
 import ssl
 
-import anyio
 import h2.exceptions
 import httpcore
-import httpx
 import pytest
 
 from tlsprobe import errors
 from tlsprobe.errors import Explained, explain
-
-HTTPX_EXCEPTIONS = sorted(
-    name
-    for name in httpx.__all__
-    if isinstance(getattr(httpx, name), type) and issubclass(getattr(httpx, name), Exception)
-)
-
-
-def make_httpx(cls: type[Exception]) -> Exception:
-    """Instantiate an httpx exception with a message, and a request/response where required."""
-    request = httpx.Request("GET", "https://example.test/")
-    params = inspect.signature(cls.__init__).parameters
-    kwargs: dict[str, object] = {}
-    if "request" in params:
-        kwargs["request"] = request
-    if "response" in params:
-        kwargs["response"] = httpx.Response(503, request=request)
-    if "message" not in params:
-        return cls(**kwargs)
-    return cls("boom", **kwargs)
 
 
 def ssl_error(reason: str, cls: type[ssl.SSLError] = ssl.SSLError) -> ssl.SSLError:
@@ -52,38 +30,23 @@ def chained(outer: BaseException, cause: BaseException) -> BaseException:
         return exc
 
 
-def test_httpx_exports_exceptions() -> None:
-    """The httpx export list still yields the exception classes the next test iterates over."""
-    assert {"ConnectError", "ConnectTimeout", "HTTPStatusError"} <= set(HTTPX_EXCEPTIONS)
-    assert "Client" not in HTTPX_EXCEPTIONS
-
-
-@pytest.mark.parametrize("name", HTTPX_EXCEPTIONS)
-def test_every_httpx_exception_is_mapped(name: str) -> None:
-    """Every exception class httpx exports is explained, never as "internal"."""
-    explained = explain(make_httpx(getattr(httpx, name)))
-    assert isinstance(explained, Explained)
-    assert explained.kind != "internal"
-    assert explained.detail
-
-
 @pytest.mark.parametrize(
     ("exc", "kind"),
     [
-        (httpx.ConnectTimeout("t"), "timeout"),
-        (httpx.ReadTimeout("t"), "timeout"),
-        (httpx.RemoteProtocolError("bad"), "protocol"),
-        (httpx.ProxyError("p"), "proxy"),
-        (httpx.ConnectError("c"), "os"),
+        (httpcore.ConnectTimeout("t"), "timeout"),
+        (httpcore.ReadTimeout("t"), "timeout"),
+        (httpcore.RemoteProtocolError("bad"), "protocol"),
+        (httpcore.ProxyError("p"), "proxy"),
+        (httpcore.ConnectError("c"), "os"),
     ],
 )
-def test_httpx_exception_kinds(exc: Exception, kind: str) -> None:
-    """httpx errors without an underlying OS or TLS error map by their own class."""
+def test_httpcore_exception_kinds(exc: Exception, kind: str) -> None:
+    """httpcore errors without an underlying OS or TLS error map by their own class."""
     assert explain(exc).kind == kind
 
 
 def test_unknown_exception_is_internal() -> None:
-    """The bad twin: an exception that is not a network, TLS or httpx error is "internal"."""
+    """The bad twin: an exception that is not a network, TLS or HTTP error is "internal"."""
     explained = explain(ValueError("oops"))
     assert explained.kind == "internal"
     assert explained.detail == "unexpected error: ValueError: oops"
@@ -142,6 +105,7 @@ def test_cert_verification_error() -> None:
         (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "dns"),
         (TimeoutError(), "timeout"),
         (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "reset"),
+        (ConnectionResetError("Connection lost"), "eof"),  # asyncio's word for a closed peer
         (OSError(errno.EHOSTUNREACH, "No route to host"), "unreachable"),
         (OSError(errno.EACCES, "Permission denied"), "os"),
     ],
@@ -151,26 +115,23 @@ def test_os_errors(exc: OSError, kind: str) -> None:
     assert explain(exc).kind == kind
 
 
-def test_anyio_all_attempts_failed_from_group_is_refused() -> None:
-    """anyio's OSError("All connection attempts failed") from a group of refusals is "refused"."""
+def test_all_addresses_failed_group_is_refused() -> None:
+    """ConnectError from the group of per-address refusals (localhost's ::1 and 127.0.0.1) is
+    "refused"."""
     group = ExceptionGroup(
-        "multiple connection attempts failed",
+        "all 2 addresses of localhost failed",
         [
             ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('::1', 1)"),
             ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('127.0.0.1', 1)"),
         ],
     )
-    exc = chained(OSError("All connection attempts failed"), group)
-    assert explain(exc).kind == "refused"
+    assert explain(chained(httpcore.ConnectError(group), group)).kind == "refused"
 
 
-def test_anyio_single_refusal_through_httpx_is_refused() -> None:
-    """httpx.ConnectError from anyio's OSError from one refusal is "refused", not "os"."""
+def test_single_refusal_through_httpcore_is_refused() -> None:
+    """httpcore.ConnectError from one refusal is "refused", not "os"."""
     refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed")
-    anyio_error = chained(OSError("All connection attempts failed"), refused)
-    assert explain(chained(httpx.ConnectError("All connection attempts failed"), anyio_error)) == (
-        explain(refused)
-    )
+    assert explain(chained(httpcore.ConnectError(refused), refused)) == explain(refused)
 
 
 def test_all_attempts_failed_without_cause_is_os() -> None:
@@ -180,20 +141,20 @@ def test_all_attempts_failed_without_cause_is_os() -> None:
     assert "All connection attempts failed" in explained.detail
 
 
-def test_httpx_connect_error_from_verification_error() -> None:
-    """httpx.ConnectError raised from an SSLCertVerificationError is "tls-verify"."""
+def test_connect_error_from_verification_error() -> None:
+    """httpcore.ConnectError raised from an SSLCertVerificationError is "tls-verify"."""
     cause = ssl.SSLCertVerificationError(1, "certificate verify failed")
     cause.verify_code = 18
     cause.verify_message = "self-signed certificate"
-    exc = chained(httpx.ConnectError("certificate verify failed"), cause)
+    exc = chained(httpcore.ConnectError("certificate verify failed"), cause)
     explained = explain(exc)
     assert explained.kind == "tls-verify"
     assert "self-signed certificate" in explained.detail
 
 
-def test_httpx_connect_error_from_plaintext_answer() -> None:
-    """The twin: httpx.ConnectError from WRONG_VERSION_NUMBER is "tls-plaintext"."""
-    exc = chained(httpx.ConnectError("wrong version"), ssl_error("WRONG_VERSION_NUMBER"))
+def test_connect_error_from_plaintext_answer() -> None:
+    """The twin: httpcore.ConnectError from WRONG_VERSION_NUMBER is "tls-plaintext"."""
+    exc = chained(httpcore.ConnectError("wrong version"), ssl_error("WRONG_VERSION_NUMBER"))
     assert explain(exc).kind == "tls-plaintext"
 
 
@@ -203,8 +164,8 @@ def test_implicit_context_is_followed() -> None:
         try:
             raise ConnectionRefusedError(errno.ECONNREFUSED, "refused")
         except ConnectionRefusedError:
-            raise httpx.ConnectError("connect failed")  # noqa: B904
-    except httpx.ConnectError as exc:
+            raise httpcore.ConnectError("connect failed")  # noqa: B904
+    except httpcore.ConnectError as exc:
         implicit = exc
     assert explain(implicit).kind == "refused"
 
@@ -215,15 +176,6 @@ def _exported_exceptions(module: object, names: list[str]) -> list[type[Exceptio
 
 
 HTTPCORE_EXCEPTIONS = _exported_exceptions(httpcore, list(httpcore.__all__))
-# The stream errors anyio's socket and TLS streams raise; its task and worker errors never
-# reach a probe.
-ANYIO_STREAM_EXCEPTIONS = [
-    anyio.EndOfStream,
-    anyio.IncompleteRead,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.DelimiterNotFound,
-]
 H2_EXCEPTIONS = _exported_exceptions(h2.exceptions, dir(h2.exceptions))
 
 
@@ -239,11 +191,11 @@ def make_plain(cls: type[Exception]) -> Exception:
 
 @pytest.mark.parametrize(
     "cls",
-    HTTPCORE_EXCEPTIONS + ANYIO_STREAM_EXCEPTIONS + H2_EXCEPTIONS,
+    HTTPCORE_EXCEPTIONS + H2_EXCEPTIONS,
     ids=lambda c: f"{c.__module__}.{c.__name__}",
 )
-def test_every_httpcore_anyio_h2_exception_is_mapped(cls: type[Exception]) -> None:
-    """Every exception httpcore exports, anyio's stream errors and h2's errors are explained
+def test_every_httpcore_h2_exception_is_mapped(cls: type[Exception]) -> None:
+    """Every exception httpcore exports and h2's errors are explained
     with a non-empty detail, never as "internal"."""
     explained = explain(make_plain(cls))
     assert explained.kind != "internal"
@@ -259,8 +211,6 @@ def test_dependency_lists_are_not_empty() -> None:
 @pytest.mark.parametrize(
     ("exc", "kind", "detail"),
     [
-        (anyio.EndOfStream(), "eof", "the server closed the connection"),
-        (anyio.BrokenResourceError(), "reset", "the connection broke"),
         (httpcore.ReadTimeout("t"), "timeout", "timed out"),
         (httpcore.RemoteProtocolError("bad"), "protocol", "the server broke the HTTP protocol"),
         (httpcore.ConnectError(""), "os", "network error: ConnectError"),
@@ -268,15 +218,10 @@ def test_dependency_lists_are_not_empty() -> None:
     ],
 )
 def test_dependency_exception_kinds(exc: Exception, kind: str, detail: str) -> None:
-    """anyio, httpcore and h2 errors map by their own class, with words a person can act on."""
+    """httpcore and h2 errors map by their own class, with words a person can act on."""
     explained = explain(exc)
     assert explained.kind == kind
     assert explained.detail.startswith(detail)
-
-
-def test_anyio_non_stream_error_stays_internal() -> None:
-    """The bad twin: an anyio error that no network stream raises is still "internal"."""
-    assert explain(anyio.WouldBlock()).kind == "internal"
 
 
 @pytest.mark.parametrize(

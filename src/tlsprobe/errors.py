@@ -112,12 +112,8 @@ def explain(exc: BaseException) -> Explained:
     if isinstance(root, OSError | TimeoutError):
         return _explain_os(root)
     module = type(exc).__module__
-    if module.startswith("httpx"):
-        return _explain_httpx(exc)
     if module.startswith("httpcore"):
         return _explain_httpcore(exc)
-    if module.startswith("anyio") and (explained := _explain_anyio(exc)) is not None:
-        return explained
     if module.startswith("h2."):
         return Explained(
             "protocol",
@@ -133,8 +129,8 @@ def _said(exc: BaseException) -> str:
 
 
 def _innermost(exc: BaseException) -> BaseException:
-    """Follow `raise ... from` links (and exception groups, as anyio's happy eyeballs raises)
-    to the original socket or TLS error, if there is one."""
+    """Follow `raise ... from` links (and exception groups: the network layer raises one when
+    every address of a host failed) to the original socket or TLS error, if there is one."""
     seen: set[int] = set()
     found: BaseException | None = None
     current: BaseException | None = exc
@@ -195,6 +191,9 @@ def _explain_os(exc: OSError | TimeoutError) -> Explained:
             "connection refused (nothing listens on that port)",
             "check the port, and that the service is running",
         )
+    if isinstance(exc, ConnectionResetError) and exc.errno is None:
+        # asyncio's "Connection lost": the peer closed; a real reset carries ECONNRESET.
+        return Explained("eof", "the server closed the connection")
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
         return Explained("reset", "the server reset the connection")
     if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
@@ -202,32 +201,8 @@ def _explain_os(exc: OSError | TimeoutError) -> Explained:
     return Explained("os", f"network error: {exc.strerror or exc}")
 
 
-def _explain_httpx(exc: BaseException) -> Explained:
-    import httpx  # imported here: `tlsprobe --help` must not pay for httpx
-
-    if isinstance(exc, httpx.TimeoutException):
-        return Explained("timeout", "timed out")
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return Explained(
-            "protocol",
-            f"the server broke the HTTP protocol: {exc}",
-            "the port may serve something other than HTTP",
-        )
-    if isinstance(exc, httpx.LocalProtocolError | httpx.ProtocolError):
-        return Explained("protocol", f"HTTP protocol error: {exc}")
-    if isinstance(exc, httpx.ProxyError):
-        return Explained("proxy", f"proxy error: {exc}")
-    if isinstance(exc, httpx.NetworkError):
-        return Explained("os", f"network error: {exc or type(exc).__name__}")
-    if isinstance(exc, httpx.DecodingError):
-        return Explained("protocol", f"could not decode the response: {exc}")
-    if isinstance(exc, httpx.TooManyRedirects | httpx.HTTPStatusError):
-        return Explained("protocol", f"unexpected HTTP response: {exc}")
-    return Explained("http", f"HTTP client error: {type(exc).__name__}: {exc}")
-
-
 def _explain_httpcore(exc: BaseException) -> Explained:
-    """httpcore's errors (httpx wraps them, but not on every path): the same kinds as httpx's."""
+    """httpcore's errors, when no socket or TLS error lies under them."""
     import httpcore
 
     if isinstance(exc, httpcore.TimeoutException):
@@ -243,18 +218,3 @@ def _explain_httpcore(exc: BaseException) -> Explained:
     if isinstance(exc, httpcore.ProxyError):
         return Explained("proxy", f"proxy error: {_said(exc)}")
     return Explained("os", f"network error: {_said(exc)}")
-
-
-def _explain_anyio(exc: BaseException) -> Explained | None:
-    """anyio's stream errors, as its TLS and socket streams raise them; None for the rest."""
-    import anyio
-
-    if isinstance(exc, anyio.EndOfStream | anyio.IncompleteRead):
-        return Explained("eof", "the server closed the connection")
-    if isinstance(exc, anyio.BrokenResourceError):
-        return Explained("reset", "the connection broke (the server reset or dropped it)")
-    if isinstance(exc, anyio.ClosedResourceError):
-        return Explained("os", "network error: the connection was already closed")
-    if isinstance(exc, anyio.DelimiterNotFound):
-        return Explained("protocol", f"the server sent an overlong line: {_said(exc)}")
-    return None

@@ -1,18 +1,17 @@
-"""The HTTPS probe: one GET with httpx, the real client, judged by the shared TLS judge."""
+"""The HTTPS probe: one GET through httpcore (httpx's engine), judged by the shared TLS judge."""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import ssl
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from tlsprobe import __version__, tls
+from tlsprobe import tls
 from tlsprobe.errors import Explained, explain
 from tlsprobe.model import Check, Status, TargetResult
+from tlsprobe.probes import httpget
 from tlsprobe.probes.base import ProbeState, run_probe
+from tlsprobe.probes.httpget import HttpAnswer
 from tlsprobe.targets import Target
 
 IDS = (
@@ -26,16 +25,6 @@ IDS = (
     "http.hsts",
 )
 ALPN = ("h2", "http/1.1")
-USER_AGENT = f"tlsprobe/{__version__}"
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    http_version: str
-    status: int
-    reason: str
-    location: str | None
-    hsts: str | None
 
 
 PLAIN_IDS = ("connect", "http.status")
@@ -53,28 +42,19 @@ async def probe_plain(target: Target, policy: Any) -> TargetResult:
 
 async def _plain_body(state: ProbeState) -> None:
     target = state.target
-
-    async def trace(event: str, info: dict[str, Any]) -> None:
-        if event == "connection.connect_tcp.complete":
-            state.passed("connect", f"{target.address}:{target.port}")
-            state.enter("http.status")
-
-    url = httpx.URL(target.url).copy_with(host=target.address, fragment=None)
-    headers = {"User-Agent": USER_AGENT, "Host": _host_header(target)}
-    # client.stream, not client.get: the verdict needs the status line, not the body, which
-    # may be large or never end (a log tail, an event stream).
-    async with (
-        httpx.AsyncClient(timeout=state.policy.timeout + 1, trust_env=False) as client,
-        client.stream("GET", url, headers=headers, extensions={"trace": trace}) as response,
-    ):
-        state.log(f"S: {response.http_version} {response.status_code} {response.reason_phrase}")
-        answer = HttpAnswer(
-            response.http_version,
-            response.status_code,
-            response.reason_phrase,
-            None,  # a redirect to http:// is no downgrade from http://
-            None,
-        )
+    timeout = state.policy.timeout + 1  # the probe's own deadline comes first
+    state.log(f"connect {target.address} port {target.port}")
+    stream = await httpget.connect(target, timeout)
+    try:
+        state.passed("connect", f"{target.address}:{target.port}")
+        state.enter("http.status")
+        state.log(f"C: GET {target.path}")
+        answer = await httpget.exchange(stream, target, timeout)
+    finally:
+        await stream.aclose()
+    state.log(f"S: {answer.http_version} {answer.status} {answer.reason}")
+    # A redirect to http:// is no downgrade from http://.
+    answer = dataclasses.replace(answer, location=None, hsts=None)
     state.put(status_check(answer, target.expect_status))
 
 
@@ -107,75 +87,33 @@ async def _body(state: ProbeState) -> None:
 async def _get(
     state: ProbeState, ctx: ssl.SSLContext
 ) -> tuple[HttpAnswer | Explained, tls.Handshake]:
-    """One GET with `ctx`; the trace hook names the step under way and captures the handshake.
-    Once the handshake is done, an HTTP failure is returned, so the TLS verdicts still stand."""
+    """One GET with `ctx`, naming each step as it starts. Once the handshake is done, an HTTP
+    failure is returned, so the TLS verdicts still stand."""
     target = state.target
-    captured: list[tls.Handshake] = []
-    opened: list[Any] = []
+    timeout = state.policy.timeout + 1  # the probe's own deadline comes first
     state.enter("connect")
-
-    async def trace(event: str, info: dict[str, Any]) -> None:
-        if event == "connection.connect_tcp.complete":
-            opened.append(info["return_value"])
-        _on_trace(state, event, info, captured)
-
-    url = httpx.URL(target.url).copy_with(host=target.address, fragment=None)
-    headers = {"User-Agent": USER_AGENT, "Host": _host_header(target)}
-    extensions = {"trace": trace, "sni_hostname": target.host}
-    timeout = httpx.Timeout(state.policy.timeout + 1)  # the probe's own deadline comes first
+    state.log(f"connect {target.address} port {target.port}")
+    stream = await httpget.connect(target, timeout)
+    # Closed on every way out, the deadline's cancellation included.
     try:
-        async with (
-            httpx.AsyncClient(verify=ctx, http2=True, timeout=timeout, trust_env=False) as client,
-            client.stream("GET", url, headers=headers, extensions=extensions) as response,
-        ):
-            state.log(f"S: {response.http_version} {response.status_code} {response.reason_phrase}")
-            answer: HttpAnswer | Explained = HttpAnswer(
-                http_version=response.http_version,
-                status=response.status_code,
-                reason=response.reason_phrase,
-                location=response.headers.get("location"),
-                hsts=response.headers.get("strict-transport-security"),
-            )
-    except Exception as exc:
-        if not captured:
-            raise
-        answer = explain(exc)
-        state.log(f"error: {answer.detail}")
-    except BaseException:
-        # httpcore closes the socket only on an Exception during start_tls: when the deadline
-        # cancels a stalled handshake the socket would leak, so close it here.
-        for stream in opened:
-            with contextlib.suppress(Exception):
-                await stream.aclose()
-        raise
-    return answer, captured[0]
-
-
-def _on_trace(
-    state: ProbeState, event: str, info: dict[str, Any], captured: list[tls.Handshake]
-) -> None:
-    target = state.target
-    if event == "connection.connect_tcp.started":
-        state.enter("connect")
-        state.log(f"connect {target.address} port {target.port}")
-    elif event == "connection.start_tls.started":
         state.passed("connect", f"{target.address}:{target.port}")
         state.enter("tls.handshake")
         state.log(f"TLS ClientHello (SNI {target.host if not target.is_ip else 'none'})")
-    elif event == "connection.start_tls.complete":
-        ssl_object = info["return_value"].get_extra_info("ssl_object")
-        handshake = tls.capture(ssl_object)
-        captured.append(handshake)
+        stream = await stream.start_tls(ctx, server_hostname=target.host, timeout=timeout)
+        handshake = tls.capture(stream.get_extra_info("ssl_object"))
         state.log(f"TLS {handshake.version} {handshake.cipher} ALPN {handshake.alpn or '-'}")
         state.enter("http.status")
-    elif event.endswith("send_request_headers.started"):
         state.log(f"C: GET {target.path}")
-
-
-def _host_header(target: Target) -> str:
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    default = 80 if target.protocol == "http" else 443
-    return host if target.port == default else f"{host}:{target.port}"
+        try:
+            got = await httpget.exchange(stream, target, timeout)
+        except Exception as exc:
+            failed = explain(exc)
+            state.log(f"error: {failed.detail}")
+            return failed, handshake
+    finally:
+        await stream.aclose()
+    state.log(f"S: {got.http_version} {got.status} {got.reason}")
+    return got, handshake
 
 
 def status_check(answer: HttpAnswer, expected: tuple[range, ...]) -> Check:

@@ -1,0 +1,117 @@
+"""One HTTP GET through httpcore, the engine under httpx: the same HTTP/1.1 (h11) and HTTP/2 (h2)
+code, without httpx's client layer (cookie jar, redirects, URL and header models). That layer cost
+more CPU per target than the request itself (measured with `make bench`), and a probe that reads
+one status line and two headers needs none of it."""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpcore
+
+from tlsprobe import __version__
+from tlsprobe.probes.netstream import AsyncioBackend
+from tlsprobe.targets import Target
+
+USER_AGENT = f"tlsprobe/{__version__}"
+BACKEND = AsyncioBackend()
+
+# RFC 3986 characters allowed unescaped in a path and a query; "%" keeps escapes already made.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    http_version: str
+    status: int
+    reason: str
+    location: str | None
+    hsts: str | None
+
+
+async def connect(target: Target, timeout: float) -> httpcore.AsyncNetworkStream:
+    """A TCP connection to the target's address (its #connect= override, if any)."""
+    return await BACKEND.connect_tcp(target.address, target.port, timeout=timeout)
+
+
+async def exchange(
+    stream: httpcore.AsyncNetworkStream, target: Target, timeout: float
+) -> HttpAnswer:
+    """GET the target's path on an open stream, in HTTP/2 when TLS agreed on it. Reads the
+    status line and headers only: the body may be large or never end (a log tail)."""
+    ssl_object = stream.get_extra_info("ssl_object")
+    scheme = b"https" if ssl_object is not None else b"http"
+    origin = httpcore.Origin(scheme, target.address.encode("ascii"), target.port)
+    connection: httpcore.AsyncConnectionInterface
+    if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+        connection = httpcore.AsyncHTTP2Connection(origin, stream)
+    else:
+        connection = httpcore.AsyncHTTP11Connection(origin, stream)
+    response = await connection.handle_async_request(request(target, scheme, timeout))
+    try:
+        return answer(response.status, response.headers, response.extensions)
+    finally:
+        await response.aclose()
+        await connection.aclose()
+
+
+def request(target: Target, scheme: bytes, timeout: float) -> httpcore.Request:
+    url = httpcore.URL(
+        scheme=scheme,
+        host=target.address.encode("ascii"),
+        port=target.port,
+        target=request_target(target),
+    )
+    headers = [
+        (b"Host", host_header(target).encode("ascii")),
+        (b"User-Agent", USER_AGENT.encode("ascii")),
+        (b"Accept", b"*/*"),
+    ]
+    timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
+    return httpcore.Request(b"GET", url, headers=headers, extensions={"timeout": timeouts})
+
+
+def answer(
+    status: int, raw_headers: list[tuple[bytes, bytes]], extensions: Mapping[str, Any]
+) -> HttpAnswer:
+    """The parts of a response the checks read; HTTP/2 has no reason phrase, so the standard
+    one stands in, as httpx shows it."""
+    headers = {name.lower(): value for name, value in raw_headers}
+    reason = extensions.get("reason_phrase", b"").decode("ascii", errors="replace")
+    return HttpAnswer(
+        http_version=extensions.get("http_version", b"HTTP/1.1").decode("ascii"),
+        status=status,
+        reason=reason or _standard_reason(status),
+        location=_text(headers.get(b"location")),
+        hsts=_text(headers.get(b"strict-transport-security")),
+    )
+
+
+def request_target(target: Target) -> bytes:
+    """The path and query of the target's URL, percent-encoded where the user left them raw."""
+    parts = urlsplit(target.url)
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    query = f"?{quote(parts.query, safe=_QUERY_SAFE)}" if parts.query else ""
+    return (path + query).encode("ascii")
+
+
+def host_header(target: Target) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    default = 80 if target.protocol == "http" else 443
+    return host if target.port == default else f"{host}:{target.port}"
+
+
+def _standard_reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None

@@ -1,0 +1,170 @@
+"""httpcore's network layer on asyncio streams, so TLS runs in the event loop's own TLS transport.
+
+Why by hand: httpcore's default backend goes through anyio, whose TLS stream pumps every TLS
+record through `ssl.MemoryBIO` in Python code; asyncio's transport (uvloop's, when installed, in
+C) does the same work natively. Measured with `make bench`: about a third of tlsprobe's CPU time
+per HTTPS target. No library offers an asyncio-streams backend for httpcore; the interface is
+small (connect, read, write, start TLS, close) and its errors are mapped here to httpcore's own,
+the ones `errors.explain` already reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """One connection, plain or TLS, as httpcore expects it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(exc) from exc
+        except OSError as exc:
+            raise httpcore.ReadError(exc) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        if self._writer.transport.is_closing():
+            # uvloop raises a bare RuntimeError for a write to a closed transport.
+            gone = self._reader.exception() or ConnectionResetError("Connection lost")
+            raise httpcore.WriteError(gone) from gone
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(exc) from exc
+        except OSError as exc:
+            raise httpcore.WriteError(exc) from exc
+
+    async def aclose(self) -> None:
+        # No TLS close_notify exchange, as httpcore's default backend: a server that never
+        # answers it would hold the socket open in the background for the loop's 30 s timeout.
+        self._writer.transport.abort()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except BaseException as exc:
+            self._writer.transport.abort()
+            if isinstance(exc, TimeoutError):
+                raise httpcore.ConnectTimeout(exc) from exc
+            if isinstance(exc, OSError):  # ssl.SSLError is an OSError
+                cause = _eof_as_openssl_says(exc)
+                raise httpcore.ConnectError(cause) from cause
+            raise
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self._writer.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info == "socket":
+            return self._writer.get_extra_info("socket")
+        if info == "is_readable":
+            return self._is_readable()
+        return None
+
+    def _is_readable(self) -> bool:
+        """Data or EOF waiting on an idle connection means the server has dropped it."""
+        if self._reader.at_eof() or self._writer.transport.is_closing():
+            return True
+        # The transport reads ahead into the reader's buffer, where poll() cannot see it; the
+        # buffer has no public accessor.
+        if getattr(self._reader, "_buffer", None):
+            return True
+        sock = self._writer.get_extra_info("socket")
+        if sock is None or sock.fileno() < 0:
+            return True
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+
+
+def _eof_as_openssl_says(exc: OSError) -> OSError:
+    """asyncio reports a peer that closed mid-handshake as a ConnectionResetError without an
+    errno (a real reset has ECONNRESET); OpenSSL on a socket calls the same event an EOF."""
+    if isinstance(exc, ConnectionResetError) and exc.errno is None:
+        return ssl.SSLEOFError(ssl.SSL_ERROR_EOF, "EOF occurred in violation of protocol")
+    return exc
+
+
+async def _open(
+    host: str, port: int, local_address: str | None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Each address of `host` in turn, as asyncio would; but when all fail, their errors stay
+    whole in a group (asyncio joins them into one errno-less message, so "refused" for
+    localhost's ::1 and 127.0.0.1 would read as an unknown network error)."""
+    loop = asyncio.get_running_loop()
+    addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    local = (local_address, 0) if local_address else None
+    errors: list[OSError] = []
+    for *_, address in addresses:
+        scope = address[3] if len(address) == 4 else 0  # an IPv6 link-local zone
+        literal = f"{address[0]}%{scope}" if scope else str(address[0])
+        try:
+            return await asyncio.open_connection(literal, port, local_addr=local)
+        except OSError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    raise ExceptionGroup(f"all {len(errors)} addresses of {host} failed", errors)
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Opens `AsyncioStream`s; the deadline of each step is httpcore's `timeout`."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await _open(host, port, local_address)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(exc) from exc
+        except (OSError, ExceptionGroup) as exc:
+            raise httpcore.ConnectError(exc) from exc
+        sock: socket.socket = writer.get_extra_info("socket")
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        return AsyncioStream(reader, writer)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError(f"{path}: Unix sockets are not probed")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
