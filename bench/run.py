@@ -22,7 +22,7 @@ BIN = Path(sys.executable).parent
 SSLYZE = ROOT / ".venv-sslyze" / "bin" / "python"
 SIZES = (10, 100, 1000)
 CONCURRENCY = 50
-REPEATS = 3
+REPEATS = 5
 
 
 def measure(argv: list[str]) -> dict[str, float]:
@@ -39,13 +39,23 @@ def measure(argv: list[str]) -> dict[str, float]:
     return {"wall_s": wall, "cpu_s": cpu, "peak_mb": usage.ru_maxrss / 1024}
 
 
-def best_of(argv: list[str], repeats: int = REPEATS) -> dict[str, float]:
-    runs = [measure(argv) for _ in range(repeats)]
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {
         "wall_s": round(statistics.median(r["wall_s"] for r in runs), 3),
         "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 3),
         "peak_mb": round(max(r["peak_mb"] for r in runs), 1),
+        "runs": len(runs),
     }
+
+
+def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, dict[str, float]]:
+    """Each command once per round, round after round: the machine's speed drifts (it is
+    shared), and a drift then slows every tool alike instead of the one measured at the time."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, argv in commands.items():
+            runs[name].append(measure(argv))
+    return {name: median_of(found) for name, found in runs.items()}
 
 
 def start_servers(count: int) -> tuple[subprocess.Popen[str], str, list[int]]:
@@ -105,14 +115,20 @@ def main() -> None:
     server, ca_file, ports = start_servers(max(SIZES))
     try:
         urls = [f"https://localhost:{p}/" for p in ports]
-        measure(tlsprobe_argv(ca_file, urls[:5]))  # warm the page cache and the servers
+        # Warm the page cache, and every server port once, so no tool pays for the first use.
+        measure(tlsprobe_argv(ca_file, urls[:5]))
+        measure(floor_argv(ca_file, urls))
         results["cold_start"] = cold_start(ca_file, urls[0])
         for size in SIZES:
-            row: dict[str, object] = {"targets": size}
-            row["tlsprobe"] = best_of(tlsprobe_argv(ca_file, urls[:size]))
-            row["floor"] = best_of(floor_argv(ca_file, urls[:size]))
+            commands = {
+                "tlsprobe": tlsprobe_argv(ca_file, urls[:size]),
+                "floor": floor_argv(ca_file, urls[:size]),
+            }
             sslyze = sslyze_argv(ports[:size]) if size <= 100 else None
-            row["sslyze"] = best_of(sslyze, 1) if sslyze else None
+            if sslyze:
+                commands["sslyze"] = sslyze
+            row: dict[str, object] = {"targets": size, "sslyze": None}
+            row.update(interleaved(commands, REPEATS if size < max(SIZES) else 3))
             results["runs"].append(row)  # type: ignore[attr-defined]
             print(f"measured {size} targets", file=sys.stderr)
     finally:

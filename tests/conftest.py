@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any, Protocol, TypeVar
 
 import pytest
+import trustme
+import uvloop
 
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy, TargetResult
@@ -35,3 +38,36 @@ def probe_lab(lab: Lab, prefixes: tuple[str, ...], timeout: float) -> dict[str, 
 
 def statuses(result: TargetResult) -> dict[str, str]:
     return {check.id: check.status.value for check in result.checks}
+
+
+# --- the network-layer tests (tests/net) ---------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    """Runs a coroutine to completion on a fresh event loop and returns its result."""
+
+    def __call__(self, coro: Coroutine[Any, Any, T], /) -> T: ...
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def on_loop(request: pytest.FixtureRequest) -> Runner:
+    """Runs a coroutine to completion on a fresh loop of the parametrized kind."""
+    factory = asyncio.new_event_loop if request.param == "asyncio" else uvloop.new_event_loop
+
+    def runner(coro: Coroutine[Any, Any, T]) -> T:
+        with asyncio.Runner(loop_factory=factory) as loop_runner:
+            return loop_runner.run(coro)
+
+    return runner
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def server_cert(ca: trustme.CA) -> trustme.LeafCert:
+    return ca.issue_cert("localhost", "127.0.0.1", "::1", "example.test")

@@ -19,6 +19,7 @@ from tlsprobe.sources import Collected
 from tlsprobe.targets import Target, parse_target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_CONFIG = Path("tlsprobe.toml")  # read from the working directory when it is there
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shell tools exit when their reader goes away
 
 
@@ -199,15 +200,15 @@ def check_output(output: Path | None) -> None:
 def collect(
     args: argparse.Namespace, env: Mapping[str, str], *, required: bool = True
 ) -> Collected:
-    """Every target the sources name, in order: command line, config file, Airflow."""
-    from tlsprobe.sources import config as config_file
-    from tlsprobe.sources import connections
-
+    """Every target the sources name, in order: command line, config file, Airflow. Each
+    source's module is imported only when it is used: a start-up cost for the rest."""
     found = Collected(targets=[parse_target(t) for t in args.targets])
     config_path = args.config
-    if config_path is None and config_file.DEFAULT_FILE.is_file():
-        config_path = config_file.DEFAULT_FILE
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
     if config_path is not None:
+        from tlsprobe.sources import config as config_file
+
         found.extend(config_file.load(config_path, env))
     airflow_cfg = args.airflow_cfg
     if airflow_cfg is None and args.airflow:
@@ -219,6 +220,8 @@ def collect(
 
         found.extend(airflow.read(airflow_cfg, env, allow_cmd=args.allow_cmd))
     if args.airflow_connections is not None:
+        from tlsprobe.sources import connections
+
         found.extend(connections.from_file(args.airflow_connections))
     if required and not found.targets:
         raise UsageError(

@@ -14,7 +14,6 @@ from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS
 from tlsprobe.sources import Collected, read_text
 from tlsprobe.targets import Target, _connect_host, parse_status_ranges, parse_target
 
-DEFAULT_FILE = Path("tlsprobe.toml")
 TARGET_KEYS = (
     "url",
     "name",
