@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint fmt bench clean
+.PHONY: demo test lint fmt bench smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ fmt: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# tlsprobe installed with its runtime dependencies only (no dev or lab extras) checks the lab's
+# good endpoints: catches a dependency that only the test tools install.
+smoke: $(STAMP)
+	rm -rf .venv-smoke
+	$(PYTHON) -m venv .venv-smoke
+	.venv-smoke/bin/python -m pip install --quiet .
+	$(BIN)/python .ci/smoke.py .venv-smoke/bin/tlsprobe
+
 # sslyze gets a virtual environment of its own: it pins versions of cryptography that tlsprobe
 # does not. If it cannot be installed, the bench still runs and says so.
 .venv-sslyze/.stamp:
@@ -38,4 +46,4 @@ bench: $(STAMP) .venv-sslyze/.stamp
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .venv-sslyze .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sslyze .venv-smoke .pytest_cache .mypy_cache .ruff_cache

@@ -61,6 +61,7 @@ def https_exchange(
     timeout: float = LONG,
     host: str = "127.0.0.1",
     after_drop: bool = False,
+    credentials: bool = False,
 ) -> tuple[HttpAnswer | BaseException, float]:
     """Serve `handler`, probe `url` (its "PORT" replaced by the server's port) the way https.py
     does: connect, start TLS when `client_tls` is given, exchange (`after_drop`: only once the
@@ -79,7 +80,9 @@ def https_exchange(
                     await wait_until(lambda: bool(stream.get_extra_info("is_readable")))
                     await asyncio.sleep(0.02)  # the reset, too, reaches the transport
                 started = time.monotonic()
-                got: HttpAnswer | BaseException = await httpget.exchange(stream, target, timeout)
+                got: HttpAnswer | BaseException = await httpget.exchange(
+                    stream, target, timeout, credentials=credentials
+                )
             except Exception as exc:
                 got = exc
             finally:
@@ -120,6 +123,37 @@ def test_exchange_http11_answer_and_request(
             "",
         ]
     ]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("https://alice:s3cret@localhost:PORT/", True, "Authorization: Basic YWxpY2U6czNjcmV0"),
+        ("https://alice@localhost:PORT/", True, "Authorization: Basic YWxpY2U6"),
+        ("https://alice:s3cret@localhost:PORT/", False, None),
+        ("https://localhost:PORT/", True, None),
+    ],
+)
+def test_exchange_sends_basic_credentials_only_when_allowed(
+    on_loop: Runner,
+    ca: trustme.CA,
+    server_cert: trustme.LeafCert,
+    case: tuple[str, bool, str | None],
+) -> None:
+    """The URL's user and password go as Basic credentials when the caller allows it, and
+    never otherwise; a URL without a user sends none either way."""
+    url, credentials, authorization = case
+    received: list[list[str]] = []
+    https_exchange(
+        on_loop,
+        http11_server(REDIRECT, received),
+        url,
+        server_context(server_cert),
+        client_context(ca),
+        credentials=credentials,
+    )
+    sent = [line for line in received[0] if line.startswith("Authorization")]
+    assert sent == ([authorization] if authorization else [])
 
 
 @needs_ipv6
@@ -421,6 +455,17 @@ def test_answer_headers_any_case_and_latin1() -> None:
         {"http_version": b"HTTP/2"},
     )
     assert got == HttpAnswer("HTTP/2", 302, "Found", "https://bücher.example/", "max-age=1")
+
+
+def test_answer_takes_the_first_of_repeated_hsts_headers() -> None:
+    """Of two Strict-Transport-Security headers the first counts (RFC 6797 8.1): a later
+    max-age=0 does not turn HSTS off."""
+    headers = [
+        (b"Strict-Transport-Security", b"max-age=9"),
+        (b"Strict-Transport-Security", b"max-age=0"),
+    ]
+    assert answer(200, headers, {}).hsts == "max-age=9"
+    assert answer(200, headers[::-1], {}).hsts == "max-age=0"
 
 
 @pytest.mark.parametrize(

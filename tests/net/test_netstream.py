@@ -40,6 +40,7 @@ from netservers import (
 
 from conftest import Runner
 from tlsprobe.errors import explain
+from tlsprobe.probes import netstream
 from tlsprobe.probes.netstream import _eof_as_openssl_says
 
 # --- connect_tcp --------------------------------------------------------------------------------
@@ -193,6 +194,71 @@ def test_connect_timeout_when_the_accept_queue_is_full(on_loop: Runner) -> None:
             return time.monotonic() - started
 
         assert SHORT - TICK <= on_loop(scenario()) < SHORT + SLACK
+
+
+def test_a_blackholed_first_address_costs_only_the_stagger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Happy eyeballs: when the first address drops SYNs (a full accept queue on 127.0.0.2, as a
+    broken IPv6 route would) and the second listens, connect_tcp connects to the second after
+    the stagger delay, long before the deadline; the abandoned attempt leaves no socket."""
+    with socket.socket() as blackhole, contextlib.ExitStack() as stack:
+        blackhole.bind(("127.0.0.2", 0))
+        blackhole.listen(0)
+        port = blackhole.getsockname()[1]
+        stack.enter_context(socket.socket()).connect(("127.0.0.2", port))  # fills the queue
+        answer = [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
+        real = socket.getaddrinfo
+        monkeypatch.setattr(
+            socket,
+            "getaddrinfo",
+            lambda host, *a, **k: answer if host == "slow.test" else real(host, *a, **k),
+        )
+
+        async def scenario() -> float:
+            async def hang_up_at_once(
+                _: asyncio.StreamReader, writer: asyncio.StreamWriter
+            ) -> None:
+                writer.close()
+
+            server = await asyncio.start_server(hang_up_at_once, "127.0.0.1", port)
+            try:
+                started = time.monotonic()
+                stream = await BACKEND.connect_tcp("slow.test", port, timeout=LONG)
+                elapsed = time.monotonic() - started
+                assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
+                await stream.aclose()
+            finally:
+                server.close()
+                await server.wait_closed()
+            return elapsed
+
+        elapsed = asyncio.run(scenario())
+        assert netstream.STAGGER_S - TICK <= elapsed < netstream.STAGGER_S + SLACK
+
+
+def test_addresses_interleave_families() -> None:
+    """Attempts alternate IPv6 and IPv4, each family in the resolver's order (RFC 8305)."""
+    v6a, v6b = (
+        (socket.AF_INET6, 0, 0, "", ("::1", 1, 0, 0)),
+        (socket.AF_INET6, 0, 0, "", ("::2", 1, 0, 0)),
+    )
+    v4a, v4b = (
+        (socket.AF_INET, 0, 0, "", ("127.0.0.1", 1)),
+        (socket.AF_INET, 0, 0, "", ("127.0.0.2", 1)),
+    )
+    assert netstream._interleaved([v6a, v6b, v4a, v4b]) == [v6a, v4a, v6b, v4b]
+    assert netstream._interleaved([v4a, v4b]) == [v4a, v4b]
+
+
+def test_link_local_addresses_keep_their_zone() -> None:
+    """An IPv6 address with a scope id is connected to with its zone; others as they are."""
+    assert netstream._literal(("fe80::1", 443, 0, 2)) == "fe80::1%2"
+    assert netstream._literal(("::1", 443, 0, 0)) == "::1"
+    assert netstream._literal(("127.0.0.1", 443)) == "127.0.0.1"
 
 
 def test_socket_options_are_applied(on_loop: Runner) -> None:

@@ -5,6 +5,7 @@ one status line and two headers needs none of it."""
 
 from __future__ import annotations
 
+import base64
 import http
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,9 +41,10 @@ async def connect(target: Target, timeout: float) -> httpcore.AsyncNetworkStream
 
 
 async def exchange(
-    stream: httpcore.AsyncNetworkStream, target: Target, timeout: float
+    stream: httpcore.AsyncNetworkStream, target: Target, timeout: float, *, credentials: bool
 ) -> HttpAnswer:
-    """GET the target's path on an open stream, in HTTP/2 when TLS agreed on it. Reads the
+    """GET the target's path on an open stream, in HTTP/2 when TLS agreed on it, with the URL's
+    user and password as Basic credentials when `credentials` says they may go. Reads the
     status line and headers only: the body may be large or never end (a log tail)."""
     ssl_object = stream.get_extra_info("ssl_object")
     scheme = b"https" if ssl_object is not None else b"http"
@@ -52,7 +54,8 @@ async def exchange(
         connection = httpcore.AsyncHTTP2Connection(origin, stream)
     else:
         connection = httpcore.AsyncHTTP11Connection(origin, stream)
-    response = await connection.handle_async_request(request(target, scheme, timeout))
+    sent = request(target, scheme, timeout, credentials=credentials)
+    response = await connection.handle_async_request(sent)
     try:
         return answer(response.status, response.headers, response.extensions)
     finally:
@@ -60,7 +63,9 @@ async def exchange(
         await connection.aclose()
 
 
-def request(target: Target, scheme: bytes, timeout: float) -> httpcore.Request:
+def request(
+    target: Target, scheme: bytes, timeout: float, *, credentials: bool = False
+) -> httpcore.Request:
     url = httpcore.URL(
         scheme=scheme,
         host=target.address.encode("ascii"),
@@ -72,6 +77,9 @@ def request(target: Target, scheme: bytes, timeout: float) -> httpcore.Request:
         (b"User-Agent", USER_AGENT.encode("ascii")),
         (b"Accept", b"*/*"),
     ]
+    if credentials and target.user is not None:
+        pair = f"{target.user}:{target.password or ''}".encode()
+        headers.append((b"Authorization", b"Basic " + base64.b64encode(pair)))
     timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
     return httpcore.Request(b"GET", url, headers=headers, extensions={"timeout": timeouts})
 
@@ -81,7 +89,9 @@ def answer(
 ) -> HttpAnswer:
     """The parts of a response the checks read; HTTP/2 has no reason phrase, so the standard
     one stands in, as httpx shows it."""
-    headers = {name.lower(): value for name, value in raw_headers}
+    headers: dict[bytes, bytes] = {}
+    for name, value in raw_headers:  # the first of repeated headers counts (RFC 6797 8.1)
+        headers.setdefault(name.lower(), value)
     reason = extensions.get("reason_phrase", b"").decode("ascii", errors="replace")
     return HttpAnswer(
         http_version=extensions.get("http_version", b"HTTP/1.1").decode("ascii"),

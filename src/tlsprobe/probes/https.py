@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ssl
 from typing import Any
 
-from tlsprobe import tls
+from tlsprobe import tls, tlsfacts
 from tlsprobe.errors import Explained, explain
 from tlsprobe.model import Check, Status, TargetResult
 from tlsprobe.probes import httpget
@@ -48,8 +49,10 @@ async def _plain_body(state: ProbeState) -> None:
     try:
         state.passed("connect", f"{target.address}:{target.port}")
         state.enter("http.status")
+        if target.user is not None:
+            state.log("credentials in the URL withheld: plaintext HTTP would show them to all")
         state.log(f"C: GET {target.path}")
-        answer = await httpget.exchange(stream, target, timeout)
+        answer = await httpget.exchange(stream, target, timeout, credentials=False)
     finally:
         await stream.aclose()
     state.log(f"S: {answer.http_version} {answer.status} {answer.reason}")
@@ -103,9 +106,10 @@ async def _get(
         handshake = tls.capture(stream.get_extra_info("ssl_object"))
         state.log(f"TLS {handshake.version} {handshake.cipher} ALPN {handshake.alpn or '-'}")
         state.enter("http.status")
-        state.log(f"C: GET {target.path}")
+        credentials = target.user is not None and _may_send_credentials(ctx, handshake, state)
+        state.log(f"C: GET {target.path}" + (" with Basic credentials" if credentials else ""))
         try:
-            got = await httpget.exchange(stream, target, timeout)
+            got = await httpget.exchange(stream, target, timeout, credentials=credentials)
         except Exception as exc:
             failed = explain(exc)
             state.log(f"error: {failed.detail}")
@@ -114,6 +118,25 @@ async def _get(
         await stream.aclose()
     state.log(f"S: {got.http_version} {got.status} {got.reason}")
     return got, handshake
+
+
+def _may_send_credentials(ctx: ssl.SSLContext, handshake: tls.Handshake, state: ProbeState) -> bool:
+    """Only where a default client would send them: the strict context (chain verified, no
+    legacy TLS), a certificate in date and for this host. Otherwise the probe's retries, which
+    exist to diagnose, would hand the password to whoever holds the port."""
+    target = state.target
+    client_cert = (target.client_cert, target.client_key) if target.client_cert else None
+    strict = tls.context(tls.Mode.VERIFY, state.policy.ca_file, ALPN, client_cert)
+    chain = tlsfacts.load_chain(handshake.chain_der)
+    trusted = (
+        ctx is strict
+        and bool(chain)
+        and tlsfacts.hostname_check(chain[0], target.host).status is Status.PASS
+        and tlsfacts.expiry_check(chain, dt.datetime.now(dt.UTC), 0).status is Status.PASS
+    )
+    if not trusted:
+        state.log("credentials in the URL withheld: the certificate is not trusted for this host")
+    return trusted
 
 
 def status_check(answer: HttpAnswer, expected: tuple[range, ...]) -> Check:

@@ -11,6 +11,7 @@ the ones `errors.explain` already reads.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import select
 import socket
 import ssl
@@ -71,10 +72,16 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             if isinstance(exc, TimeoutError):
                 raise httpcore.ConnectTimeout(exc) from exc
             if isinstance(exc, OSError):  # ssl.SSLError is an OSError
-                cause = _eof_as_openssl_says(exc)
+                cause = self._lost_with() or _eof_as_openssl_says(exc)
                 raise httpcore.ConnectError(cause) from cause
             raise
         return self
+
+    def _lost_with(self) -> OSError | None:
+        """The socket error that ended the connection before this step began (a reset right
+        after the accept): the step itself sees only asyncio's errno-less "Connection lost"."""
+        lost = self._reader.exception()
+        return lost if isinstance(lost, OSError) and lost.errno is not None else None
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object":
@@ -113,26 +120,69 @@ def _eof_as_openssl_says(exc: OSError) -> OSError:
     return exc
 
 
-async def _open(
-    host: str, port: int, local_address: str | None
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Each address of `host` in turn, as asyncio would; but when all fail, their errors stay
-    whole in a group (asyncio joins them into one errno-less message, so "refused" for
-    localhost's ::1 and 127.0.0.1 would read as an unknown network error)."""
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+STAGGER_S = 0.25  # RFC 8305's connection attempt delay
+
+
+async def _open(host: str, port: int, local_address: str | None) -> Streams:
+    """Happy eyeballs (RFC 8305): the addresses of `host`, families interleaved, each attempt
+    started when the one before fails or after STAGGER_S, the first connection wins; a
+    blackholed address (a broken IPv6 route) costs a quarter second, not the deadline. When all
+    fail, their errors stay whole in a group, where asyncio's own happy eyeballs joins them into
+    one errno-less message (so "refused" would read as an unknown error); uvloop has none."""
     loop = asyncio.get_running_loop()
-    addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    waiting = [_literal(info[4]) for info in _interleaved(infos)]
     local = (local_address, 0) if local_address else None
-    errors: list[OSError] = []
-    for *_, address in addresses:
-        scope = address[3] if len(address) == 4 else 0  # an IPv6 link-local zone
-        literal = f"{address[0]}%{scope}" if scope else str(address[0])
-        try:
-            return await asyncio.open_connection(literal, port, local_addr=local)
-        except OSError as exc:
-            errors.append(exc)
+    pending: set[asyncio.Task[Streams]] = set()
+    errors: list[Exception] = []
+    try:
+        while waiting or pending:
+            if waiting:
+                attempt = asyncio.open_connection(waiting.pop(0), port, local_addr=local)
+                pending.add(asyncio.ensure_future(attempt))
+            delay = STAGGER_S if waiting else None
+            done, pending = await asyncio.wait(
+                pending, timeout=delay, return_when="FIRST_COMPLETED"
+            )
+            connected = [task.result() for task in done if task.exception() is None]
+            errors.extend(exc for task in done if isinstance(exc := task.exception(), Exception))
+            for _, extra in connected[1:]:
+                extra.transport.abort()
+            if connected:
+                return connected[0]
+    finally:
+        await _abandon(pending)
+    if not errors:
+        raise OSError(f"the resolver gave no address for {host}")
     if len(errors) == 1:
         raise errors[0]
     raise ExceptionGroup(f"all {len(errors)} addresses of {host} failed", errors)
+
+
+async def _abandon(attempts: set[asyncio.Task[Streams]]) -> None:
+    """Cancel the attempts that lost the race, closing any that connected all the same."""
+    for task in attempts:
+        task.cancel()
+    for outcome in await asyncio.gather(*attempts, return_exceptions=True):
+        if isinstance(outcome, tuple):
+            outcome[1].transport.abort()
+
+
+def _interleaved(infos: list[Any]) -> list[Any]:
+    """IPv6, IPv4, IPv6, ...: the resolver's order within each family (RFC 8305 section 4)."""
+    families: dict[int, list[Any]] = {}
+    for info in infos:
+        families.setdefault(info[0], []).append(info)
+    rounds = itertools.zip_longest(*families.values())
+    return [info for row in rounds for info in row if info is not None]
+
+
+def _literal(address: tuple[Any, ...]) -> str:
+    """The address as a literal asyncio connects to without resolving again; an IPv6
+    link-local address keeps its zone."""
+    scope = address[3] if len(address) == 4 else 0
+    return f"{address[0]}%{scope}" if scope else str(address[0])
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
@@ -154,8 +204,12 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         except (OSError, ExceptionGroup) as exc:
             raise httpcore.ConnectError(exc) from exc
         sock: socket.socket = writer.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+        except OSError as exc:
+            writer.transport.abort()
+            raise httpcore.ConnectError(exc) from exc
         return AsyncioStream(reader, writer)
 
     async def connect_unix_socket(
