@@ -64,6 +64,8 @@ EXPECTED = {
     "https-unknown-sni": verdicts(P, F, S, S, S, S, S, S),
     "https-plaintext": verdicts(P, F, S, S, S, S, S, S),
     "https-silent": verdicts(P, F, S, S, S, S, S, S),
+    # The handshake completes, then the request gets no answer: TLS is still judged.
+    "https-stalled-backend": verdicts(P, P, P, P, P, P, F, S),
     "https-close": verdicts(P, F, S, S, S, S, S, S),
     "https-garbage": verdicts(P, F, S, S, S, S, S, S),
 }
@@ -211,6 +213,17 @@ def test_silent_server_ends_within_deadline(results: dict[str, TargetResult]) ->
     silent = results["https-silent"]
     assert detail(silent, "tls.handshake") == f"no TLS ServerHello within {TIMEOUT:g} s"
     assert silent.elapsed_ms < (TIMEOUT + 1.0) * 1000
+
+
+def test_stalled_backend_keeps_its_tls_verdicts(results: dict[str, TargetResult]) -> None:
+    """A server that completes TLS and never answers the request fails http.status within the
+    deadline, naming the stall, while the handshake and certificate verdicts stand (the twin of
+    https-silent, which stalls before TLS and has none)."""
+    stalled = results["https-stalled-backend"]
+    assert detail(stalled, "http.status") == f"no HTTP response within {TIMEOUT:g} s"
+    assert detail(stalled, "cert.chain").startswith("verified to the trusted root")
+    assert stalled.tls is not None
+    assert stalled.elapsed_ms < TIMEOUT * 1000
 
 
 def test_without_lab_root_every_chain_fails(lab: Lab) -> None:

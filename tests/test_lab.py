@@ -54,6 +54,7 @@ CASES = [
     "https-unknown-sni",
     "https-plaintext",
     "https-silent",
+    "https-stalled-backend",
     "https-close",
     "https-garbage",
 ]

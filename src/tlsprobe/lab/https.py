@@ -327,6 +327,12 @@ def cases(pki: Pki) -> list[Case]:
         ),
         Case("https-plaintext", "plain HTTP on the port: 400 to a ClientHello", plaintext),
         Case("https-silent", "accepts TCP, never sends a byte", silent),
+        Case(
+            "https-stalled-backend",
+            "completes TLS, then never answers the request (a hung backend behind TLS)",
+            silent,
+            good_ctx,
+        ),
         Case("https-close", "closes the connection right after accept", hang_up),
         Case("https-garbage", f"sends {len(GARBAGE)} non-TLS bytes, then closes", garbage),
         Case(

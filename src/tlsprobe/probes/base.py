@@ -172,13 +172,18 @@ async def run_probe(target: Target, policy: Policy, ids: Sequence[str], body: Bo
         async with asyncio.timeout(policy.timeout):
             await body(state)
     except TimeoutError:
-        stall = STALLS.get(state.step, "no answer during " + state.step + " within {t:g} s")
-        state.log(f"deadline: {stall.format(t=policy.timeout)}")
-        hint = STALL_HINTS.get(state.step, "the server accepts but does not answer")
-        state.fail_step(stall.format(t=policy.timeout), hint)
+        stall, hint = stalled(state.step, policy.timeout)
+        state.log(f"deadline: {stall}")
+        state.fail_step(stall, hint)
     except Exception as exc:
         await fail_with(state, explain(exc))
     return state.result()
+
+
+def stalled(step: str, timeout: float) -> tuple[str, str]:
+    """How a step the deadline caught is said, and the hint for it."""
+    stall = STALLS.get(step, "no answer during " + step + " within {t:g} s")
+    return stall.format(t=timeout), STALL_HINTS.get(step, "the server accepts but does not answer")
 
 
 def client_encryption(target: Target) -> Check | None:

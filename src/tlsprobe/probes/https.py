@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import ssl
@@ -11,7 +12,7 @@ from tlsprobe import tls, tlsfacts
 from tlsprobe.errors import Explained, explain
 from tlsprobe.model import Check, Status, TargetResult
 from tlsprobe.probes import httpget
-from tlsprobe.probes.base import ProbeState, run_probe
+from tlsprobe.probes.base import ProbeState, run_probe, stalled
 from tlsprobe.probes.httpget import HttpAnswer
 from tlsprobe.targets import Target
 
@@ -26,6 +27,7 @@ IDS = (
     "http.hsts",
 )
 ALPN = ("h2", "http/1.1")
+JUDGE_RESERVE_S = 0.25  # of the deadline, kept for judging the handshake after an HTTP stall
 
 
 PLAIN_IDS = ("connect", "http.status")
@@ -109,7 +111,12 @@ async def _get(
         credentials = target.user is not None and _may_send_credentials(ctx, handshake, state)
         state.log(f"C: GET {target.path}" + (" with Basic credentials" if credentials else ""))
         try:
-            got = await httpget.exchange(stream, target, timeout, credentials=credentials)
+            async with asyncio.timeout(_answer_budget(state)):
+                got = await httpget.exchange(stream, target, timeout, credentials=credentials)
+        except TimeoutError:
+            stall, hint = stalled("http.status", state.policy.timeout)
+            state.log(f"deadline: {stall}")
+            return Explained("timeout", stall, hint), handshake
         except Exception as exc:
             failed = explain(exc)
             state.log(f"error: {failed.detail}")
@@ -118,6 +125,13 @@ async def _get(
         await stream.aclose()
     state.log(f"S: {got.http_version} {got.status} {got.reason}")
     return got, handshake
+
+
+def _answer_budget(state: ProbeState) -> float:
+    """The time left for the HTTP answer: the probe's deadline less a moment to judge the
+    handshake, so a server that completes TLS and then hangs (a stalled backend behind a TLS
+    terminator) still gets its TLS and certificate verdicts."""
+    return max(0.0, state.remaining() - min(JUDGE_RESERVE_S, state.policy.timeout / 10))
 
 
 def _may_send_credentials(ctx: ssl.SSLContext, handshake: tls.Handshake, state: ProbeState) -> bool:
