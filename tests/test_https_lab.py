@@ -221,6 +221,9 @@ def test_stalled_backend_keeps_its_tls_verdicts(results: dict[str, TargetResult]
     https-silent, which stalls before TLS and has none)."""
     stalled = results["https-stalled-backend"]
     assert detail(stalled, "http.status") == f"no HTTP response within {TIMEOUT:g} s"
+    check = stalled.check("http.status")
+    assert check is not None
+    assert check.hint.startswith("the request was sent but no response came")
     assert detail(stalled, "cert.chain").startswith("verified to the trusted root")
     assert stalled.tls is not None
     assert stalled.elapsed_ms < TIMEOUT * 1000

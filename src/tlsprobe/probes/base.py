@@ -40,6 +40,10 @@ STALLS = {
 }
 # What to change when a step stalls, where the default hint would mislead.
 STALL_HINTS = {
+    "http.status": (
+        "the request was sent but no response came: the application (or a proxy's upstream) "
+        "is hung or slow; look at it, or raise --timeout"
+    ),
     "connect/greeting": (
         "the server accepts TCP but sends no greeting: it is overloaded, delays greetings on "
         "purpose (e.g. Postfix postscreen), or this is not an SMTP port; raise --timeout or "
