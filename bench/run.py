@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -168,6 +167,4 @@ def table(results: dict[str, object]) -> str:
 
 
 if __name__ == "__main__":
-    if shutil.which("openssl") is None:
-        print("note: openssl command not found (not needed by the bench)", file=sys.stderr)
     main()

@@ -13,7 +13,7 @@ import uvloop
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.runner import Run
-from tlsprobe.targets import parse_target
+from tlsprobe.targets import Target, parse_target
 
 
 @pytest.fixture(scope="session")
@@ -22,10 +22,14 @@ def lab() -> Iterator[Lab]:
         yield running
 
 
+def probe_targets(targets: list[Target], policy: Policy) -> list[TargetResult]:
+    """Probe targets through the real runner, as `tlsprobe check` does."""
+    return asyncio.run(Run(targets, policy).execute())
+
+
 def probe_urls(urls: list[str], policy: Policy) -> list[TargetResult]:
     """Probe URLs through the real runner, as `tlsprobe check` does."""
-    targets = [parse_target(url) for url in urls]
-    return asyncio.run(Run(targets, policy).execute())
+    return probe_targets([parse_target(url) for url in urls], policy)
 
 
 def probe_lab(lab: Lab, prefixes: tuple[str, ...], timeout: float) -> dict[str, TargetResult]:
@@ -38,6 +42,23 @@ def probe_lab(lab: Lab, prefixes: tuple[str, ...], timeout: float) -> dict[str, 
 
 def statuses(result: TargetResult) -> dict[str, str]:
     return {check.id: check.status.value for check in result.checks}
+
+
+def check(result: TargetResult, check_id: str) -> tuple[str, str]:
+    """(detail, hint) of the check `check_id`, which must be in `result`."""
+    found = result.check(check_id)
+    assert found is not None, check_id
+    return found.detail, found.hint
+
+
+def detail(result: TargetResult, check_id: str) -> str:
+    """The detail of the check `check_id`, which must be in `result`."""
+    return check(result, check_id)[0]
+
+
+def hint(result: TargetResult, check_id: str) -> str:
+    """The hint of the check `check_id`, which must be in `result`."""
+    return check(result, check_id)[1]
 
 
 # --- the network-layer tests (tests/net) ---------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from conftest import detail, statuses
 from tlsprobe.lab import smtp as lab_smtp
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Conn, Servers
@@ -29,16 +30,6 @@ SLACK = 0.5  # scheduling and start-up, not a second deadline
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(tmp_path_factory.mktemp("pki"))
-
-
-def statuses(result: TargetResult) -> dict[str, str]:
-    return {check.id: check.status.value for check in result.checks}
-
-
-def detail(result: TargetResult, check_id: str) -> str:
-    check = result.check(check_id)
-    assert check is not None, check_id
-    return check.detail
 
 
 def timed_probe(

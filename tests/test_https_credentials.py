@@ -75,11 +75,6 @@ class AuthServer:
 
 
 @pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
 def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("auth") / "ca.pem"
     ca.cert_pem.write_to_path(str(path))

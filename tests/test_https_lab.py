@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import Any
 
 import pytest
 
-from conftest import probe_lab, probe_urls, statuses
+from conftest import detail, hint, probe_lab, probe_targets, probe_urls, statuses
 from tlsprobe import tls
 from tlsprobe.lab import Lab
 from tlsprobe.lab.https import CLIENT_IDENTITY
 from tlsprobe.model import MinTls, Policy, TargetResult
-from tlsprobe.runner import Run
 from tlsprobe.targets import parse_target
 
 TIMEOUT = 2.0
@@ -75,18 +73,6 @@ EXPECTED = {
 def results(lab: Lab) -> dict[str, TargetResult]:
     """Probe every HTTPS lab endpoint once, concurrently, trusting the lab's root."""
     return probe_lab(lab, ("https-",), TIMEOUT)
-
-
-def detail(result: TargetResult, check_id: str) -> str:
-    check = result.check(check_id)
-    assert check is not None
-    return check.detail
-
-
-def hint(result: TargetResult, check_id: str) -> str:
-    check = result.check(check_id)
-    assert check is not None
-    return check.hint
 
 
 def test_every_lab_case_has_expectations(lab: Lab) -> None:
@@ -243,7 +229,7 @@ def with_client_cert(lab: Lab, url: str) -> TargetResult:
         client_cert=str(lab.ca_file.with_name(f"{CLIENT_IDENTITY}.pem")),
         client_key=str(lab.ca_file.with_name(f"{CLIENT_IDENTITY}.key")),
     )
-    (result,) = asyncio.run(Run([target], Policy(timeout=TIMEOUT, ca_file=lab.ca_file)).execute())
+    (result,) = probe_targets([target], Policy(timeout=TIMEOUT, ca_file=lab.ca_file))
     return result
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,11 @@ from typing import Any
 import jsonschema
 import pytest
 
+from conftest import probe_targets
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy
 from tlsprobe.report import RunInfo
 from tlsprobe.report.json_report import render
-from tlsprobe.runner import Run
 from tlsprobe.targets import parse_target
 
 SCHEMA = json.loads(
@@ -26,7 +25,7 @@ SCHEMA = json.loads(
 def document(lab: Lab) -> dict[str, Any]:
     """The JSON report of every lab endpoint (all protocols, every defect) in one run."""
     targets = [parse_target(e.url, name=e.name, source=e.description) for e in lab.endpoints]
-    results = asyncio.run(Run(targets, Policy(timeout=2.0, ca_file=lab.ca_file)).execute())
+    results = probe_targets(targets, Policy(timeout=2.0, ca_file=lab.ca_file))
     parsed: dict[str, Any] = json.loads(render(results, RunInfo("2026-11-23T21:00:00Z", 1.0)))
     return parsed
 

@@ -425,7 +425,7 @@ def test_stop_closes_open_connections() -> None:
     """Stopping a lab ends held-open connections at once, twice over, and closes every socket."""
     before = open_sockets()
     with ExitStack() as stack:
-        lab = Lab().start()
+        lab = Lab(postgres_clusters=False).start()
         workdir = lab.ca_file.parent
         held = [stack.enter_context(raw(lab, name)) for name in ("https-silent", "https-good")]
         held.append(stack.enter_context(tls(lab, "https-h2", verifying(lab))))
@@ -443,7 +443,7 @@ def test_stop_closes_open_connections() -> None:
 
 def test_workdir_is_kept(tmp_path: Path) -> None:
     """A caller's workdir receives the PEM files and survives stop()."""
-    with Lab(tmp_path / "pki") as lab:
+    with Lab(tmp_path / "pki", postgres_clusters=False) as lab:
         assert lab.ca_file == tmp_path / "pki" / "ca.pem"
     assert (tmp_path / "pki" / "ca.pem").exists()
 

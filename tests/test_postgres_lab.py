@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import probe_lab, statuses
+from conftest import check, probe_lab, statuses
 from tlsprobe.lab import Lab
 from tlsprobe.model import TargetResult
 
@@ -65,12 +65,6 @@ def results(lab: Lab) -> dict[str, TargetResult]:
         # why, never a skip that reads as green (in CI the lab itself refuses to start).
         pytest.fail(f"the PostgreSQL lab clusters did not start: {lab.clusters.note}")
     return probe_lab(lab, ("pg-",), TIMEOUT)
-
-
-def check(result: TargetResult, check_id: str) -> tuple[str, str]:
-    found = result.check(check_id)
-    assert found is not None, check_id
-    return found.detail, found.hint
 
 
 def test_every_lab_case_has_expectations(lab: Lab, results: dict[str, TargetResult]) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import probe_urls, statuses
+from conftest import detail, probe_urls, statuses
 from tlsprobe.cli import main
 from tlsprobe.lab import Lab
 from tlsprobe.lab import postgres_cluster as cluster
@@ -36,12 +36,6 @@ def port(lab: Lab, name: str = "pg-good") -> int:
 def probe(url: str, lab: Lab, env: dict[str, str]) -> TargetResult:
     policy = Policy(timeout=TIMEOUT, ca_file=lab.ca_file)
     return asyncio.run(postgres.probe(parse_target(url), policy, env))
-
-
-def detail(result: TargetResult, check_id: str) -> str:
-    check = result.check(check_id)
-    assert check is not None, check_id
-    return check.detail
 
 
 def login_url(lab: Lab, query: str = "") -> str:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import probe_lab, probe_urls, statuses
+from conftest import check, probe_lab, probe_urls, statuses
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy, TargetResult
 
@@ -62,13 +62,6 @@ def is_smtp(name: str) -> bool:
 def results(lab: Lab) -> dict[str, TargetResult]:
     """Probe every SMTP lab endpoint once, concurrently, trusting the lab's root."""
     return probe_lab(lab, ("smtp-", "smtps-"), TIMEOUT)
-
-
-def check(result: TargetResult, check_id: str) -> tuple[str, str]:
-    """(detail, hint) of one check."""
-    found = result.check(check_id)
-    assert found is not None, check_id
-    return found.detail, found.hint
 
 
 def test_every_lab_case_has_expectations(lab: Lab) -> None:
@@ -221,7 +214,9 @@ def test_split_ehlo_really_arrives_in_pieces(lab: Lab) -> None:
         sock.sendall(b"EHLO test\r\n")
         chunks: list[bytes] = []
         while not b"".join(chunks).endswith(b"250 STARTTLS\r\n"):
-            chunks.append(sock.recv(1024))
+            chunk = sock.recv(1024)
+            assert chunk, f"the server closed after {b''.join(chunks)!r}"
+            chunks.append(chunk)
         sock.sendall(b"QUIT\r\n")
     assert len(chunks) > 5
     assert b"STARTTLS" not in chunks[0]

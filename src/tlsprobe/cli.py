@@ -6,7 +6,6 @@ import argparse
 import datetime as dt
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -15,7 +14,7 @@ from tlsprobe import __version__, cli_serve
 from tlsprobe.errors import UsageError
 from tlsprobe.model import MAX_WARN_DAYS, MinTls, Policy, Status, TargetResult
 from tlsprobe.report import FORMATS, RunInfo
-from tlsprobe.sources import Collected
+from tlsprobe.sources import Collected, ca_file_problem
 from tlsprobe.targets import Target, parse_target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -163,22 +162,20 @@ def policy_from(args: argparse.Namespace, defaults: Mapping[str, Any]) -> Policy
         flag = getattr(args, name, None)
         return flag if flag is not None else defaults.get(name, fallback)
 
+    if getattr(args, "ca_file", None) is not None:  # tlsprobe.toml's was checked when read
+        _validate_ca_file(Path(args.ca_file))
     ca_text = pick("ca_file", None)
-    ca_file = Path(ca_text) if ca_text is not None else None
-    if ca_file is not None:
-        _validate_ca_file(ca_file)
+    built_in = Policy()
     return Policy(
         timeout=pick("timeout", args.default_timeout),
-        min_tls=MinTls(pick("min_tls", "1.2")),
-        expiry_warn_days=pick("expiry_warn_days", 14),
-        ca_file=ca_file.resolve() if ca_file else None,
-        concurrency=pick("concurrency", 50),
+        min_tls=MinTls(pick("min_tls", built_in.min_tls)),
+        expiry_warn_days=pick("expiry_warn_days", built_in.expiry_warn_days),
+        ca_file=Path(ca_text).resolve() if ca_text is not None else None,
+        concurrency=pick("concurrency", built_in.concurrency),
     )
 
 
 def _validate_ca_file(path: Path) -> None:
-    from tlsprobe.sources.config import ca_file_problem
-
     problem = ca_file_problem(path)
     if problem is not None:
         raise UsageError(f"--ca-file {path}: {problem}")
@@ -306,6 +303,8 @@ def write_report(text: str, output: Path | None) -> None:
 
 def _replace_atomically(text: str, output: Path) -> None:
     """A reader (a textfile collector, a CI step) never sees half a report."""
+    import tempfile  # only for -o FILE: `tlsprobe --help` does not pay for it
+
     with tempfile.NamedTemporaryFile(
         "w", encoding="utf-8", dir=output.resolve().parent, delete=False, suffix=".tmp"
     ) as tmp:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
-import socket
-import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
 
 
 class UsageError(Exception):
@@ -21,7 +23,6 @@ KIND_HINTS = {
     "os": "check the network path to the server: address, port and firewalls",
     "protocol": "the port may serve another protocol: check the port and the scheme",
     "proxy": "check the proxy in front of the server",
-    "http": "run with -v to see the HTTP exchange",
     "tls": "compare the server's TLS settings with what current clients accept (run with -v)",
     "tls-verify": "see cert.chain: the certificate did not verify",
     "smtp": "the server's reply is quoted: look at its log or policy for that reply",
@@ -106,6 +107,8 @@ _ALERT_TEXT = {
 
 def explain(exc: BaseException) -> Explained:
     """Translate any exception raised while probing into a plain-language Explained."""
+    import ssl  # here, not at the top: `tlsprobe --help` imports this module, not ssl
+
     root = _innermost(exc)
     if isinstance(root, ssl.SSLError):
         return _explain_ssl(root)
@@ -131,6 +134,8 @@ def _said(exc: BaseException) -> str:
 def _innermost(exc: BaseException) -> BaseException:
     """Follow `raise ... from` links (and exception groups: the network layer raises one when
     every address of a host failed) to the original socket or TLS error, if there is one."""
+    import ssl
+
     seen: set[int] = set()
     found: BaseException | None = None
     current: BaseException | None = exc
@@ -150,6 +155,8 @@ def _innermost(exc: BaseException) -> BaseException:
 
 
 def _explain_ssl(exc: ssl.SSLError) -> Explained:
+    import ssl
+
     reason = getattr(exc, "reason", None) or ""
     if isinstance(exc, ssl.SSLCertVerificationError):
         return Explained("tls-verify", f"certificate verification failed: {exc.verify_message}")
@@ -177,6 +184,8 @@ def _explain_ssl(exc: ssl.SSLError) -> Explained:
 
 
 def _explain_os(exc: OSError | TimeoutError) -> Explained:
+    import socket
+
     if isinstance(exc, TimeoutError):
         return Explained("timeout", "timed out")
     if isinstance(exc, socket.gaierror):

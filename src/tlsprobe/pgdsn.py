@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tlsprobe.errors import UsageError
-from tlsprobe.targets import REDACTED, SECRET_KEYWORDS, Target
+from tlsprobe.targets import REDACTED, SECRET_KEYWORDS, Target, _ascii_host, is_ip_literal
 
 # Every keyword libpq 17 accepts in a connection string; anything else is a typo that libpq
 # itself would refuse ("invalid connection option").
@@ -111,8 +111,6 @@ class KeywordTarget(Target):
 
 def keyword_target(text: str, *, name: str, source: str) -> Target:
     """Parse `host=db port=5432 user=u password=p sslmode=verify-full ...` into a Target."""
-    from tlsprobe.targets import _ascii_host, is_ip_literal
-
     shown = redact_keywords(text)
     try:
         pairs = parse_keywords(text)
@@ -137,7 +135,7 @@ def keyword_target(text: str, *, name: str, source: str) -> Target:
     return KeywordTarget(
         url=text.strip(),
         protocol="postgresql",
-        host=host if is_ip_literal(host) else _ascii_host(host, shown),
+        host=_ascii_host(host, shown),
         port=int(port),
         path="/" + given.get("dbname", ""),
         user=given.get("user") or None,

@@ -6,10 +6,10 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-from tlsprobe.errors import explain
+from tlsprobe.errors import KIND_HINTS, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes import probe_for
-from tlsprobe.probes.base import current_step, forget_step, result_for
+from tlsprobe.probes.base import check_of, current_step, forget_step, result_for
 from tlsprobe.targets import Target
 
 # A probe enforces its own deadline; this grace is the runner's safety net around it.
@@ -70,8 +70,7 @@ async def probe_one(target: Target, policy: Policy) -> TargetResult:
         what = f"the probe itself crashed: {explain(exc).detail}"
     step = current_step()
     # The check that was under way, when the probe said which; "connect" when it never did.
-    check_id = step.partition("/")[0] if step else "connect"
+    check_id = check_of(step) if step else "connect"
     where = f"; it was in step {step}" if step else "; it recorded no step"
-    hint = "this is a tlsprobe bug, not a server verdict: please report it with -v output"
-    check = Check(check_id, Status.FAIL, what + where, hint)
+    check = Check(check_id, Status.FAIL, what + where, KIND_HINTS["internal"])
     return result_for(target, (check,), (time.monotonic() - started) * 1000)

@@ -30,6 +30,7 @@ T = TypeVar("T")
 # X509_V_FLAG_NO_CHECK_TIME: Python's ssl has no name for it. Dates are judged by cert.expiry,
 # so chain verification ignores them and an expired chain still says whether it is trusted.
 NO_CHECK_TIME = 0x200000
+LEGACY_MINIMUM = ssl.TLSVersion.TLSv1  # of the permissive contexts that name what old servers offer
 
 # X509_V_ERR_* codes that need more than OpenSSL's own words.
 _MISSING_ISSUER = {2, 20, 21}
@@ -96,7 +97,7 @@ def context(
     if mode.legacy:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.minimum_version = LEGACY_MINIMUM
         # To diagnose servers that OpenSSL 3 refuses by default (TLS 1.0/1.1, weak keys).
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     if mode in (Mode.VERIFY, Mode.LEGACY_VERIFY):
@@ -110,6 +111,11 @@ def context(
     if alpn:
         ctx.set_alpn_protocols(list(alpn))
     return ctx
+
+
+def is_strict(ctx: ssl.SSLContext) -> bool:
+    """Whether `ctx` is a Mode.VERIFY context: the chain verified, no legacy versions."""
+    return ctx.verify_mode == ssl.CERT_REQUIRED and ctx.minimum_version != LEGACY_MINIMUM
 
 
 def load_system_trust(ctx: ssl.SSLContext) -> None:

@@ -256,10 +256,6 @@ def expiry_check(chain: Sequence[x509.Certificate], now: dt.datetime, warn_days:
     return Check("cert.expiry", Status.PASS, f"leaf valid until {utc_text(leaf_end)}")
 
 
-def earliest_expiry(chain: Sequence[x509.Certificate]) -> dt.datetime | None:
-    return min((c.not_valid_after_utc for c in chain), default=None)
-
-
 # --- version --------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from typing import Any
 
 import h2.config
 import h2.connection
@@ -92,6 +93,23 @@ def https_exchange(
     return on_loop(scenario())
 
 
+def http11_exchange(
+    on_loop: Runner,
+    response: bytes,
+    url: str,
+    server_tls: ssl.SSLContext | None,
+    client_tls: ssl.SSLContext | None,
+    **options: Any,
+) -> tuple[HttpAnswer | BaseException, list[str]]:
+    """https_exchange against http11_server(`response`): the answer or the error, and the lines
+    of the one request head the server read."""
+    received: list[list[str]] = []
+    handler = http11_server(response, received)
+    got, _ = https_exchange(on_loop, handler, url, server_tls, client_tls, **options)
+    [head] = received
+    return got, head
+
+
 REDIRECT = (
     b"HTTP/1.1 301 Moved\r\nLocation: http://x/\r\nStrict-Transport-Security: max-age=5\r\n"
     b"Content-Length: 0\r\n\r\n"
@@ -104,24 +122,21 @@ def test_exchange_http11_answer_and_request(
     """A GET over TLS to an HTTP/1.1 server: the answer's fields are exact, and the request
     carries the percent-encoded path and query, Host with the non-default port, tlsprobe's
     User-Agent."""
-    received: list[list[str]] = []
-    got, _ = https_exchange(
+    got, head = http11_exchange(
         on_loop,
-        http11_server(REDIRECT, received),
+        REDIRECT,
         "https://localhost:PORT/a b/%20c?q=1 2&r=%41",
         server_context(server_cert),
         client_context(ca),
     )
     assert got == HttpAnswer("HTTP/1.1", 301, "Moved", "http://x/", "max-age=5")
-    assert received == [
-        [
-            "GET /a%20b/%20c?q=1%202&r=%41 HTTP/1.1",
-            "Host: localhost:PORT",
-            f"User-Agent: tlsprobe/{__version__}",
-            "Accept: */*",
-            "",
-            "",
-        ]
+    assert head == [
+        "GET /a%20b/%20c?q=1%202&r=%41 HTTP/1.1",
+        "Host: localhost:PORT",
+        f"User-Agent: tlsprobe/{__version__}",
+        "Accept: */*",
+        "",
+        "",
     ]
 
 
@@ -143,16 +158,16 @@ def test_exchange_sends_basic_credentials_only_when_allowed(
     """The URL's user and password go as Basic credentials when the caller allows it, and
     never otherwise; a URL without a user sends none either way."""
     url, credentials, authorization = case
-    received: list[list[str]] = []
-    https_exchange(
+    got, head = http11_exchange(
         on_loop,
-        http11_server(REDIRECT, received),
+        REDIRECT,
         url,
         server_context(server_cert),
         client_context(ca),
         credentials=credentials,
     )
-    sent = [line for line in received[0] if line.startswith("Authorization")]
+    assert got == HttpAnswer("HTTP/1.1", 301, "Moved", "http://x/", "max-age=5")
+    sent = [line for line in head if line.startswith("Authorization")]
     assert sent == ([authorization] if authorization else [])
 
 
@@ -161,47 +176,44 @@ def test_exchange_to_an_ipv6_literal_brackets_the_host(
     on_loop: Runner, ca: trustme.CA, server_cert: trustme.LeafCert
 ) -> None:
     """A target at [::1] connects over IPv6 and sends "Host: [::1]:PORT"."""
-    received: list[list[str]] = []
-    got, _ = https_exchange(
+    got, head = http11_exchange(
         on_loop,
-        http11_server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", received),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         "https://[::1]:PORT/",
         server_context(server_cert),
         client_context(ca),
         host="::1",
     )
     assert got == HttpAnswer("HTTP/1.1", 200, "OK", None, None)
-    assert received[0][:2] == ["GET / HTTP/1.1", "Host: [::1]:PORT"]
+    assert head[:2] == ["GET / HTTP/1.1", "Host: [::1]:PORT"]
 
 
 def test_exchange_with_connect_override_sends_the_url_host(
     on_loop: Runner, ca: trustme.CA, server_cert: trustme.LeafCert
 ) -> None:
     """With #connect=127.0.0.1, the connection goes to 127.0.0.1 but Host names the URL's host."""
-    received: list[list[str]] = []
-    got, _ = https_exchange(
+    got, head = http11_exchange(
         on_loop,
-        http11_server(b"HTTP/1.1 204 No Content\r\n\r\n", received),
+        b"HTTP/1.1 204 No Content\r\n\r\n",
         "https://example.test:PORT/health#connect=127.0.0.1",
         server_context(server_cert),
         client_context(ca),
     )
     assert got == HttpAnswer("HTTP/1.1", 204, "No Content", None, None)
-    assert received[0][:2] == ["GET /health HTTP/1.1", "Host: example.test:PORT"]
+    assert head[:2] == ["GET /health HTTP/1.1", "Host: example.test:PORT"]
 
 
 def test_exchange_over_plain_http(on_loop: Runner) -> None:
     """Without TLS the same GET goes out in plaintext (an http:// target) and is answered."""
-    received: list[list[str]] = []
-    got, _ = https_exchange(
+    got, head = http11_exchange(
         on_loop,
-        http11_server(b"HTTP/1.1 404 Nope\r\nContent-Length: 0\r\n\r\n", received),
+        b"HTTP/1.1 404 Nope\r\nContent-Length: 0\r\n\r\n",
         "http://127.0.0.1:PORT/missing",
         None,
         None,
     )
     assert got == HttpAnswer("HTTP/1.1", 404, "Nope", None, None)
-    assert received[0][:2] == ["GET /missing HTTP/1.1", "Host: 127.0.0.1:PORT"]
+    assert head[:2] == ["GET /missing HTTP/1.1", "Host: 127.0.0.1:PORT"]
 
 
 async def reset_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -365,16 +377,15 @@ def test_exchange_http11_when_the_server_offers_no_alpn(
     on_loop: Runner, ca: trustme.CA, server_cert: trustme.LeafCert
 ) -> None:
     """The twin: a client offering h2 to a server without ALPN gets HTTP/1.1."""
-    received: list[list[str]] = []
-    got, _ = https_exchange(
+    got, head = http11_exchange(
         on_loop,
-        http11_server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", received),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         "https://localhost:PORT/",
         server_context(server_cert),
         client_context(ca, ("h2", "http/1.1")),
     )
     assert got == HttpAnswer("HTTP/1.1", 200, "OK", None, None)
-    assert received[0][0] == "GET / HTTP/1.1"
+    assert head[0] == "GET / HTTP/1.1"
 
 
 async def read_h2_request(reader: asyncio.StreamReader) -> None:

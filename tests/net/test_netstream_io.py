@@ -9,7 +9,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpcore
 import pytest
@@ -32,9 +32,6 @@ from netservers import (
 
 from conftest import Runner, T
 from tlsprobe.errors import explain
-
-# --- connect_tcp --------------------------------------------------------------------------------
-
 
 # --- read, write, close -------------------------------------------------------------------------
 
@@ -110,23 +107,32 @@ def test_read_after_the_server_closes_is_empty(
     assert tls_session(on_loop, ca, server_cert, bye, client) == [b"bye", b""]
 
 
+@contextlib.asynccontextmanager
+async def reset_after_one_byte() -> AsyncIterator[httpcore.AsyncNetworkStream]:
+    """A TCP stream to a server that resets the connection once it has read a byte, that byte
+    already written; closed on exit."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        reset(writer)
+
+    async with serving(handler) as port:
+        stream = await BACKEND.connect_tcp("127.0.0.1", port, timeout=LONG)
+        try:
+            await stream.write(b"x", timeout=LONG)
+            yield stream
+        finally:
+            await stream.aclose()
+
+
 def test_read_after_a_reset_is_a_read_error(on_loop: Runner) -> None:
     """The bad twin of a clean close: a server that resets the connection makes read raise
     ReadError from ConnectionResetError, kind "reset"."""
 
     async def scenario() -> None:
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.read(1)
-            reset(writer)
-
-        async with serving(handler) as port:
-            stream = await BACKEND.connect_tcp("127.0.0.1", port, timeout=LONG)
-            try:
-                await stream.write(b"x", timeout=LONG)
-                with pytest.raises(httpcore.ReadError) as info:
-                    await stream.read(1024, timeout=LONG)
-            finally:
-                await stream.aclose()
+        async with reset_after_one_byte() as stream:
+            with pytest.raises(httpcore.ReadError) as info:
+                await stream.read(1024, timeout=LONG)
         assert type(info.value) is httpcore.ReadError
         assert type(info.value.__cause__) is ConnectionResetError
         assert explain(info.value).kind == "reset"
@@ -142,20 +148,11 @@ def test_write_after_a_reset_is_a_write_error(on_loop: Runner) -> None:
     """A write on a connection the server has reset raises WriteError, kind "reset"."""
 
     async def scenario() -> None:
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.read(1)
-            reset(writer)
-
-        async with serving(handler) as port:
-            stream = await BACKEND.connect_tcp("127.0.0.1", port, timeout=LONG)
-            try:
-                await stream.write(b"x", timeout=LONG)
-                await wait_until(lambda: bool(stream.get_extra_info("is_readable")))
-                await asyncio.sleep(0.02)  # the reset reaches the transport
-                with pytest.raises(httpcore.WriteError) as info:
-                    await stream.write(b"more", timeout=LONG)
-            finally:
-                await stream.aclose()
+        async with reset_after_one_byte() as stream:
+            await wait_until(lambda: bool(stream.get_extra_info("is_readable")))
+            await asyncio.sleep(0.02)  # the reset reaches the transport
+            with pytest.raises(httpcore.WriteError) as info:
+                await stream.write(b"more", timeout=LONG)
         assert type(info.value) is httpcore.WriteError
         assert isinstance(info.value.__cause__, ConnectionResetError)
         assert explain(info.value).kind == "reset"

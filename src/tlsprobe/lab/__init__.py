@@ -2,7 +2,8 @@
 
 Every server listens on an ephemeral 127.0.0.1 port and presents certificates made at start-up
 (trustme, cryptography, and `openssl` for SHA-1). A case is added by adding a `Case` to a factory
-in `_FACTORIES`; SMTP and PostgreSQL cases are meant to arrive as further factories.
+in `_FACTORIES` (HTTPS, SMTP, fake PostgreSQL servers); the real PostgreSQL clusters are started
+by `postgres_cluster`.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class Lab:
 
     @property
     def ca_file(self) -> pathlib.Path:
-        """A PEM file holding only the lab's trusted root CA."""
+        """A PEM file of the roots the lab's clients trust: the lab's own, and the expired private
+        root of `https-expired-root`."""
         if self._ca_file is None:
             raise RuntimeError("the lab is not started")
         return self._ca_file

@@ -126,8 +126,7 @@ async def _starttls(mta: Mta, conn: Conn, lines: Lines) -> bool:
         return False
     if not mta.keep_buffer:
         lines.buffer.clear()  # RFC 3207 4.2: plaintext sent before TLS must not be answered
-    if mta.starttls is None:
-        return False
+    assert mta.starttls is not None  # STARTTLS reaches here only when offered (_offers_starttls)
     await conn.start_tls(mta.starttls)
     return True
 

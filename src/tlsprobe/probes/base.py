@@ -8,11 +8,18 @@ import contextvars
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from tlsprobe import clientconf, sniff
-from tlsprobe.errors import Explained, explain
+from tlsprobe.errors import KIND_HINTS, Explained, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult, TlsInfo
 from tlsprobe.targets import Target
+
+if TYPE_CHECKING:
+    from tlsprobe.tls import Negotiated
+
+# The checks the shared TLS judge decides, in report order (ProbeState.record_tls).
+TLS_CHECK_IDS = ("tls.handshake", "tls.version", "cert.chain", "cert.hostname", "cert.expiry")
 
 # How each step is named when the deadline passes while it is under way.
 STALLS = {
@@ -114,6 +121,16 @@ class ProbeState:
     def remaining(self) -> float:
         return max(0.0, self.policy.timeout - (time.monotonic() - self.started))
 
+    def record_tls(self, negotiated: Negotiated[Any]) -> None:
+        """The shared judge's verdicts on a negotiated session (tls.handshake, the version,
+        chain, host name and expiry checks) and its TLS facts for the report."""
+        from tlsprobe import tls  # imported here: the runner loads this module at start-up
+
+        self.put(tls.handshake_check(negotiated))
+        self.tls = tls.tls_info(negotiated.handshake)
+        for check in tls.judge(negotiated, self.target.host, self.policy):
+            self.put(check)
+
     def fail_step(self, detail: str, hint: str = "") -> None:
         """Fail the step under way; every check not yet decided is skipped because of it."""
         self.put(Check(self.check_id, Status.FAIL, detail, hint))
@@ -123,8 +140,7 @@ class ProbeState:
 
     @property
     def check_id(self) -> str:
-        """The check a step decides: a step may name a phase of it ("connect/greeting")."""
-        return self.step.partition("/")[0]
+        return check_of(self.step)
 
     def result(self) -> TargetResult:
         ordered = [self.checks[i] for i in self.ids if i in self.checks]
@@ -184,10 +200,15 @@ async def run_probe(target: Target, policy: Policy, ids: Sequence[str], body: Bo
     return state.result()
 
 
+def check_of(step: str) -> str:
+    """The check a step decides: a step may name a phase of it ("connect/greeting")."""
+    return step.partition("/")[0]
+
+
 def stalled(step: str, timeout: float) -> tuple[str, str]:
     """How a step the deadline caught is said, and the hint for it."""
     stall = STALLS.get(step, "no answer during " + step + " within {t:g} s")
-    return stall.format(t=timeout), STALL_HINTS.get(step, "the server accepts but does not answer")
+    return stall.format(t=timeout), STALL_HINTS.get(step, KIND_HINTS["timeout"])
 
 
 def client_encryption(target: Target) -> Check | None:

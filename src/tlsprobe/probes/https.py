@@ -12,20 +12,11 @@ from tlsprobe import tls, tlsfacts
 from tlsprobe.errors import Explained, explain
 from tlsprobe.model import Check, Status, TargetResult
 from tlsprobe.probes import httpget
-from tlsprobe.probes.base import ProbeState, run_probe, stalled
+from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled
 from tlsprobe.probes.httpget import HttpAnswer
 from tlsprobe.targets import Target
 
-IDS = (
-    "connect",
-    "tls.handshake",
-    "tls.version",
-    "cert.chain",
-    "cert.hostname",
-    "cert.expiry",
-    "http.status",
-    "http.hsts",
-)
+IDS = ("connect", *TLS_CHECK_IDS, "http.status", "http.hsts")
 ALPN = ("h2", "http/1.1")
 JUDGE_RESERVE_S = 0.25  # of the deadline, kept for judging the handshake after an HTTP stall
 
@@ -71,12 +62,9 @@ async def _body(state: ProbeState) -> None:
 
     client_cert = (target.client_cert, target.client_key) if target.client_cert else None
     negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
-    state.put(tls.handshake_check(negotiated))
     # The judge reads the certificates: a crash in it is the certificates' step, not HTTP's.
     state.enter("cert.chain")
-    state.tls = tls.tls_info(negotiated.handshake)
-    for check in tls.judge(negotiated, target.host, state.policy):
-        state.put(check)
+    state.record_tls(negotiated)
     answer = negotiated.session
     if isinstance(answer, Explained):
         # A TLS alert after the client's Finished is the server refusing the session (TLS 1.3
@@ -139,11 +127,9 @@ def _may_send_credentials(ctx: ssl.SSLContext, handshake: tls.Handshake, state: 
     legacy TLS), a certificate in date and for this host. Otherwise the probe's retries, which
     exist to diagnose, would hand the password to whoever holds the port."""
     target = state.target
-    client_cert = (target.client_cert, target.client_key) if target.client_cert else None
-    strict = tls.context(tls.Mode.VERIFY, state.policy.ca_file, ALPN, client_cert)
     chain = tlsfacts.load_chain(handshake.chain_der)
     trusted = (
-        ctx is strict
+        tls.is_strict(ctx)
         and bool(chain)
         and tlsfacts.hostname_check(chain[0], target.host).status is Status.PASS
         and tlsfacts.expiry_check(chain, dt.datetime.now(dt.UTC), 0).status is Status.PASS

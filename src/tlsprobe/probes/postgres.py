@@ -21,22 +21,12 @@ from tlsprobe import clientconf, pgdsn, tls
 from tlsprobe.errors import explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes import postgres_wire as wire
-from tlsprobe.probes.base import ProbeState, run_probe
+from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres_login import login
 from tlsprobe.probes.postgres_sslmodes import sslmodes
 from tlsprobe.targets import Target
 
-IDS = (
-    "connect",
-    "pg.sslrequest",
-    "tls.handshake",
-    "tls.version",
-    "cert.chain",
-    "cert.hostname",
-    "cert.expiry",
-    "pg.plaintext",
-)
-TLS_IDS = IDS[2:7]
+IDS = ("connect", "pg.sslrequest", *TLS_CHECK_IDS, "pg.plaintext")
 ALPN = ("postgresql",)
 DIRECT_UNSUPPORTED = "direct TLS unsupported by this server (PostgreSQL < 17)"
 
@@ -84,7 +74,7 @@ async def _body(state: ProbeState, settings: pgdsn.Settings) -> None:
     if negotiated is Stop.STOP:
         return
     if negotiated is not Stop.NO_TLS:
-        _judge(state, negotiated)
+        state.record_tls(negotiated)
     state.put(await _plaintext(state, settings))
     legacy = negotiated is not Stop.NO_TLS and negotiated.mode.legacy
     modes = sslmodes(state.checks, legacy)
@@ -92,13 +82,6 @@ async def _body(state: ProbeState, settings: pgdsn.Settings) -> None:
     state.log(f"libpq sslmodes: {modes}")
     if settings.user:
         state.put(await login(state, settings))
-
-
-def _judge(state: ProbeState, negotiated: tls.Negotiated[None]) -> None:
-    state.tls = tls.tls_info(negotiated.handshake)
-    state.put(tls.handshake_check(negotiated))
-    for check in tls.judge(negotiated, state.target.host, state.policy):
-        state.put(check)
 
 
 async def _negotiated(state: ProbeState, settings: pgdsn.Settings) -> Outcome:
@@ -114,7 +97,7 @@ async def _negotiated(state: ProbeState, settings: pgdsn.Settings) -> Outcome:
         if refused.answer != b"N":
             state.fail_step(refused.check.detail, refused.check.hint)
             return Stop.STOP
-        for check_id in TLS_IDS:
+        for check_id in TLS_CHECK_IDS:
             state.put(Check(check_id, Status.SKIP, "not run: the server has ssl = off"))
         return Stop.NO_TLS
     except Exception as exc:
@@ -273,5 +256,4 @@ async def _plaintext(state: ProbeState, settings: pgdsn.Settings) -> Check:
 
 def _untold(reason: str) -> Check:
     """pg.plaintext when the plaintext startup got no verdict-worthy answer."""
-    hint = "run with -v to see what the server answered; check pg_hba.conf for host lines by hand"
-    return Check("pg.plaintext", Status.WARN, f"could not tell: {reason}", hint)
+    return Check("pg.plaintext", Status.WARN, f"could not tell: {reason}", wire.UNTOLD_HINT)

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from tlsprobe.errors import Explained, explain
+from tlsprobe.errors import KIND_HINTS, Explained, explain
 from tlsprobe.model import Check, Status
 from tlsprobe.pgdsn import Settings
 from tlsprobe.probes.base import ProbeState
@@ -75,7 +75,7 @@ _LIBPQ_ERRORS: tuple[tuple[str, str, str, str], ...] = (
         "timeout expired",
         "timeout",
         "no session within the connect timeout",
-        "the server accepts but does not answer",
+        KIND_HINTS["timeout"],
     ),
     (
         "connection refused",
@@ -171,9 +171,7 @@ async def login(state: ProbeState, settings: Settings) -> Check:
         row, version = await _session(dsn, max(0.0, state.remaining() - STALL_MARGIN_S))
     except _Stalled as stalled:
         state.log(f"deadline: {stalled}")
-        return Check(
-            "pg.login", Status.FAIL, str(stalled), "the server accepts but does not answer"
-        )
+        return Check("pg.login", Status.FAIL, str(stalled), KIND_HINTS["timeout"])
     except Exception as exc:
         why = explain_psycopg(exc, settings)
         state.log(f"error: {why.detail}")

@@ -17,6 +17,10 @@ _AUTH_NAMES |= {9: "SSPI", 10: "SASL"}
 ACCEPTS_HINT = (
     "use hostssl instead of host lines in pg_hba.conf (and `hostnossl all all 0.0.0.0/0 reject`)"
 )
+# pg.plaintext when the plaintext startup got no verdict-worthy answer.
+UNTOLD_HINT = (
+    "run with -v to see what the server answered; check pg_hba.conf for host lines by hand"
+)
 
 
 class Wire(asyncio.Protocol):
@@ -153,9 +157,11 @@ def judge_plaintext(kind: bytes, body: bytes, who: str) -> Check | None:
             Status.WARN,
             f"could not tell whether it accepts unencrypted sessions: a plaintext startup as "
             f"{who} got {said}",
+            UNTOLD_HINT,
         )
     return Check(
         "pg.plaintext",
         Status.WARN,
         f"could not tell: a plaintext startup got an unexpected {kind!r} message",
+        UNTOLD_HINT,
     )

@@ -19,7 +19,7 @@ from aiosmtplib.response import SMTPResponse
 from tlsprobe import tls
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes import smtp_checks as checks
-from tlsprobe.probes.base import ProbeState, fail_with, run_probe
+from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, fail_with, run_probe
 from tlsprobe.probes.smtp_session import (
     Session,
     StepFailed,
@@ -34,11 +34,7 @@ from tlsprobe.targets import Target
 IDS = (
     "connect",
     "smtp.starttls",
-    "tls.handshake",
-    "tls.version",
-    "cert.chain",
-    "cert.hostname",
-    "cert.expiry",
+    *TLS_CHECK_IDS,
     "smtp.auth_before_tls",
     "smtp.starttls_injection",
 )
@@ -160,10 +156,7 @@ async def _negotiated(
     except Exception as exc:
         await fail_with(state, explain_smtp(exc, state.step))
         return None
-    state.tls = tls.tls_info(negotiated.handshake)
-    state.put(tls.handshake_check(negotiated))
-    for check in tls.judge(negotiated, state.target.host, state.policy):
-        state.put(check)
+    state.record_tls(negotiated)
     return negotiated
 
 

@@ -18,7 +18,6 @@ from tlsprobe.report import RunInfo, summary
 from tlsprobe.report.columns import columns, header
 
 MARKS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.SKIP: "⏭️"}
-WORDS = {Status.PASS: "pass", Status.WARN: "warn", Status.FAIL: "fail", Status.SKIP: "skip"}
 # Characters that start Markdown constructs inline; HTML is escaped separately.
 _MARKUP = re.compile(r"([\\`*_\[\]|~#!])")
 
@@ -35,8 +34,7 @@ def cell(check: Check | None) -> str:
 
 def headers(ids: Sequence[str]) -> list[str]:
     """Short column names (as the table's), but the full id where two would read the same."""
-    short = [header(i) for i in ids]
-    return [i if short.count(h) > 1 else h for i, h in zip(ids, short, strict=True)]
+    return [header(i, ids) for i in ids]
 
 
 def matrix(results: Sequence[TargetResult]) -> list[str]:
@@ -47,7 +45,7 @@ def matrix(results: Sequence[TargetResult]) -> list[str]:
     ]
     for r in results:
         cells = [escape(r.name), *(cell(r.check(i)) for i in ids)]
-        cells.append(f"{MARKS[r.status]} {WORDS[r.status]}")
+        cells.append(f"{MARKS[r.status]} {r.status.value}")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

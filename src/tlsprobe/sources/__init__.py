@@ -12,6 +12,23 @@ from tlsprobe.errors import UsageError
 from tlsprobe.targets import Target
 
 
+def ca_file_problem(path: Path) -> str | None:
+    """What is wrong with a file of trusted roots, in a few words, or None."""
+    import ssl
+
+    if path.is_dir():
+        return "is a directory, not a PEM file"
+    if not path.is_file():
+        return "no such file"
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError):  # SSLError first: it is an OSError too
+        return "not a PEM file of CA certificates"
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+    return None
+
+
 @dataclass
 class Collected:
     """What the sources found: targets to probe, and notes on what was seen but not probed."""

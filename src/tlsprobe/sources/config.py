@@ -11,7 +11,7 @@ from typing import Any
 
 from tlsprobe.errors import UsageError
 from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS
-from tlsprobe.sources import Collected, read_text
+from tlsprobe.sources import Collected, ca_file_problem, read_text
 from tlsprobe.targets import Target, _connect_host, parse_status_ranges, parse_target
 
 TARGET_KEYS = (
@@ -54,23 +54,6 @@ DEFAULT_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "ca_file": (_text, "a path to a PEM file"),
     "concurrency": (_count(1), "a whole number, 1 or more"),
 }
-
-
-def ca_file_problem(path: Path) -> str | None:
-    """What is wrong with a file of trusted roots, in a few words, or None."""
-    import ssl
-
-    if path.is_dir():
-        return "is a directory, not a PEM file"
-    if not path.is_file():
-        return "no such file"
-    try:
-        ssl.create_default_context(cafile=str(path))
-    except (ssl.SSLError, ValueError):  # SSLError first: it is an OSError too
-        return "not a PEM file of CA certificates"
-    except OSError as exc:
-        return f"cannot read it ({exc.strerror or exc})"
-    return None
 
 
 def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
