@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from tlsprobe.cli import main
-from tlsprobe.cli_serve import listen_address, positive_seconds
+from tlsprobe.cli.options import listen_address, positive_seconds
 
 CLOSED = "https://127.0.0.1:1/"  # nothing listens: a run that probes fails fast, with exit 1
 

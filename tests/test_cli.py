@@ -18,6 +18,7 @@ from tlsprobe.cli import main
 from tlsprobe.lab import Lab
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes.base import ProbeState, run_probe
+from tlsprobe.probes.smtp import steps
 from tlsprobe.targets import Target, parse_target
 
 
@@ -176,7 +177,7 @@ def test_output_file_is_readable_by_others(lab: Lab, tmp_path: Path) -> None:
 
 # --- the runner's safety net: probes that break their own contract (no server can make them) --
 
-STALL_STEP = "tls.handshake/starttls"
+STALL_STEP = steps.HANDSHAKE_AFTER_STARTTLS
 
 
 async def _stalling_probe(target: Target, policy: Policy, *, stubborn: bool) -> TargetResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tlsprobe.clientconf import for_http, for_postgres_params, for_smtp, for_sslmode, judge
+from tlsprobe.targets.client_tls import for_http, for_postgres_params, for_smtp, for_sslmode, judge
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ import h2.exceptions
 import httpcore
 import pytest
 
-from tlsprobe import errors
-from tlsprobe.errors import Explained, explain
+from tlsprobe import failures as errors
+from tlsprobe.failures import Explained, explain
 
 
 def ssl_error(reason: str, cls: type[ssl.SSLError] = ssl.SSLError) -> ssl.SSLError:

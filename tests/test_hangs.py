@@ -20,7 +20,7 @@ from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Conn, Servers
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.probes import postgres, smtp
-from tlsprobe.probes.postgres_wire import SSL_REQUEST
+from tlsprobe.probes.postgres.wire import SSL_REQUEST
 from tlsprobe.targets import parse_target
 
 TIMEOUT = 2.0

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from tlsprobe import loop
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy, TargetResult
-from tlsprobe.runner import Run
+from tlsprobe.runner import Run, run_loop
 from tlsprobe.targets import parse_target
 
 
@@ -23,19 +22,19 @@ def test_uvloop_and_asyncio_give_the_same_verdicts(lab: Lab) -> None:
     """Every lab endpoint, all three protocols, gets the same checks on either loop."""
     targets = [parse_target(e.url, name=e.name) for e in lab.endpoints]
     policy = Policy(timeout=2.0, ca_file=lab.ca_file)
-    on_uvloop = loop.run(Run(targets, policy).execute())
+    on_uvloop = run_loop(Run(targets, policy).execute())
     on_asyncio = asyncio.run(Run(targets, policy).execute())
     assert verdicts(on_uvloop) == verdicts(on_asyncio)
     assert len(on_uvloop) == len(lab.endpoints)
 
 
 def test_uvloop_is_used_when_installed() -> None:
-    """loop.run runs the coroutine on uvloop when it can be imported."""
+    """run_loop runs the coroutine on uvloop when it can be imported."""
 
     async def loop_module() -> str:
         return type(asyncio.get_running_loop()).__module__
 
-    assert loop.run(loop_module()).startswith("uvloop")
+    assert run_loop(loop_module()).startswith("uvloop")
 
 
 def test_without_uvloop_asyncio_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,4 +51,4 @@ def test_without_uvloop_asyncio_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     async def loop_module() -> str:
         return type(asyncio.get_running_loop()).__module__
 
-    assert loop.run(loop_module()).startswith("asyncio")
+    assert run_loop(loop_module()).startswith("asyncio")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tlsprobe import pgdsn
-from tlsprobe.errors import UsageError
-from tlsprobe.targets import parse_target
+from tlsprobe.failures import UsageError
+from tlsprobe.targets import libpq, parse_target
 
 KEYWORDS = (
     "host=db.example port=6432 user=airflow password='s3 cret' dbname=meta sslmode=verify-full"
@@ -37,7 +36,7 @@ def test_keyword_string_display_hides_the_password() -> None:
 
 def test_keyword_quoting_and_escapes() -> None:
     """Quoted values keep spaces, backslash escapes a quote, and spaces around = are allowed."""
-    pairs = pgdsn.parse_keywords(r"host = db  password='it\'s a \\ pw' options=-c\ x=1")
+    pairs = libpq.parse_keywords(r"host = db  password='it\'s a \\ pw' options=-c\ x=1")
     assert pairs == [("host", "db"), ("password", "it's a \\ pw"), ("options", "-c x=1")]
 
 
@@ -101,8 +100,8 @@ def test_percent_encoded_password_decodes() -> None:
     assert "ss" not in target.display.split("@")[0]
 
 
-def resolve(url: str, env: dict[str, str], ca: Path | None = None) -> pgdsn.Settings:
-    return pgdsn.resolve(parse_target(url), env, ca)
+def resolve(url: str, env: dict[str, str], ca: Path | None = None) -> libpq.Settings:
+    return libpq.resolve(parse_target(url), env, ca)
 
 
 def test_environment_fills_in_what_the_target_leaves_out() -> None:
@@ -173,10 +172,10 @@ def test_client_certificate_from_params_or_source() -> None:
     base = dataclasses.replace(
         parse_target("postgresql://u@db"), client_cert="/src.pem", client_key="/src.key"
     )
-    assert (pgdsn.resolve(base, {}).sslcert, pgdsn.resolve(base, {}).sslkey) == (
+    assert (libpq.resolve(base, {}).sslcert, libpq.resolve(base, {}).sslkey) == (
         "/src.pem",
         "/src.key",
     )
-    assert pgdsn.resolve(base, {"PGSSLCERT": "/env.pem"}).sslcert == "/env.pem"
+    assert libpq.resolve(base, {"PGSSLCERT": "/env.pem"}).sslcert == "/env.pem"
     own = parse_target("postgresql://u@db?sslcert=/own.pem&sslkey=/own.key")
-    assert pgdsn.resolve(own, {"PGSSLCERT": "/env.pem"}).sslcert == "/own.pem"
+    assert libpq.resolve(own, {"PGSSLCERT": "/env.pem"}).sslcert == "/own.pem"

@@ -19,7 +19,7 @@ from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.postgres import LabClusters
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.probes import postgres
-from tlsprobe.probes import postgres_wire as wire
+from tlsprobe.probes.postgres import wire
 from tlsprobe.report import FORMATS, RunInfo, render
 from tlsprobe.targets import parse_target
 

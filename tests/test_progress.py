@@ -7,8 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
-from tlsprobe import progress
-from tlsprobe.cli import main
+from tlsprobe.cli import main, progress
 from tlsprobe.lab import Lab
 from tlsprobe.model import Check, Status, TargetResult
 

@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from tlsprobe.cli import main
-from tlsprobe.errors import UsageError
+from tlsprobe.exporter import Exporter
+from tlsprobe.failures import UsageError
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy
 from tlsprobe.report import FORMATS
-from tlsprobe.serve import Exporter
 from tlsprobe.targets import parse_target
 
 SECRET = "Hunter?2x"

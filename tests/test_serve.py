@@ -16,12 +16,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tlsprobe import serve
-from tlsprobe.errors import UsageError
+from tlsprobe import exporter as serve
+from tlsprobe.exporter import Exporter, RoundCollector, scrape_deadline
+from tlsprobe.exporter import app as serve_app
+from tlsprobe.failures import UsageError
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.report.prometheus import exposition
-from tlsprobe.serve import Exporter, RoundCollector, scrape_deadline
 from tlsprobe.targets import Target, parse_target
 
 EPHEMERAL = ("127.0.0.1", 0)
@@ -225,7 +226,7 @@ def run_rounds(monkeypatch: pytest.MonkeyPatch, *, fail_first: bool) -> serve.Ro
     monkeypatch.setattr(FakeRun, "fail_first", fail_first)
     for name in ("active", "most", "rounds"):
         monkeypatch.setattr(FakeRun, name, 0)
-    monkeypatch.setattr(serve, "Run", FakeRun)
+    monkeypatch.setattr(serve_app, "Run", FakeRun)
     target = parse_target("https://127.0.0.1:1/")
     with Exporter([target], Policy(), interval=0.01, listen=EPHEMERAL) as exporter:
         deadline = time.monotonic() + 10

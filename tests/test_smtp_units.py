@@ -21,8 +21,9 @@ from tlsprobe.cli import main
 from tlsprobe.lab import Lab
 from tlsprobe.lab.certs import Pki
 from tlsprobe.model import Policy, TargetResult
-from tlsprobe.probes import smtp, smtp_checks
-from tlsprobe.probes.smtp_session import Tap, explain_smtp
+from tlsprobe.probes import smtp
+from tlsprobe.probes.smtp import verdicts as smtp_checks
+from tlsprobe.probes.smtp.session import Tap, explain_smtp
 from tlsprobe.targets import parse_target
 
 SECRET = "s3cret-pw"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tlsprobe.cli import main
-from tlsprobe.clientconf import Encrypts
-from tlsprobe.errors import UsageError
+from tlsprobe.failures import UsageError
 from tlsprobe.lab import Lab
 from tlsprobe.sources import airflow, config, connections
+from tlsprobe.targets.client_tls import Encrypts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 AIRFLOW = FIXTURES / "airflow"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tlsprobe.errors import UsageError
+from tlsprobe.failures import UsageError
 from tlsprobe.targets import parse_target, redact_url, supported_schemes
 
 

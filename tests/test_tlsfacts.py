@@ -1,4 +1,4 @@
-"""Unit tests for the pure TLS facts (tlsfacts.py) and the pure judge in tls.py: no network."""
+"""Unit tests for the pure TLS facts (certs.py) and the pure judge in tls.py: no network."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from tlsprobe import tlsfacts
 from tlsprobe.model import MinTls, Policy, Status
-from tlsprobe.tls import Handshake, Mode, Negotiated, VerifyError, chain_check, judge, tls_info
+from tlsprobe.tls import (
+    Handshake,
+    Mode,
+    Negotiated,
+    VerifyError,
+    certs,
+    chain_check,
+    judge,
+    tls_info,
+)
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -99,7 +107,7 @@ def dns(*names: str) -> list[x509.GeneralName]:
 )
 def test_dns_name_matches(pattern: str, host: str, expected: bool) -> None:
     """DNS SAN matching follows RFC 6125 as OpenSSL applies it, wildcards included."""
-    assert tlsfacts.dns_name_matches(pattern, host) is expected
+    assert certs.dns_name_matches(pattern, host) is expected
 
 
 @pytest.mark.parametrize(
@@ -114,19 +122,19 @@ def test_dns_name_matches(pattern: str, host: str, expected: bool) -> None:
 )
 def test_ip_matches(san: str, host: str, expected: bool) -> None:
     """IP matching compares addresses, not text, and never matches a name."""
-    assert tlsfacts.ip_matches(san, host) is expected
+    assert certs.ip_matches(san, host) is expected
 
 
 def test_hostname_pass_for_san() -> None:
     """A trustme leaf for the host passes cert.hostname."""
-    check = tlsfacts.hostname_check(trustme_leaf("db.lab.test"), "db.lab.test")
+    check = certs.hostname_check(trustme_leaf("db.lab.test"), "db.lab.test")
     assert (check.id, check.status) == ("cert.hostname", Status.PASS)
     assert check.detail == "db.lab.test matches db.lab.test"
 
 
 def test_hostname_fail_for_other_name() -> None:
     """A leaf for other names fails, and the detail names the SANs and the host."""
-    check = tlsfacts.hostname_check(trustme_leaf("a.lab.test", "b.lab.test"), "db.lab.test")
+    check = certs.hostname_check(trustme_leaf("a.lab.test", "b.lab.test"), "db.lab.test")
     assert check.status is Status.FAIL
     assert "a.lab.test, b.lab.test" in check.detail
     assert "db.lab.test" in check.detail
@@ -135,7 +143,7 @@ def test_hostname_fail_for_other_name() -> None:
 
 def test_hostname_cn_only_fails() -> None:
     """A CN-only certificate whose CN equals the host still fails, naming subjectAltName."""
-    check = tlsfacts.hostname_check(build("db.lab.test"), "db.lab.test")
+    check = certs.hostname_check(build("db.lab.test"), "db.lab.test")
     assert check.status is Status.FAIL
     assert "subjectAltName" in check.detail
     assert "CN=db.lab.test" in check.detail
@@ -144,39 +152,39 @@ def test_hostname_cn_only_fails() -> None:
 def test_hostname_same_name_in_san_passes() -> None:
     """The twin of the CN-only case: the same name in the SAN passes."""
     cert = build("db.lab.test", sans=dns("db.lab.test"))
-    assert tlsfacts.hostname_check(cert, "db.lab.test").status is Status.PASS
+    assert certs.hostname_check(cert, "db.lab.test").status is Status.PASS
 
 
 def test_hostname_ip_host_matches_ip_san() -> None:
     """An IP host passes against an iPAddress SAN for it."""
-    check = tlsfacts.hostname_check(trustme_leaf("127.0.0.1"), "127.0.0.1")
+    check = certs.hostname_check(trustme_leaf("127.0.0.1"), "127.0.0.1")
     assert check.status is Status.PASS
 
 
 def test_hostname_ip_host_does_not_match_dns_san_text() -> None:
     """An IP host fails against a dNSName SAN spelling the same text (OpenSSL checks iPAddress)."""
     cert = build("x", sans=dns("127.0.0.1"))
-    assert tlsfacts.hostname_check(cert, "127.0.0.1").status is Status.FAIL
+    assert certs.hostname_check(cert, "127.0.0.1").status is Status.FAIL
 
 
 def test_hostname_wildcard_too_deep_says_so() -> None:
     """A wildcard one label too shallow fails with a note that it covers exactly one label."""
     cert = build("x", sans=dns("*.lab.test"))
-    check = tlsfacts.hostname_check(cert, "a.b.lab.test")
+    check = certs.hostname_check(cert, "a.b.lab.test")
     assert check.status is Status.FAIL
     assert "*.lab.test covers exactly one label, not a.b.lab.test" in check.detail
 
 
 def test_hostname_wildcard_one_label_passes() -> None:
     """The twin: the same wildcard covers a host one label below it, without a note."""
-    check = tlsfacts.hostname_check(build("x", sans=dns("*.lab.test")), "a.lab.test")
+    check = certs.hostname_check(build("x", sans=dns("*.lab.test")), "a.lab.test")
     assert (check.status, check.detail) == (Status.PASS, "a.lab.test matches *.lab.test")
 
 
 def test_expiry_pass() -> None:
     """A leaf valid well past the window passes and says until when."""
     leaf = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + 100 * DAY)
-    check = tlsfacts.expiry_check([leaf], NOW, 14)
+    check = certs.expiry_check([leaf], NOW, 14)
     assert check.status is Status.PASS
     assert check.detail == "leaf valid until 2026-09-09T12:00:00Z"
 
@@ -184,7 +192,7 @@ def test_expiry_pass() -> None:
 def test_expiry_expired_leaf_fails() -> None:
     """An expired leaf fails with how long ago it expired."""
     leaf = trustme_leaf("db.lab.test", not_before=NOW - 90 * DAY, not_after=NOW - 3 * DAY)
-    check = tlsfacts.expiry_check([leaf], NOW, 14)
+    check = certs.expiry_check([leaf], NOW, 14)
     assert check.status is Status.FAIL
     assert check.detail == "leaf expired 3 days ago (2026-05-29T12:00:00Z)"
 
@@ -192,7 +200,7 @@ def test_expiry_expired_leaf_fails() -> None:
 def test_expiry_not_yet_valid_fails() -> None:
     """A leaf that is not valid yet fails and says from when."""
     leaf = trustme_leaf("db.lab.test", not_before=NOW + 2 * DAY, not_after=NOW + 90 * DAY)
-    check = tlsfacts.expiry_check([leaf], NOW, 14)
+    check = certs.expiry_check([leaf], NOW, 14)
     assert check.status is Status.FAIL
     assert check.detail == "leaf is not valid until 2026-06-03T12:00:00Z (in 2 days)"
 
@@ -200,7 +208,7 @@ def test_expiry_not_yet_valid_fails() -> None:
 def test_expiry_within_window_warns() -> None:
     """A leaf expiring inside the warning window warns."""
     leaf = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + 5 * DAY)
-    check = tlsfacts.expiry_check([leaf], NOW, 14)
+    check = certs.expiry_check([leaf], NOW, 14)
     assert check.status is Status.WARN
     assert check.detail.startswith("leaf expires in 5 days")
 
@@ -212,7 +220,7 @@ def test_expiry_within_window_warns() -> None:
 def test_expiry_window_edge(remaining: dt.timedelta, expected: Status) -> None:
     """Exactly warn_days left passes; one second less warns."""
     leaf = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + remaining)
-    assert tlsfacts.expiry_check([leaf], NOW, 14).status is expected
+    assert certs.expiry_check([leaf], NOW, 14).status is expected
 
 
 def test_expiry_expired_intermediate_fails_naming_it() -> None:
@@ -221,7 +229,7 @@ def test_expiry_expired_intermediate_fails_naming_it() -> None:
     inter = build(
         "Lab Intermediate", key=RSA_2048, issuer=("Lab Root", EC_KEY), not_after=NOW - DAY
     )
-    check = tlsfacts.expiry_check([leaf, inter], NOW, 14)
+    check = certs.expiry_check([leaf, inter], NOW, 14)
     assert check.status is Status.FAIL
     assert check.detail.startswith("intermediate CN=Lab Intermediate expired 1 day ago")
 
@@ -230,31 +238,31 @@ def test_expiry_fail_outranks_warn() -> None:
     """A failing intermediate wins over a warning leaf."""
     leaf = build("db.lab.test", issuer=("Lab Intermediate", RSA_2048), not_after=NOW + 2 * DAY)
     inter = build("Lab Intermediate", key=RSA_2048, issuer=("R", EC_KEY), not_after=NOW - DAY)
-    assert tlsfacts.expiry_check([leaf, inter], NOW, 14).status is Status.FAIL
+    assert certs.expiry_check([leaf, inter], NOW, 14).status is Status.FAIL
 
 
 def test_expiry_huge_window_is_clamped_not_overflowing() -> None:
     """A warning window beyond what a timedelta holds warns for a good leaf instead of raising."""
     leaf = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + 100 * DAY)
-    check = tlsfacts.expiry_check([leaf], NOW, 10**12)
+    check = certs.expiry_check([leaf], NOW, 10**12)
     assert (check.status, check.detail) == (
         Status.WARN,
         "leaf expires in 100 days (2026-09-09T12:00:00Z)",
     )
-    assert tlsfacts.expiry_check([leaf], NOW, 14).status is Status.PASS
+    assert certs.expiry_check([leaf], NOW, 14).status is Status.PASS
 
 
 def test_expiry_negative_window_never_warns() -> None:
     """A negative window means none: a leaf expiring in an hour passes, an expired one fails."""
     soon = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + dt.timedelta(hours=1))
     gone = trustme_leaf("db.lab.test", not_before=NOW - 9 * DAY, not_after=NOW - DAY)
-    assert tlsfacts.expiry_check([soon], NOW, -5).status is Status.PASS
-    assert tlsfacts.expiry_check([gone], NOW, -5).status is Status.FAIL
+    assert certs.expiry_check([soon], NOW, -5).status is Status.PASS
+    assert certs.expiry_check([gone], NOW, -5).status is Status.FAIL
 
 
 def test_expiry_empty_chain_skips() -> None:
     """No certificate means cert.expiry is skipped, not passed."""
-    assert tlsfacts.expiry_check([], NOW, 14).status is Status.SKIP
+    assert certs.expiry_check([], NOW, 14).status is Status.SKIP
 
 
 @pytest.mark.parametrize(
@@ -273,26 +281,26 @@ def test_version_check(
     version: str, minimum: str, legacy: bool, status: Status, detail: str
 ) -> None:
     """tls.version passes at or above the minimum and fails below it, with legacy wording."""
-    check = tlsfacts.version_check(version, minimum, legacy=legacy)
+    check = certs.version_check(version, minimum, legacy=legacy)
     assert (check.id, check.status) == ("tls.version", status)
     assert check.detail.startswith(detail)
 
 
 def test_weak_key_rsa_1024_flagged_2048_not() -> None:
     """RSA-1024 is a weak key; RSA-2048 and EC P-256 are not."""
-    assert "weak key RSA-1024" in (tlsfacts.weak_key(build("w", key=RSA_1024)) or "")
-    assert tlsfacts.weak_key(build("s", key=RSA_2048)) is None
-    assert tlsfacts.weak_key(build("e")) is None
+    assert "weak key RSA-1024" in (certs.weak_key(build("w", key=RSA_1024)) or "")
+    assert certs.weak_key(build("s", key=RSA_2048)) is None
+    assert certs.weak_key(build("e")) is None
 
 
 def test_weak_key_small_ec_curve_flagged() -> None:
     """An EC P-192 key is weak (OpenSSL's default level needs 224 bits); EC P-224 is not."""
     p192 = build("w", key=ec.generate_private_key(ec.SECP192R1()))
-    assert tlsfacts.weak_key(p192) == (
+    assert certs.weak_key(p192) == (
         "weak key EC secp192r1 (clients require a curve of at least 224 bits)"
     )
-    assert tlsfacts.weak_key(build("s", key=ec.generate_private_key(ec.SECP224R1()))) is None
-    assert tlsfacts.chain_weaknesses([p192]) == [
+    assert certs.weak_key(build("s", key=ec.generate_private_key(ec.SECP224R1()))) is None
+    assert certs.chain_weaknesses([p192]) == [
         "leaf CN=w: weak key EC secp192r1 (clients require a curve of at least 224 bits)"
     ]
 
@@ -301,25 +309,25 @@ def test_weak_signature_sha1_flagged_sha256_not() -> None:
     """A SHA-1 signature is weak; the same certificate signed with SHA-256 is not."""
     good = build("db.lab.test", key=RSA_2048, issuer=("CA", RSA_2048))
     bad = sha1_signed(good, RSA_2048)
-    assert "weak signature sha1WithRSAEncryption" in (tlsfacts.weak_signature(bad) or "")
-    assert tlsfacts.weak_signature(good) is None
+    assert "weak signature sha1WithRSAEncryption" in (certs.weak_signature(bad) or "")
+    assert certs.weak_signature(good) is None
 
 
 def test_chain_weaknesses_ignore_root_self_signature() -> None:
     """A SHA-1 leaf is flagged, but a self-signed root's own SHA-1 signature is not."""
     leaf = sha1_signed(build("db.lab.test", issuer=("Old Root", RSA_2048)), RSA_2048)
     root = sha1_signed(build("Old Root", key=RSA_2048), RSA_2048)
-    found = tlsfacts.chain_weaknesses([leaf, root])
+    found = certs.chain_weaknesses([leaf, root])
     assert len(found) == 1
     assert found[0].startswith("leaf CN=db.lab.test: weak signature")
-    assert tlsfacts.chain_weaknesses([build("db.lab.test", issuer=("R", RSA_2048))]) == []
+    assert certs.chain_weaknesses([build("db.lab.test", issuer=("R", RSA_2048))]) == []
 
 
 def test_chain_weaknesses_name_weak_key_role() -> None:
     """A weak intermediate key is reported with its role and name."""
     leaf = build("db.lab.test", issuer=("Weak CA", RSA_1024))
     inter = build("Weak CA", key=RSA_1024, issuer=("Root", EC_KEY))
-    assert tlsfacts.chain_weaknesses([leaf, inter]) == [
+    assert certs.chain_weaknesses([leaf, inter]) == [
         "intermediate CN=Weak CA: weak key RSA-1024 (clients require at least 2048 bits)"
     ]
 
@@ -327,7 +335,7 @@ def test_chain_weaknesses_name_weak_key_role() -> None:
 def test_cert_info_ec_keeps_san_order() -> None:
     """cert_info of a trustme EC leaf reports P-256, ECDSA/SHA-256 and the SANs in order."""
     cert = trustme_leaf("b.lab.test", "a.lab.test", "127.0.0.1")
-    info = tlsfacts.cert_info(cert)
+    info = certs.cert_info(cert)
     assert info.key == "EC P-256"
     assert info.signature == "ecdsa-with-SHA256"
     assert info.san == ("b.lab.test", "a.lab.test", "127.0.0.1")
@@ -337,11 +345,11 @@ def test_cert_info_ec_keeps_san_order() -> None:
 
 def test_cert_info_rsa_and_no_san() -> None:
     """An RSA-2048 certificate without SAN reads as RSA-2048 with an empty SAN list."""
-    info = tlsfacts.cert_info(build("only-cn", key=RSA_2048))
+    info = certs.cert_info(build("only-cn", key=RSA_2048))
     assert (info.key, info.signature, info.san) == ("RSA-2048", "sha256WithRSAEncryption", ())
     assert info.subject == info.issuer == "CN=only-cn"
     rsa_leaf = trustme_leaf("db.lab.test", key_type=trustme.KeyType.RSA)
-    assert tlsfacts.key_text(rsa_leaf) == "RSA-2048"
+    assert certs.key_text(rsa_leaf) == "RSA-2048"
 
 
 # --- tls.py: chain_check and judge ----------------------------------------------------------
@@ -377,7 +385,7 @@ def test_chain_check_leaf_only_hints_missing_intermediate() -> None:
     check = chain_check(chain[:1], VerifyError(20, "unable to get local issuer certificate"), None)
     assert check.status is Status.FAIL
     assert "the server does not send its intermediate" in check.hint
-    assert tlsfacts.short_name(chain[0].issuer) in check.detail
+    assert certs.short_name(chain[0].issuer) in check.detail
 
 
 @pytest.mark.parametrize("code", [19, 20])
@@ -387,7 +395,7 @@ def test_chain_check_untrusted_root_named(code: int) -> None:
     served = [*chain, root] if code == 19 else chain
     check = chain_check(served, VerifyError(code, "untrusted"), None)
     assert check.status is Status.FAIL
-    assert f"the chain ends at {tlsfacts.short_name(root.subject)}" in check.detail
+    assert f"the chain ends at {certs.short_name(root.subject)}" in check.detail
     assert "does not send its intermediate" not in check.hint
 
 

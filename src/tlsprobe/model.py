@@ -80,6 +80,55 @@ class TargetResult:
         return next((c for c in self.checks if c.id == check_id), None)
 
 
+@dataclass(frozen=True)
+class CheckSpec:
+    """A check id, defined once: its column title, and how a deadline that catches its step
+    is said ({t:g} is the deadline in seconds) with what to change then ("" takes the hint
+    for timeouts)."""
+
+    id: str
+    title: str
+    stall: str
+    stall_hint: str = ""
+
+
+def _catalogue(*specs: CheckSpec) -> dict[str, CheckSpec]:
+    return {spec.id: spec for spec in specs}
+
+
+# Every check id, in report order: reports lay their columns out in this order.
+CHECKS = _catalogue(
+    CheckSpec("client.encryption", "encryption", "no verdict on the client within {t:g} s"),
+    CheckSpec("connect", "connect", "no TCP connection within {t:g} s"),
+    CheckSpec("pg.sslrequest", "sslrequest", "no answer to the SSLRequest within {t:g} s"),
+    CheckSpec("smtp.starttls", "starttls", "no reply to STARTTLS within {t:g} s"),
+    CheckSpec("tls.handshake", "handshake", "no TLS ServerHello within {t:g} s"),
+    CheckSpec("tls.version", "version", "no verdict on the TLS version within {t:g} s"),
+    CheckSpec("cert.chain", "chain", "no verdict on the certificate chain within {t:g} s"),
+    CheckSpec("cert.hostname", "hostname", "no verdict on the host name within {t:g} s"),
+    CheckSpec("cert.expiry", "expiry", "no verdict on the expiry dates within {t:g} s"),
+    CheckSpec(
+        "http.status",
+        "status",
+        "no HTTP response within {t:g} s",
+        "the request was sent but no response came: the application (or a proxy's upstream) "
+        "is hung or slow; look at it, or raise --timeout",
+    ),
+    CheckSpec("http.hsts", "hsts", "no HTTP response within {t:g} s"),
+    CheckSpec("smtp.auth_before_tls", "auth before tls", "no reply to EHLO within {t:g} s"),
+    CheckSpec(
+        "smtp.starttls_injection",
+        "starttls injection",
+        "no answer on the injection-test connection within {t:g} s",
+    ),
+    CheckSpec("smtp.login", "login", "no reply to AUTH within {t:g} s"),
+    CheckSpec(
+        "pg.plaintext", "plaintext", "no answer to a plaintext StartupMessage within {t:g} s"
+    ),
+    CheckSpec("pg.login", "login", "no psycopg session within {t:g} s"),
+)
+
+
 class MinTls(enum.StrEnum):
     TLS12 = "1.2"
     TLS13 = "1.3"

@@ -16,7 +16,7 @@ import httpcore
 import pytest
 import trustme
 
-from tlsprobe.probes.netstream import AsyncioBackend
+from tlsprobe.probes.https.backend import AsyncioBackend
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -31,9 +31,9 @@ from netservers import (
 
 from conftest import Runner
 from tlsprobe import __version__
-from tlsprobe.errors import explain
-from tlsprobe.probes import httpget
-from tlsprobe.probes.httpget import HttpAnswer, answer, host_header, request_target
+from tlsprobe.failures import explain
+from tlsprobe.probes.https import httpget
+from tlsprobe.probes.https.httpget import HttpAnswer, answer, host_header, request_target
 from tlsprobe.targets import parse_target
 
 # --- exchange over HTTP/1.1 ---------------------------------------------------------------------

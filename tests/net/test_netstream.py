@@ -39,9 +39,9 @@ from netservers import (
 )
 
 from conftest import Runner
-from tlsprobe.errors import explain
-from tlsprobe.probes import netstream
-from tlsprobe.probes.netstream import _eof_as_openssl_says
+from tlsprobe.failures import explain
+from tlsprobe.probes.https import backend as netstream
+from tlsprobe.probes.https.backend import _eof_as_openssl_says
 
 # --- connect_tcp --------------------------------------------------------------------------------
 

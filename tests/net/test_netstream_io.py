@@ -31,7 +31,7 @@ from netservers import (
 )
 
 from conftest import Runner, T
-from tlsprobe.errors import explain
+from tlsprobe.failures import explain
 
 # --- read, write, close -------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tlsprobe import clientconf, sniff
-from tlsprobe.errors import KIND_HINTS, Explained, explain
-from tlsprobe.model import Check, Policy, Status, TargetResult, TlsInfo
-from tlsprobe.targets import Target
+from tlsprobe import net
+from tlsprobe.failures import KIND_HINTS, Explained, Kind, explain
+from tlsprobe.model import CHECKS, Check, Policy, Status, TargetResult, TlsInfo
+from tlsprobe.targets import Target, client_tls
 
 if TYPE_CHECKING:
     from tlsprobe.tls import Negotiated
@@ -21,50 +21,30 @@ if TYPE_CHECKING:
 # The checks the shared TLS judge decides, in report order (ProbeState.record_tls).
 TLS_CHECK_IDS = ("tls.handshake", "tls.version", "cert.chain", "cert.hostname", "cert.expiry")
 
-# How each step is named when the deadline passes while it is under way.
-STALLS = {
-    "connect": "no TCP connection within {t:g} s",
-    "tls.handshake": "no TLS ServerHello within {t:g} s",
-    "http.status": "no HTTP response within {t:g} s",
-    # SMTP: a step may name a phase of its check as "check/phase" (see ProbeState.check_id).
-    "connect/greeting": "no 220 greeting within {t:g} s",
-    "connect/banner": (
-        "the 220 greeting did not complete within {t:g} s: only 220- continuation lines came"
-        " (a tarpit, or an overloaded server)"
-    ),
-    "connect/ehlo": "no reply to EHLO within {t:g} s",
-    "smtp.starttls/ehlo": "no reply to EHLO within {t:g} s",
-    "smtp.starttls": "no reply to STARTTLS within {t:g} s",
-    "smtp.starttls/ehlo-tls": "no reply to EHLO inside TLS within {t:g} s",
-    "tls.handshake/starttls": (
-        "the server answered 220 to STARTTLS, then sent no TLS ServerHello within {t:g} s"
-    ),
-    "smtp.login": "no reply to AUTH within {t:g} s",
-    "smtp.starttls_injection": "no answer on the injection-test connection within {t:g} s",
-    "pg.sslrequest": "no answer to the SSLRequest within {t:g} s",
-    "pg.plaintext": "no answer to a plaintext StartupMessage within {t:g} s",
-    "pg.login": "no psycopg session within {t:g} s",
-}
-# What to change when a step stalls, where the default hint would mislead.
-STALL_HINTS = {
-    "http.status": (
-        "the request was sent but no response came: the application (or a proxy's upstream) "
-        "is hung or slow; look at it, or raise --timeout"
-    ),
-    "connect/greeting": (
-        "the server accepts TCP but sends no greeting: it is overloaded, delays greetings on "
-        "purpose (e.g. Postfix postscreen), or this is not an SMTP port; raise --timeout or "
-        "check the port"
-    ),
-    "connect/banner": (
-        "the server drips its banner on purpose (a tarpit, e.g. against spam senders) or is "
-        "overloaded: have it exempt this client's address, or raise --timeout"
-    ),
-    "tls.handshake/starttls": (
-        "the server accepted STARTTLS but never started TLS: its TLS setup is broken or a "
-        "middlebox interferes; look at the mail server's log"
-    ),
-}
+
+@dataclass(frozen=True)
+class Step:
+    """A step of a probe: the check it decides (the part of `name` before "/"; a phase of a check
+    is named "check/phase"), and how a deadline that catches it is said and mended. Steps that are
+    whole checks come from the catalogue (model.CHECKS); each protocol defines its own phases."""
+
+    name: str
+    stall: str  # {t:g} is the deadline in seconds
+    stall_hint: str = ""
+
+    @property
+    def check_id(self) -> str:
+        return check_of(self.name)
+
+
+def step_for(name: str) -> Step:
+    """The step that is the whole check `name`, as the catalogue says it."""
+    spec = CHECKS.get(name)
+    if spec is None:
+        return Step(name, "no answer during " + name + " within {t:g} s")
+    return Step(name, spec.stall, spec.stall_hint)
+
+
 SNIFF_BUDGET = 1.0
 
 # The step the running probe is in. The runner's safety net reads it after a probe overran or
@@ -92,7 +72,7 @@ class ProbeState:
     target: Target
     policy: Policy
     ids: Sequence[str]
-    step: str = "connect"
+    phase: Step = field(default_factory=lambda: step_for("connect"))
     checks: dict[str, Check] = field(default_factory=dict)
     transcript: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
@@ -102,9 +82,15 @@ class ProbeState:
     def __post_init__(self) -> None:
         _CURRENT_STEP.set(self.step)
 
-    def enter(self, step: str) -> None:
-        self.step = step
-        _CURRENT_STEP.set(step)
+    @property
+    def step(self) -> str:
+        """The name of the step under way."""
+        return self.phase.name
+
+    def enter(self, step: str | Step) -> None:
+        """Start a step: a check id, or a protocol's own Step (a phase of a check)."""
+        self.phase = step if isinstance(step, Step) else step_for(step)
+        _CURRENT_STEP.set(self.phase.name)
 
     def put(self, check: Check) -> None:
         self.checks[check.id] = check
@@ -192,7 +178,7 @@ async def run_probe(target: Target, policy: Policy, ids: Sequence[str], body: Bo
         async with asyncio.timeout(policy.timeout):
             await body(state)
     except TimeoutError:
-        stall, hint = stalled(state.step, policy.timeout)
+        stall, hint = stalled(state.phase, policy.timeout)
         state.log(f"deadline: {stall}")
         state.fail_step(stall, hint)
     except Exception as exc:
@@ -205,10 +191,9 @@ def check_of(step: str) -> str:
     return step.partition("/")[0]
 
 
-def stalled(step: str, timeout: float) -> tuple[str, str]:
+def stalled(step: Step, timeout: float) -> tuple[str, str]:
     """How a step the deadline caught is said, and the hint for it."""
-    stall = STALLS.get(step, "no answer during " + step + " within {t:g} s")
-    return stall.format(t=timeout), STALL_HINTS.get(step, KIND_HINTS["timeout"])
+    return step.stall.format(t=timeout), step.stall_hint or KIND_HINTS[Kind.TIMEOUT]
 
 
 def client_encryption(target: Target) -> Check | None:
@@ -216,8 +201,8 @@ def client_encryption(target: Target) -> Check | None:
     # The PostgreSQL probe fills `client` itself, from the libpq environment it was given.
     client = target.client
     if client is None and target.protocol == "http":
-        client = clientconf.for_http("http", target.source)
-    return clientconf.judge(client) if client is not None else None
+        client = client_tls.for_http("http", target.source)
+    return client_tls.judge(client) if client is not None else None
 
 
 async def fail_with(state: ProbeState, why: Explained) -> None:
@@ -226,11 +211,11 @@ async def fail_with(state: ProbeState, why: Explained) -> None:
     detail, hint = why.detail, why.hint
     if state.check_id == "connect":
         detail = f"{state.target.address} port {state.target.port}: {detail}"
-    if state.step == "tls.handshake" and why.kind in ("tls-plaintext", "eof", "reset"):
+    if state.step == "tls.handshake" and why.kind in (Kind.TLS_PLAINTEXT, Kind.EOF, Kind.RESET):
         budget = min(SNIFF_BUDGET, state.remaining())
-        seen = await sniff.sniff(state.target.address, state.target.port, budget)
+        seen = await net.sniff(state.target.address, state.target.port, budget)
         if seen is not None:
             state.log(f"plain TCP sniff: {seen[:80]!r}")
-            sniffed, hint = sniff.describe_plaintext(seen)
+            sniffed, hint = net.describe_plaintext(seen)
             detail = f"{detail}; {sniffed}"
     state.fail_step(detail, hint)

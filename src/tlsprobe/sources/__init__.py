@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tlsprobe.errors import UsageError
+from tlsprobe.failures import UsageError
 from tlsprobe.targets import Target
 
 

@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tlsprobe import clientconf
-from tlsprobe.errors import UsageError
+from tlsprobe.failures import UsageError
 from tlsprobe.sources import Collected, read_text, userinfo
 from tlsprobe.sources.connections import from_environment
-from tlsprobe.targets import Target, parse_target
+from tlsprobe.targets import Target, client_tls, parse_target
 
 CMD_TIMEOUT_S = 10
 _TRUE = {"t", "true", "1", "yes", "on"}
@@ -161,7 +160,7 @@ def _webserver(config: AirflowConfig) -> Collected:
         else:
             continue
         target = parse_target(url, name="webserver", source=origin)
-        client = clientconf.for_http(target.protocol, origin)
+        client = client_tls.for_http(target.protocol, origin)
         found.targets.append(replace(target, client=client))
         return found
     found.notes.append("no web server settings ([api] or [webserver]): web server not probed")
@@ -186,7 +185,7 @@ def _smtp(config: AirflowConfig) -> Collected:
     scheme = "smtps" if ssl else "smtp"
     url = f"{scheme}://{credentials}{host.text.strip()}:{port.text.strip() if port else 25}"
     target: Target = parse_target(url, name="smtp", source=host.origin)
-    client = clientconf.for_smtp(starttls, ssl, verify, host.origin)
+    client = client_tls.for_smtp(starttls, ssl, verify, host.origin)
     found.targets.append(replace(target, client=client))
     if password is not None and password.from_file:
         found.warnings.append(

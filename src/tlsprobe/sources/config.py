@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tlsprobe.errors import UsageError
+from tlsprobe.failures import UsageError
 from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS
 from tlsprobe.sources import Collected, ca_file_problem, read_text
-from tlsprobe.targets import Target, _connect_host, parse_status_ranges, parse_target
+from tlsprobe.targets import Target, parse_status_ranges, parse_target
+from tlsprobe.targets.urls import _connect_host
 
 TARGET_KEYS = (
     "url",

@@ -10,10 +10,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from tlsprobe import clientconf
-from tlsprobe.errors import UsageError
+from tlsprobe.failures import UsageError
 from tlsprobe.sources import Collected, read_text, userinfo
-from tlsprobe.targets import REDACTED, Target, _encoding_hint, is_ip_literal, parse_target
+from tlsprobe.targets import (
+    REDACTED,
+    Target,
+    client_tls,
+    is_ip_literal,
+    parse_target,
+    urls,
+)
 
 PREFIX = "AIRFLOW_CONN_"
 POSTGRES_TYPES = {"postgres", "postgresql"}
@@ -167,7 +173,7 @@ def _from_uri(conn_id: str, uri: str, where: str) -> Connection:
         parts = urlsplit(uri)
         port = parts.port
     except ValueError:
-        raise UsageError(f"{where}: not a valid connection URI{_encoding_hint(uri)}") from None
+        raise UsageError(f"{where}: not a valid connection URI{urls._encoding_hint(uri)}") from None
     if not parts.scheme:
         raise UsageError(f"{where}: not a connection URI (expected type://host...)")
     extra: Mapping[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -247,7 +253,7 @@ def _smtp(connection: Connection, where: str) -> Target:
     scheme = "smtps" if ssl else "smtp"
     url = f"{scheme}://{_authority(connection, where)}"
     target = parse_target(url, name=connection.conn_id, source=where)
-    return replace(target, client=clientconf.for_smtp(starttls, ssl, verify, where))
+    return replace(target, client=client_tls.for_smtp(starttls, ssl, verify, where))
 
 
 def _http(connection: Connection, where: str) -> Target:
@@ -259,4 +265,4 @@ def _http(connection: Connection, where: str) -> Target:
     hostport = f"{host}:{connection.port}" if connection.port else host
     url = f"{scheme}://{hostport}/"
     target = parse_target(url, name=connection.conn_id, source=where)
-    return replace(target, client=clientconf.for_http(target.protocol, where))
+    return replace(target, client=client_tls.for_http(target.protocol, where))

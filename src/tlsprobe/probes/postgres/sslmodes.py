@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tlsprobe.model import Check, Status
-from tlsprobe.pgdsn import SSLMODES
+from tlsprobe.targets.libpq import SSLMODES
 
 TLS_UNVERIFIED = "TLS without verifying"
 

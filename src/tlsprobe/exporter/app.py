@@ -19,87 +19,23 @@ and keeps every probe on the loop the probes were written for.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import math
 import signal
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import Collector
 
-from tlsprobe import __version__, loop
-from tlsprobe.errors import UsageError
+from tlsprobe.exporter.metrics import Round, RoundCollector
+from tlsprobe.exporter.web import Refused, Server, bind
 from tlsprobe.model import Policy, TargetResult
-from tlsprobe.report.prometheus import ResultsCollector
-from tlsprobe.runner import SAFETY_GRACE_S, Run, probe_one
+from tlsprobe.runner import SAFETY_GRACE_S, Run, probe_one, run_loop
 from tlsprobe.targets import Target, parse_target
 
-SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
-SCRAPE_MARGIN_S = 0.5  # blackbox_exporter's default timeout_offset: time to send the answer
-MIN_DEADLINE_S = 0.1
 _START_TIMEOUT_S = 10.0
-
-
-class Refused(Exception):
-    """A /probe target outside the configuration (HTTP 403)."""
-
-
-@dataclass(frozen=True)
-class Round:
-    """One finished pass over every configured target."""
-
-    number: int
-    results: tuple[TargetResult, ...]
-    finished_at: float  # Unix time
-    elapsed_s: float
-
-
-def scrape_deadline(header: str | None, timeout: float) -> float:
-    """The probe's deadline: the scrape timeout minus a margin, never above `timeout`."""
-    try:
-        scrape = float(header) if header else math.nan
-    except ValueError:
-        scrape = math.nan
-    if not math.isfinite(scrape) or scrape <= 0:
-        return timeout
-    return min(timeout, max(MIN_DEADLINE_S, scrape - SCRAPE_MARGIN_S))
-
-
-class RoundCollector:
-    """/metrics: the last finished round's results, and when that round ended."""
-
-    def __init__(self, last: Callable[[], Round | None]) -> None:
-        self.last = last
-
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        done = self.last()
-        yield CounterMetricFamily(
-            "tlsprobe_rounds", "rounds finished since start", value=done.number if done else 0
-        )
-        if done is None:
-            return
-        yield GaugeMetricFamily(
-            "tlsprobe_round_end_timestamp_seconds",
-            "when the round served here finished, Unix time",
-            value=done.finished_at,
-        )
-        yield GaugeMetricFamily(
-            "tlsprobe_round_duration_seconds",
-            "how long the round served here took",
-            value=done.elapsed_s,
-        )
-        yield from ResultsCollector(done.results).collect()
 
 
 class Exporter:
@@ -125,7 +61,7 @@ class Exporter:
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._http: _Server | None = None
+        self._http: Server | None = None
         self.metrics = CollectorRegistry(auto_describe=False)
         self.metrics.register(RoundCollector(lambda: self._last))
 
@@ -142,8 +78,8 @@ class Exporter:
         return self._last
 
     def start(self) -> Exporter:
-        self._http = _bind(self.listen, self)
-        self._spawn("tlsprobe-serve-loop", lambda: loop.run(self._main()))
+        self._http = bind(self.listen, self)
+        self._spawn("tlsprobe-serve-loop", lambda: run_loop(self._main()))
         if not self._ready.wait(_START_TIMEOUT_S):
             self.stop()
             raise RuntimeError("the exporter's event loop did not start")
@@ -224,85 +160,6 @@ class Exporter:
 
 def _keys(target: Target) -> set[str]:
     return {target.url, target.display} | ({target.name} if target.name else set())
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stuck client must not hold up Ctrl-C
-
-    def __init__(self, address: tuple[str, int], exporter: Exporter) -> None:
-        self.exporter = exporter
-        super().__init__(address, _Handler)
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-def _bind(listen: tuple[str, int], exporter: Exporter) -> _Server:
-    server_class = _Server6 if ":" in listen[0] else _Server
-    try:
-        return server_class(listen, exporter)
-    except OSError as exc:
-        host, port = listen
-        raise UsageError(f"--listen {host}:{port}: {exc.strerror or exc}") from None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = f"tlsprobe/{__version__}"
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        query = parse_qs(url.query, keep_blank_values=True)
-        if url.path == "/probe":
-            self._probe(query.get("target", []))
-        elif url.path == "/metrics":
-            self._send_metrics(self.server.exporter.metrics)
-        elif url.path == "/":
-            self._text(200, "tlsprobe exporter: /probe?target=URL and /metrics\n")
-        else:
-            self._text(404, "not found: try /probe?target=URL or /metrics\n")
-
-    def _probe(self, given: list[str]) -> None:
-        exporter = self.server.exporter
-        if len(given) != 1 or not given[0].strip():
-            self._text(400, "give exactly one target: /probe?target=URL\n")
-            return
-        try:
-            target = exporter.resolve(given[0])
-        except UsageError as exc:  # its message shows the URL with the password as ***
-            self._text(400, f"bad target: {exc}\n")
-            return
-        except Refused as exc:
-            self._text(403, f"{exc}\n")
-            return
-        deadline = scrape_deadline(self.headers.get(SCRAPE_TIMEOUT_HEADER), exporter.policy.timeout)
-        try:
-            result = exporter.probe(target, deadline)
-        except (TimeoutError, RuntimeError, concurrent.futures.CancelledError):
-            self._text(503, "the probe did not finish (the exporter is stopping or overloaded)\n")
-            return
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(ResultsCollector([result]))
-        self._send_metrics(registry)
-
-    def _send_metrics(self, registry: Collector) -> None:
-        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-        self._send(200, encoder(registry), content_type)
-
-    def _text(self, code: int, text: str) -> None:
-        self._send(code, text.encode("utf-8"), "text/plain; charset=utf-8")
-
-    def _send(self, code: int, body: bytes, content_type: str) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request lines carry target URLs, and a URL can carry a password."""
 
 
 def run_until_stopped(exporter: Exporter, announce: Callable[[str], None]) -> int:

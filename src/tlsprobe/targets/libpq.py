@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tlsprobe.errors import UsageError
-from tlsprobe.targets import REDACTED, SECRET_KEYWORDS, Target, _ascii_host, is_ip_literal
+from tlsprobe.failures import UsageError
+from tlsprobe.targets.urls import REDACTED, SECRET_KEYWORDS, Target, _ascii_host, is_ip_literal
 
 # Every keyword libpq 17 accepts in a connection string; anything else is a typo that libpq
 # itself would refuse ("invalid connection option").

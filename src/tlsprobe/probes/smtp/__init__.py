@@ -18,9 +18,10 @@ from aiosmtplib.response import SMTPResponse
 
 from tlsprobe import tls
 from tlsprobe.model import Check, Policy, Status, TargetResult
-from tlsprobe.probes import smtp_checks as checks
-from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, fail_with, run_probe
-from tlsprobe.probes.smtp_session import (
+from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, Step, fail_with, run_probe
+from tlsprobe.probes.smtp import steps
+from tlsprobe.probes.smtp import verdicts as checks
+from tlsprobe.probes.smtp.session import (
     Session,
     StepFailed,
     elapsed_ms,
@@ -62,7 +63,7 @@ async def _starttls(state: ProbeState) -> None:
     negotiated = await _negotiated(state, _numbered(state, _upgrade))
     if negotiated is None:
         return
-    await _in_tls(state, negotiated.session, "smtp.starttls/ehlo-tls")
+    await _in_tls(state, negotiated.session, steps.EHLO_TLS)
     await _injection(state, negotiated.mode)
 
 
@@ -71,7 +72,7 @@ async def _upgrade(state: ProbeState, ctx: ssl.SSLContext) -> Attempted:
     session = await _connect(state)
     try:
         await _greeting(state, session, detect_implicit=True)
-        await _ehlo(state, session, "smtp.starttls/ehlo")
+        await _ehlo(state, session, steps.EHLO_PLAIN)
         state.put(checks.auth_before_tls(session.auth_methods, "auth" in session.extensions))
         state.enter("smtp.starttls")
         if "starttls" not in session.extensions:
@@ -90,7 +91,7 @@ async def _handshake_after_starttls(
 
     def ready() -> None:
         state.passed("smtp.starttls", f"answered {quoted(session.tap.reply_lines)}")
-        state.enter("tls.handshake/starttls")
+        state.enter(steps.HANDSHAKE_AFTER_STARTTLS)
         state.log(f"TLS ClientHello (SNI {_sni_text(state.target)})")
 
     try:
@@ -110,7 +111,7 @@ async def _implicit(state: ProbeState) -> None:
     negotiated = await _negotiated(state, _numbered(state, _handshake_first))
     if negotiated is None:
         return
-    await _in_tls(state, negotiated.session, "connect/ehlo", greet=True)
+    await _in_tls(state, negotiated.session, steps.EHLO_IMPLICIT, greet=True)
 
 
 async def _handshake_first(state: ProbeState, ctx: ssl.SSLContext) -> Attempted:
@@ -160,7 +161,9 @@ async def _negotiated(
     return negotiated
 
 
-async def _in_tls(state: ProbeState, session: Session, ehlo_step: str, greet: bool = False) -> None:
+async def _in_tls(
+    state: ProbeState, session: Session, ehlo_step: Step, greet: bool = False
+) -> None:
     """Inside TLS: (the greeting,) EHLO, AUTH with credentials, QUIT. A failure here fails its
     own step; the TLS verdicts already made stand."""
     try:
@@ -196,12 +199,12 @@ async def _connect(state: ProbeState, ctx: ssl.SSLContext | None = None) -> Sess
 
 async def _greeting(state: ProbeState, session: Session, *, detect_implicit: bool) -> None:
     """The 220 greeting; on a plaintext connection, silence is checked for implicit TLS."""
-    state.enter("connect/greeting")
+    state.enter(steps.GREETING)
 
     def banner_started(_: str) -> None:
         # A banner has begun but not ended: if the deadline comes, it is a tarpit, not silence.
-        if state.step == "connect/greeting":
-            state.enter("connect/banner")
+        if state.phase is steps.GREETING:
+            state.enter(steps.BANNER)
 
     session.tap.on_line = banner_started
     waiting = asyncio.ensure_future(session.reply())
@@ -241,11 +244,11 @@ async def _detect_implicit(
     raise StepFailed(*checks.implicit_port(wait, version))
 
 
-async def _ehlo(state: ProbeState, session: Session, step: str) -> None:
+async def _ehlo(state: ProbeState, session: Session, step: Step) -> None:
     """EHLO; a refusal fails `step`."""
     state.enter(step)
     if (await session.ehlo()).code != 250:
-        raise StepFailed(*checks.ehlo_refused(session.tap.reply_lines, step))
+        raise StepFailed(*checks.ehlo_refused(session.tap.reply_lines, step.name))
 
 
 async def _login(state: ProbeState, session: Session) -> None:

@@ -1,7 +1,9 @@
-"""The one boundary where third-party and OS exceptions become plain-language facts."""
+"""The one boundary where third-party and OS exceptions become plain-language facts: a Kind for
+code to branch on, and a detail and hint for people."""
 
 from __future__ import annotations
 
+import enum
 import errno
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,20 +16,54 @@ class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit code 2, nothing probed."""
 
 
+class Kind(enum.StrEnum):
+    """What sort of failure an Explained is."""
+
+    TIMEOUT = "timeout"
+    RESET = "reset"
+    EOF = "eof"
+    OS = "os"
+    DNS = "dns"
+    REFUSED = "refused"
+    UNREACHABLE = "unreachable"
+    PROTOCOL = "protocol"
+    PROXY = "proxy"
+    TLS = "tls"
+    TLS_VERIFY = "tls-verify"
+    TLS_VERSION = "tls-version"
+    TLS_ALERT = "tls-alert"
+    TLS_PLAINTEXT = "tls-plaintext"
+    CLIENT_KEY = "client-key"
+    SMTP = "smtp"
+    PG = "pg"
+    PG_AUTH = "pg-auth"
+    PG_HBA = "pg-hba"
+    PG_CONFIG = "pg-config"
+    PG_NOSSL = "pg-nossl"
+    PG_MISSING = "pg-missing"
+    INTERNAL = "internal"
+
+    @property
+    def is_tls(self) -> bool:
+        return self.value.startswith("tls")
+
+
 # What to change, by kind, for an Explained made without a hint of its own: every failing
 # check carries a hint a person can act on, whichever probe raised it.
 KIND_HINTS = {
-    "timeout": "the server accepted but did not answer in time: check its load, or raise --timeout",
-    "reset": "the server or something on the way dropped the connection: look at its log",
-    "eof": "the server closed the connection early: look at its log for the reason",
-    "os": "check the network path to the server: address, port and firewalls",
-    "protocol": "the port may serve another protocol: check the port and the scheme",
-    "proxy": "check the proxy in front of the server",
-    "tls": "compare the server's TLS settings with what current clients accept (run with -v)",
-    "tls-verify": "see cert.chain: the certificate did not verify",
-    "smtp": "the server's reply is quoted: look at its log or policy for that reply",
-    "pg": "look at the PostgreSQL server's log for the same moment",
-    "internal": "this is a tlsprobe bug, not a server verdict: please report it with -v output",
+    Kind.TIMEOUT: (
+        "the server accepted but did not answer in time: check its load, or raise --timeout"
+    ),
+    Kind.RESET: "the server or something on the way dropped the connection: look at its log",
+    Kind.EOF: "the server closed the connection early: look at its log for the reason",
+    Kind.OS: "check the network path to the server: address, port and firewalls",
+    Kind.PROTOCOL: "the port may serve another protocol: check the port and the scheme",
+    Kind.PROXY: "check the proxy in front of the server",
+    Kind.TLS: "compare the server's TLS settings with what current clients accept (run with -v)",
+    Kind.TLS_VERIFY: "see cert.chain: the certificate did not verify",
+    Kind.SMTP: "the server's reply is quoted: look at its log or policy for that reply",
+    Kind.PG: "look at the PostgreSQL server's log for the same moment",
+    Kind.INTERNAL: "this is a tlsprobe bug, not a server verdict: please report it with -v output",
 }
 DEFAULT_HINT = "run with -v to see the transcript of the exchange"
 
@@ -37,7 +73,7 @@ class Explained:
     """An exception said plainly: `kind` for code to branch on, `detail`/`hint` for people.
     Without a hint of its own it takes its kind's (KIND_HINTS)."""
 
-    kind: str
+    kind: Kind
     detail: str
     hint: str = ""
 
@@ -119,11 +155,11 @@ def explain(exc: BaseException) -> Explained:
         return _explain_httpcore(exc)
     if module.startswith("h2."):
         return Explained(
-            "protocol",
+            Kind.PROTOCOL,
             f"the server broke the HTTP/2 protocol: {_said(exc)}",
             "the server's HTTP/2 support is broken: look at its log, or turn HTTP/2 off there",
         )
-    return Explained("internal", f"unexpected error: {type(exc).__name__}: {exc}")
+    return Explained(Kind.INTERNAL, f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def _said(exc: BaseException) -> str:
@@ -159,55 +195,57 @@ def _explain_ssl(exc: ssl.SSLError) -> Explained:
 
     reason = getattr(exc, "reason", None) or ""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return Explained("tls-verify", f"certificate verification failed: {exc.verify_message}")
+        return Explained(Kind.TLS_VERIFY, f"certificate verification failed: {exc.verify_message}")
     if reason in _PLAINTEXT_REASONS:
         return Explained(
-            "tls-plaintext",
+            Kind.TLS_PLAINTEXT,
             "the server did not answer with TLS",
             "this port speaks plaintext: check the port and the scheme",
         )
     if reason in _VERSION_REASONS:
         return Explained(
-            "tls-version", "no TLS version in common (the server offers only old ones)"
+            Kind.TLS_VERSION, "no TLS version in common (the server offers only old ones)"
         )
     if reason in _EOF_REASONS or isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
         return Explained(
-            "eof",
+            Kind.EOF,
             "the server closed the connection during the TLS handshake",
             "the server may not speak TLS on this port, or refuses this client",
         )
     if reason in _ALERT_TEXT:
         detail, hint = _ALERT_TEXT[reason]
-        return Explained("tls-alert", detail, hint)
+        return Explained(Kind.TLS_ALERT, detail, hint)
     plain = reason.replace("_", " ").lower() if reason else str(exc)
-    return Explained("tls", f"TLS error: {plain}")
+    return Explained(Kind.TLS, f"TLS error: {plain}")
 
 
 def _explain_os(exc: OSError | TimeoutError) -> Explained:
     import socket
 
     if isinstance(exc, TimeoutError):
-        return Explained("timeout", "timed out")
+        return Explained(Kind.TIMEOUT, "timed out")
     if isinstance(exc, socket.gaierror):
         return Explained(
-            "dns",
+            Kind.DNS,
             "cannot resolve the host name",
             "check the host name, or the resolver of the machine running tlsprobe",
         )
     if isinstance(exc, ConnectionRefusedError):
         return Explained(
-            "refused",
+            Kind.REFUSED,
             "connection refused (nothing listens on that port)",
             "check the port, and that the service is running",
         )
     if isinstance(exc, ConnectionResetError) and exc.errno is None:
         # asyncio's "Connection lost": the peer closed; a real reset carries ECONNRESET.
-        return Explained("eof", "the server closed the connection")
+        return Explained(Kind.EOF, "the server closed the connection")
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-        return Explained("reset", "the server reset the connection")
+        return Explained(Kind.RESET, "the server reset the connection")
     if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return Explained("unreachable", "no route to the host", "check the address and firewalls")
-    return Explained("os", f"network error: {exc.strerror or exc}")
+        return Explained(
+            Kind.UNREACHABLE, "no route to the host", "check the address and firewalls"
+        )
+    return Explained(Kind.OS, f"network error: {exc.strerror or exc}")
 
 
 def _explain_httpcore(exc: BaseException) -> Explained:
@@ -215,15 +253,15 @@ def _explain_httpcore(exc: BaseException) -> Explained:
     import httpcore
 
     if isinstance(exc, httpcore.TimeoutException):
-        return Explained("timeout", "timed out")
+        return Explained(Kind.TIMEOUT, "timed out")
     if isinstance(exc, httpcore.RemoteProtocolError):
         return Explained(
-            "protocol",
+            Kind.PROTOCOL,
             f"the server broke the HTTP protocol: {_said(exc)}",
             "the port may serve something other than HTTP",
         )
     if isinstance(exc, httpcore.ProtocolError | httpcore.UnsupportedProtocol):
-        return Explained("protocol", f"HTTP protocol error: {_said(exc)}")
+        return Explained(Kind.PROTOCOL, f"HTTP protocol error: {_said(exc)}")
     if isinstance(exc, httpcore.ProxyError):
-        return Explained("proxy", f"proxy error: {_said(exc)}")
-    return Explained("os", f"network error: {_said(exc)}")
+        return Explained(Kind.PROXY, f"proxy error: {_said(exc)}")
+    return Explained(Kind.OS, f"network error: {_said(exc)}")

@@ -17,14 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tlsprobe import clientconf, pgdsn, tls
-from tlsprobe.errors import explain
+from tlsprobe import tls
+from tlsprobe.failures import explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
-from tlsprobe.probes import postgres_wire as wire
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
-from tlsprobe.probes.postgres_login import login
-from tlsprobe.probes.postgres_sslmodes import sslmodes
-from tlsprobe.targets import Target
+from tlsprobe.probes.postgres import wire
+from tlsprobe.probes.postgres.login import login
+from tlsprobe.probes.postgres.sslmodes import sslmodes
+from tlsprobe.targets import Target, client_tls, libpq
 
 IDS = ("connect", "pg.sslrequest", *TLS_CHECK_IDS, "pg.plaintext")
 ALPN = ("postgresql",)
@@ -55,9 +55,9 @@ async def probe(
 ) -> TargetResult:
     """Probe a postgresql:// target; `env` stands in for libpq's environment (os.environ)."""
     env = os.environ if env is None else env
-    settings = pgdsn.resolve(target, env, policy.ca_file)
+    settings = libpq.resolve(target, env, policy.ca_file)
     if target.client is None:  # client.encryption as this environment would configure libpq
-        client = clientconf.for_postgres_params(dict(target.params), env)
+        client = client_tls.for_postgres_params(dict(target.params), env)
         target = dataclasses.replace(target, client=client)
     ids = (*IDS, "pg.login") if settings.user else IDS
 
@@ -67,7 +67,7 @@ async def probe(
     return await run_probe(target, policy, ids, body)
 
 
-async def _body(state: ProbeState, settings: pgdsn.Settings) -> None:
+async def _body(state: ProbeState, settings: libpq.Settings) -> None:
     state.facts["sslnegotiation"] = settings.sslnegotiation
     stage = _direct if settings.direct else _negotiated
     negotiated = await stage(state, settings)
@@ -84,7 +84,7 @@ async def _body(state: ProbeState, settings: pgdsn.Settings) -> None:
         state.put(await login(state, settings))
 
 
-async def _negotiated(state: ProbeState, settings: pgdsn.Settings) -> Outcome:
+async def _negotiated(state: ProbeState, settings: libpq.Settings) -> Outcome:
     """SSLRequest then TLS, as libpq does; a failure is recorded and says whether to go on."""
 
     async def attempt(ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
@@ -107,7 +107,7 @@ async def _negotiated(state: ProbeState, settings: pgdsn.Settings) -> Outcome:
         return Stop.STOP
 
 
-async def _direct(state: ProbeState, settings: pgdsn.Settings) -> Outcome:
+async def _direct(state: ProbeState, settings: libpq.Settings) -> Outcome:
     """sslnegotiation=direct: the ClientHello first. A server that fails it but answers S to
     an SSLRequest is a PostgreSQL older than 17, not a broken one."""
 
@@ -149,7 +149,7 @@ def _fail_tls(state: ProbeState, exc: Exception) -> None:
     state.fail_step(why.detail, why.hint)
 
 
-def _client_cert(settings: pgdsn.Settings) -> tuple[str, str | None] | None:
+def _client_cert(settings: libpq.Settings) -> tuple[str, str | None] | None:
     """libpq sends a client certificate only when its file exists, and so does the probe."""
     if settings.sslcert is None or not Path(settings.sslcert).is_file():
         return None
@@ -213,10 +213,10 @@ async def _handshake(
 
 async def _sslrequest_only(state: ProbeState) -> bytes:
     """The one-byte answer to an SSLRequest on a fresh connection (b"": none came)."""
-    step = state.step
+    phase = state.phase
     transport, protocol = await _open(state)
     try:
-        state.enter(step)
+        state.enter(phase)
         transport.write(wire.SSL_REQUEST)
         state.log("C: SSLRequest 00 00 00 08 04 d2 16 2f")
         answer = await protocol.readexactly(1)
@@ -228,7 +228,7 @@ async def _sslrequest_only(state: ProbeState) -> bytes:
         transport.abort()
 
 
-async def _plaintext(state: ProbeState, settings: pgdsn.Settings) -> Check:
+async def _plaintext(state: ProbeState, settings: libpq.Settings) -> Check:
     """pg.plaintext: a plaintext StartupMessage; close at the first answer, never log in."""
     who, database = settings.user or "postgres", settings.dbname
     try:

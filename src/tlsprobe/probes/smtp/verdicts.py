@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from tlsprobe.model import Check, Status, TargetResult
-from tlsprobe.probes.smtp_session import quoted
+from tlsprobe.probes.smtp.session import quoted
 from tlsprobe.targets import REDACTED, Target
 
 # Pipelined after STARTTLS by the injection test; .invalid can never be a real host (RFC 2606).

@@ -12,11 +12,11 @@ from typing import Any
 
 import psycopg
 
-from tlsprobe.errors import KIND_HINTS, Explained, explain
+from tlsprobe.failures import KIND_HINTS, Explained, Kind, explain
 from tlsprobe.model import Check, Status
-from tlsprobe.pgdsn import Settings
 from tlsprobe.probes.base import ProbeState
 from tlsprobe.targets import REDACTED, SECRET_KEYWORDS
+from tlsprobe.targets.libpq import Settings
 
 QUERY = "SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 # libpq's connect_timeout is in whole seconds, and it treats 1 as 2.
@@ -28,70 +28,70 @@ STALL_MARGIN_S = 0.1
 EXPECTS_TLS = ("prefer", "require", "verify-ca", "verify-full")
 
 # (pattern in libpq's message, kind, detail, hint): the first match explains the error.
-_LIBPQ_ERRORS: tuple[tuple[str, str, str, str], ...] = (
+_LIBPQ_ERRORS: tuple[tuple[str, Kind, str, str], ...] = (
     (
         "password authentication failed",
-        "pg-auth",
+        Kind.PG_AUTH,
         "the server refused the password for user {user} (28P01)",
         "check the password (in the target, PGPASSWORD or ~/.pgpass)",
     ),
     (
         "no password supplied",
-        "pg-auth",
+        Kind.PG_AUTH,
         "the server asks for a password and none was given",
         "add the password to the target, or set PGPASSWORD",
     ),
     (
         "no pg_hba.conf entry",
-        "pg-hba",
+        Kind.PG_HBA,
         "pg_hba.conf has no line that lets this client in ({said})",
         "add a hostssl line for this user, database and client address",
     ),
     (
         "does not match host name",
-        "tls-verify",
+        Kind.TLS_VERIFY,
         "libpq refused the certificate: it does not match the host name ({said})",
         "use the host name in the certificate, or reissue it with this name in its SAN",
     ),
     (
         "certificate verify failed",
-        "tls-verify",
+        Kind.TLS_VERIFY,
         "libpq refused the certificate ({said})",
         "set sslrootcert (or --ca-file) to the root that issued it, or fix the server's chain",
     ),
     (
         "root certificate file",
-        "pg-config",
+        Kind.PG_CONFIG,
         "libpq cannot read the root certificate ({said})",
         "point sslrootcert at a PEM file, or use sslrootcert=system",
     ),
     (
         "server does not support ssl",
-        "pg-nossl",
+        Kind.PG_NOSSL,
         "the server does not do TLS, and sslmode={sslmode} requires it",
         "set ssl = on on the server",
     ),
     (
         "timeout expired",
-        "timeout",
+        Kind.TIMEOUT,
         "no session within the connect timeout",
-        KIND_HINTS["timeout"],
+        KIND_HINTS[Kind.TIMEOUT],
     ),
     (
         "connection refused",
-        "refused",
+        Kind.REFUSED,
         "connection refused (nothing listens on that port)",
         "check the port, and that the service is running",
     ),
     (
         "could not translate host name",
-        "dns",
+        Kind.DNS,
         "cannot resolve the host name",
         "check the host name, or the resolver of the machine running tlsprobe",
     ),
     (
         "does not exist",
-        "pg-missing",
+        Kind.PG_MISSING,
         "{said}",
         "check the user and dbname in the target",
     ),
@@ -126,7 +126,7 @@ def explain_psycopg(exc: BaseException, settings: Settings) -> Explained:
             return Explained(kind, detail.format(**words), hint)
     sqlstate = getattr(exc, "sqlstate", None)
     prefix = f"{type(exc).__name__} {sqlstate}" if sqlstate else type(exc).__name__
-    return Explained("pg", f"{prefix}: {said}" if said else prefix)
+    return Explained(Kind.PG, f"{prefix}: {said}" if said else prefix)
 
 
 def conninfo(state: ProbeState, settings: Settings) -> dict[str, str]:
@@ -171,7 +171,7 @@ async def login(state: ProbeState, settings: Settings) -> Check:
         row, version = await _session(dsn, max(0.0, state.remaining() - STALL_MARGIN_S))
     except _Stalled as stalled:
         state.log(f"deadline: {stalled}")
-        return Check("pg.login", Status.FAIL, str(stalled), KIND_HINTS["timeout"])
+        return Check("pg.login", Status.FAIL, str(stalled), KIND_HINTS[Kind.TIMEOUT])
     except Exception as exc:
         why = explain_psycopg(exc, settings)
         state.log(f"error: {why.detail}")

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import httpcore
 
 from tlsprobe import __version__
-from tlsprobe.probes.netstream import AsyncioBackend
+from tlsprobe.probes.https.backend import AsyncioBackend
 from tlsprobe.targets import Target
 
 USER_AGENT = f"tlsprobe/{__version__}"

@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import idna
 
-from tlsprobe.clientconf import ClientTls
-from tlsprobe.errors import UsageError
+from tlsprobe.failures import UsageError
+from tlsprobe.targets.client_tls import ClientTls
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "smtp": 587, "smtps": 465, "postgresql": 5432}
 SCHEME_ALIASES = {
@@ -115,22 +115,8 @@ def _redact_query(url: str) -> str:
     return _SECRET_PARAM.sub(rf"\g<1>{REDACTED}", url)
 
 
-def parse_target(text: str, *, name: str = "", source: str = "command line") -> Target:
-    """Parse a target URL; raise UsageError naming the input (and where it came from) and what
-    is wrong."""
-    try:
-        return _parse_target(text, name=name, source=source)
-    except UsageError as exc:
-        if source == "command line":
-            raise
-        raise UsageError(f"{source}: {exc}") from None
-
-
-def _parse_target(text: str, *, name: str, source: str) -> Target:
-    from tlsprobe import pgdsn
-
-    if pgdsn.looks_like_keywords(text):  # libpq's `host=db port=5432 sslmode=...`
-        return pgdsn.keyword_target(text, name=name, source=source)
+def parse_url(text: str, *, name: str, source: str) -> Target:
+    """A target URL as a Target; UsageError naming the input and what is wrong."""
     shown = redact_url(text.strip())
     url = text.strip()
     if _CONTROL.search(url):  # urlsplit would silently drop tabs and newlines
@@ -170,9 +156,7 @@ def _parse_target(text: str, *, name: str, source: str) -> Target:
 
 
 def supported_schemes() -> tuple[str, ...]:
-    from tlsprobe.probes import PROBES
-
-    return tuple(PROBES)
+    return tuple(DEFAULT_PORTS)
 
 
 def _plain_urlsplit_error(exc: ValueError) -> str:

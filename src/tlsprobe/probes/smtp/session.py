@@ -24,7 +24,7 @@ from aiosmtplib.protocol import SMTPProtocol
 from aiosmtplib.response import SMTPResponse
 
 from tlsprobe import tls
-from tlsprobe.errors import Explained, explain
+from tlsprobe.failures import Explained, Kind, explain
 
 MAX_LOGGED_LINES = 200  # per connection: a tarpit or a chatty server must not flood the report
 QUIT_BUDGET = 0.5
@@ -275,17 +275,17 @@ def explain_smtp(exc: BaseException, step: str) -> Explained:
     if isinstance(exc, smtp_errors.SMTPServerDisconnected | smtp_errors.SMTPConnectError):
         return _closed(exc, step)
     if isinstance(exc, smtp_errors.SMTPTimeoutError):
-        return Explained("timeout", "timed out")
+        return Explained(Kind.TIMEOUT, "timed out")
     if isinstance(exc, smtp_errors.SMTPResponseException):
         if exc.code < 0:  # aiosmtplib's own code for a reply it could not parse
             return Explained(
-                "protocol",
+                Kind.PROTOCOL,
                 f"the server's reply is not SMTP: {exc.message}",
                 "check the port: it may serve another protocol",
             )
-        return Explained("smtp", f"the server answered {exc.code} {exc.message}")
+        return Explained(Kind.SMTP, f"the server answered {exc.code} {exc.message}")
     if isinstance(exc, smtp_errors.SMTPException):
-        return Explained("smtp", f"SMTP error: {exc}")
+        return Explained(Kind.SMTP, f"SMTP error: {exc}")
     return explain(exc)
 
 
@@ -303,9 +303,9 @@ _CLOSED_WHERE = {
 
 def _closed(exc: BaseException, step: str) -> Explained:
     inner = explain(exc.__cause__) if exc.__cause__ is not None else None
-    if inner is not None and inner.kind.startswith("tls"):
+    if inner is not None and inner.kind.is_tls:
         return inner
     check = step.partition("/")[0]
     where = _CLOSED_WHERE.get(step) or _CLOSED_WHERE.get(check, f"during {step}")
     hint = _CLOSED_HINTS.get(step) or _CLOSED_HINTS.get(check, "")
-    return Explained("eof", f"the server closed the connection {where}", hint)
+    return Explained(Kind.EOF, f"the server closed the connection {where}", hint)

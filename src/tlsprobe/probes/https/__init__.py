@@ -8,13 +8,14 @@ import datetime as dt
 import ssl
 from typing import Any
 
-from tlsprobe import tls, tlsfacts
-from tlsprobe.errors import Explained, explain
+from tlsprobe import tls
+from tlsprobe.failures import Explained, Kind, explain
 from tlsprobe.model import Check, Status, TargetResult
-from tlsprobe.probes import httpget
-from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled
-from tlsprobe.probes.httpget import HttpAnswer
+from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled, step_for
+from tlsprobe.probes.https import httpget
+from tlsprobe.probes.https.httpget import HttpAnswer
 from tlsprobe.targets import Target
+from tlsprobe.tls import certs
 
 IDS = ("connect", *TLS_CHECK_IDS, "http.status", "http.hsts")
 ALPN = ("h2", "http/1.1")
@@ -69,7 +70,7 @@ async def _body(state: ProbeState) -> None:
     if isinstance(answer, Explained):
         # A TLS alert after the client's Finished is the server refusing the session (TLS 1.3
         # sends "certificate required" only then): the handshake failed, as it does in TLS 1.2.
-        state.enter("tls.handshake" if answer.kind.startswith("tls") else "http.status")
+        state.enter("tls.handshake" if answer.kind.is_tls else "http.status")
         state.fail_step(answer.detail, answer.hint)
         return
     state.facts["http_version"] = answer.http_version
@@ -102,9 +103,9 @@ async def _get(
             async with asyncio.timeout(_answer_budget(state)):
                 got = await httpget.exchange(stream, target, timeout, credentials=credentials)
         except TimeoutError:
-            stall, hint = stalled("http.status", state.policy.timeout)
+            stall, hint = stalled(step_for("http.status"), state.policy.timeout)
             state.log(f"deadline: {stall}")
-            return Explained("timeout", stall, hint), handshake
+            return Explained(Kind.TIMEOUT, stall, hint), handshake
         except Exception as exc:
             failed = explain(exc)
             state.log(f"error: {failed.detail}")
@@ -127,12 +128,12 @@ def _may_send_credentials(ctx: ssl.SSLContext, handshake: tls.Handshake, state: 
     legacy TLS), a certificate in date and for this host. Otherwise the probe's retries, which
     exist to diagnose, would hand the password to whoever holds the port."""
     target = state.target
-    chain = tlsfacts.load_chain(handshake.chain_der)
+    chain = certs.load_chain(handshake.chain_der)
     trusted = (
         tls.is_strict(ctx)
         and bool(chain)
-        and tlsfacts.hostname_check(chain[0], target.host).status is Status.PASS
-        and tlsfacts.expiry_check(chain, dt.datetime.now(dt.UTC), 0).status is Status.PASS
+        and certs.hostname_check(chain[0], target.host).status is Status.PASS
+        and certs.expiry_check(chain, dt.datetime.now(dt.UTC), 0).status is Status.PASS
     )
     if not trusted:
         state.log("credentials in the URL withheld: the certificate is not trusted for this host")

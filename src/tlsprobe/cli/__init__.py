@@ -1,0 +1,148 @@
+"""The command line: options in, a Plan, a run, a report out, and the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+
+from tlsprobe.cli.options import build_parser, flags_of, sources_of
+from tlsprobe.cli.output import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    append_step_summary,
+    check_output,
+    exit_code,
+    write_report,
+)
+from tlsprobe.failures import UsageError
+from tlsprobe.model import Policy
+from tlsprobe.plan import Flags, Plan, make_plan
+from tlsprobe.report import RunInfo
+from tlsprobe.targets import Target, parse_target
+
+__all__ = ["main"]
+
+
+def _plan(args: argparse.Namespace, *, required: bool = True) -> Plan:
+    return make_plan(
+        sources_of(args),
+        flags_of(args),
+        os.environ,
+        default_timeout=args.default_timeout,
+        required=required,
+    )
+
+
+def announce(plan: Plan) -> None:
+    for line in plan.warnings:
+        print(f"tlsprobe: warning: {line}", file=sys.stderr)
+    for line in plan.notes:
+        print(f"tlsprobe: note: {line}", file=sys.stderr)
+
+
+def run_and_report(targets: Sequence[Target], policy: Policy, args: argparse.Namespace) -> int:
+    from tlsprobe.cli import progress
+    from tlsprobe.report import render
+    from tlsprobe.runner import Run, run_loop
+
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    show = progress.wanted(len(targets), sys.stderr, os.environ, disabled=args.no_progress)
+    interrupted = False
+    with progress.maybe(len(targets), show=show, stream=sys.stderr) as on_result:
+        run = Run(targets, policy, on_result=on_result)
+        try:
+            run_loop(run.execute())
+        except KeyboardInterrupt:
+            interrupted = True
+    results = run.finished()
+    info = RunInfo(started, run.elapsed_s, interrupted, args.verbose)
+    color = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    write_report(render(args.format, results, info, color=color), args.output)
+    append_step_summary(results, info, os.environ)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return exit_code(results, strict=args.strict)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    plan = _plan(args)
+    check_output(args.output)
+    announce(plan)
+    return run_and_report(plan.targets, plan.policy, args)
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from tlsprobe.plan import collect
+
+    found = collect(sources_of(args), os.environ)
+    announce(Plan(tuple(found.targets), Policy(), tuple(found.notes), tuple(found.warnings)))
+    for target in found.targets:
+        print(f"{target.label}\t{target.display}\t{target.source}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from tlsprobe.lab import Lab
+    except ImportError as exc:
+        raise UsageError(f"the lab needs the 'lab' extra ({exc.name} is missing)") from None
+    from tlsprobe.plan import policy_from
+
+    check_output(args.output)
+    with Lab() as lab:
+        flags = flags_of(args)
+        policy = policy_from(
+            Flags(**{**vars(flags), "ca_file": lab.ca_file}), {}, args.default_timeout
+        )
+        targets = [parse_target(e.url, name=e.name, source=e.description) for e in lab.endpoints]
+        run_and_report(targets, policy, args)
+    if args.format == "table" and args.output is None:
+        print(
+            "\nPoint tlsprobe at your own endpoints: tlsprobe check https://your.host "
+            "smtp://mail.host:587 postgresql://db.host/app?sslmode=verify-full, or "
+            "tlsprobe check --airflow-cfg airflow.cfg"
+        )
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tlsprobe import exporter
+
+    # With --allow-any-target the exporter may serve /probe alone, with nothing configured.
+    plan = _plan(args, required=not args.allow_any_target)
+    announce(plan)
+    server = exporter.Exporter(
+        plan.targets,
+        plan.policy,
+        interval=args.interval,
+        allow_any=args.allow_any_target,
+        listen=args.listen,
+    )
+    return exporter.run_until_stopped(
+        server, lambda line: print(f"tlsprobe: {line}", file=sys.stderr)
+    )
+
+
+COMMANDS = {"check": cmd_check, "targets": cmd_targets, "demo": cmd_demo, "serve": cmd_serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"tlsprobe: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader left early (`tlsprobe check ... | head`): nothing is wrong but the pipe.
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        print(f"tlsprobe: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,214 @@
+"""The command line's options: one parser, and the Sources and Flags it yields. A usage error is
+one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import NoReturn
+
+from tlsprobe import __version__
+from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS, MinTls
+from tlsprobe.plan import Flags, Sources
+from tlsprobe.report import FORMATS
+
+EXIT_USAGE = 2
+DEFAULT_LISTEN = ("127.0.0.1", 9468)
+DESCRIPTION = "Probe the TLS of PostgreSQL, SMTP and HTTPS endpoints and print the verdicts."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def _days(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= MAX_WARN_DAYS:
+        raise ValueError(text)
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """Seconds for --timeout and --interval: above 0 and at most a day (nan and inf fail)."""
+    value = float(text)
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise ValueError(text)
+    return value
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT; port 0 asks for any free port."""
+    host, colon, port = text.rpartition(":")
+    if host.startswith("[") != host.endswith("]"):  # "[::1:9468": a bracket left open
+        raise ValueError(text)
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ValueError(text)
+    return host, int(port)
+
+
+_positive_int.__name__ = "positive integer"
+_days.__name__ = f"number of days (0 to {MAX_WARN_DAYS})"
+positive_seconds.__name__ = f"number of seconds (above 0, at most {MAX_TIMEOUT_S:g})"
+listen_address.__name__ = "HOST:PORT"
+
+
+def _add_policy_options(parser: argparse.ArgumentParser, *, timeout: float) -> None:
+    # Defaults are None so that a value from tlsprobe.toml applies unless the flag is given.
+    parser.add_argument("--ca-file", type=Path, metavar="PEM", help="extra trusted root CAs")
+    parser.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        metavar="S",
+        help=f"deadline per target, every phase included (default {timeout:g})",
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive_int, metavar="N", help="targets probed at once (default 50)"
+    )
+    parser.add_argument(
+        "--min-tls",
+        choices=[v.value for v in MinTls],
+        help="lowest acceptable TLS version (default 1.2)",
+    )
+    parser.add_argument(
+        "--expiry-warn-days",
+        type=_days,
+        metavar="N",
+        help="warn when a certificate expires within N days (default 14)",
+    )
+    parser.set_defaults(default_timeout=timeout)
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the report to FILE instead of standard output",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: transcripts of failing targets; -vv: of all targets",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown only on a terminal, outside CI, for 4 targets or more)",
+    )
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="a URL: https://, smtp://, smtps://, postgresql://",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a tlsprobe.toml (default: ./tlsprobe.toml when present)",
+    )
+    parser.add_argument(
+        "--airflow-cfg",
+        type=Path,
+        metavar="FILE",
+        help="probe the connections an airflow.cfg names",
+    )
+    parser.add_argument(
+        "--airflow",
+        action="store_true",
+        help="use $AIRFLOW_HOME/airflow.cfg (default ~/airflow/airflow.cfg)",
+    )
+    parser.add_argument(
+        "--airflow-connections",
+        type=Path,
+        metavar="FILE",
+        help="a file from `airflow connections export` (.json, .yaml, .env)",
+    )
+    parser.add_argument(
+        "--allow-cmd",
+        action="store_true",
+        help="run airflow.cfg *_cmd commands to get their values",
+    )
+
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listen",
+        type=listen_address,
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help="where to listen (default 127.0.0.1:9468; 0.0.0.0:9468 for every interface)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=positive_seconds,
+        default=60.0,
+        metavar="S",
+        help="re-probe the configured targets for /metrics every S seconds (default 60)",
+    )
+    parser.add_argument(
+        "--allow-any-target",
+        action="store_true",
+        help="let /probe probe any URL, not only the configured targets",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tlsprobe", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"tlsprobe {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = commands.add_parser("check", help="probe targets and print the verdicts")
+    _add_source_options(check)
+    _add_policy_options(check, timeout=10.0)
+    _add_output_options(check)
+    listing = commands.add_parser("targets", help="list what would be probed, without probing")
+    _add_source_options(listing)
+    demo = commands.add_parser("demo", help="start the local lab and show every verdict")
+    _add_policy_options(demo, timeout=3.0)
+    _add_output_options(demo)
+    serve = commands.add_parser("serve", help="a Prometheus exporter: /probe?target=URL, /metrics")
+    _add_source_options(serve)
+    _add_policy_options(serve, timeout=10.0)
+    _add_serve_options(serve)
+    return parser
+
+
+def sources_of(args: argparse.Namespace) -> Sources:
+    return Sources(
+        urls=tuple(args.targets),
+        config=args.config,
+        airflow_cfg=args.airflow_cfg,
+        airflow_home=args.airflow,
+        airflow_connections=args.airflow_connections,
+        allow_cmd=args.allow_cmd,
+    )
+
+
+def flags_of(args: argparse.Namespace) -> Flags:
+    return Flags(
+        timeout=args.timeout,
+        min_tls=args.min_tls,
+        expiry_warn_days=args.expiry_warn_days,
+        ca_file=args.ca_file,
+        concurrency=args.concurrency,
+    )

@@ -1,0 +1,115 @@
+"""Sources and flags -> a Plan: the targets to probe, the policy to judge them by, and what the
+sources noticed on the way. Shared by the command line and the exporter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tlsprobe.failures import UsageError
+from tlsprobe.model import MinTls, Policy
+from tlsprobe.sources import Collected, ca_file_problem
+from tlsprobe.targets import Target, parse_target
+
+DEFAULT_CONFIG = Path("tlsprobe.toml")  # read from the working directory when it is there
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where targets come from: the command line's URLs and the files it names."""
+
+    urls: Sequence[str] = ()
+    config: Path | None = None
+    airflow_cfg: Path | None = None
+    airflow_home: bool = False  # --airflow: $AIRFLOW_HOME/airflow.cfg
+    airflow_connections: Path | None = None
+    allow_cmd: bool = False
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The policy flags as given; None where not given (tlsprobe.toml or a default applies)."""
+
+    timeout: float | None = None
+    min_tls: str | None = None
+    expiry_warn_days: int | None = None
+    ca_file: Path | None = None
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    targets: tuple[Target, ...]
+    policy: Policy
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def make_plan(
+    sources: Sources,
+    flags: Flags,
+    env: Mapping[str, str],
+    *,
+    default_timeout: float,
+    required: bool = True,
+) -> Plan:
+    """Read every source, then settle the policy; UsageError for anything malformed."""
+    found = collect(sources, env, required=required)
+    policy = policy_from(flags, found.defaults, default_timeout)
+    return Plan(tuple(found.targets), policy, tuple(found.notes), tuple(found.warnings))
+
+
+def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) -> Collected:
+    """Every target the sources name, in order: command line, config file, Airflow. Each
+    source's module is imported only when it is used: a start-up cost for the rest."""
+    found = Collected(targets=[parse_target(url) for url in sources.urls])
+    config_path = sources.config
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
+    if config_path is not None:
+        from tlsprobe.sources import config as config_file
+
+        found.extend(config_file.load(config_path, env))
+    airflow_cfg = sources.airflow_cfg
+    if airflow_cfg is None and sources.airflow_home:
+        from tlsprobe.sources.airflow import default_path
+
+        airflow_cfg = default_path(env)
+    if airflow_cfg is not None:
+        from tlsprobe.sources import airflow
+
+        found.extend(airflow.read(airflow_cfg, env, allow_cmd=sources.allow_cmd))
+    if sources.airflow_connections is not None:
+        from tlsprobe.sources import connections
+
+        found.extend(connections.from_file(sources.airflow_connections))
+    if required and not found.targets:
+        raise UsageError(
+            "no targets: give URLs (tlsprobe check https://host), -c tlsprobe.toml, "
+            "or --airflow-cfg FILE"
+        )
+    return found
+
+
+def policy_from(flags: Flags, defaults: Mapping[str, Any], default_timeout: float) -> Policy:
+    """Flags win over tlsprobe.toml's [defaults], which win over the built-in defaults."""
+
+    def pick(name: str, fallback: Any) -> Any:
+        flag = getattr(flags, name)
+        return flag if flag is not None else defaults.get(name, fallback)
+
+    if flags.ca_file is not None:  # tlsprobe.toml's was checked when read
+        problem = ca_file_problem(flags.ca_file)
+        if problem is not None:
+            raise UsageError(f"--ca-file {flags.ca_file}: {problem}")
+    ca_text = pick("ca_file", None)
+    built_in = Policy()
+    return Policy(
+        timeout=pick("timeout", default_timeout),
+        min_tls=MinTls(pick("min_tls", built_in.min_tls)),
+        expiry_warn_days=pick("expiry_warn_days", built_in.expiry_warn_days),
+        ca_file=Path(ca_text).resolve() if ca_text is not None else None,
+        concurrency=pick("concurrency", built_in.concurrency),
+    )

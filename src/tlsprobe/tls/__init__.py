@@ -1,0 +1,24 @@
+"""The TLS judge shared by every protocol: contexts (trust), the handshake and its retries
+(negotiate), the verdicts (judge), and pure certificate facts (certs)."""
+
+from tlsprobe.tls.judge import chain_check, handshake_check, judge, tls_info
+from tlsprobe.tls.negotiate import Attempt, Handshake, Negotiated, VerifyError, capture, negotiate
+from tlsprobe.tls.trust import LEGACY_MINIMUM, Mode, context, is_strict, load_system_trust
+
+__all__ = [
+    "LEGACY_MINIMUM",
+    "Attempt",
+    "Handshake",
+    "Mode",
+    "Negotiated",
+    "VerifyError",
+    "capture",
+    "chain_check",
+    "context",
+    "handshake_check",
+    "is_strict",
+    "judge",
+    "load_system_trust",
+    "negotiate",
+    "tls_info",
+]
