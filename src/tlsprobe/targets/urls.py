@@ -51,6 +51,8 @@ class Target:
     client: ClientTls | None = None  # how the configured client connects (client.encryption)
     client_cert: str | None = None
     client_key: str | None = None
+    # The passphrase of an encrypted client_key (tlsprobe.toml's client_key_password_env).
+    client_key_password: str | None = field(default=None, repr=False)
 
     @property
     def display(self) -> str:
