@@ -18,7 +18,7 @@ from tlsprobe.lab import Lab
 from tlsprobe.model import CertInfo, Check, Policy, Status, TargetResult, TlsInfo
 from tlsprobe.report import RunInfo, json_report, junit, markdown, prometheus
 
-INFO = RunInfo(started_at="2026-11-23T21:00:00Z", elapsed_s=0.5)
+INFO = RunInfo(started_at=dt.datetime(2026, 11, 23, 21, tzinfo=dt.UTC), elapsed_s=0.5)
 NAMES = ("https-good", "https-no-hsts", "https-expired")
 
 
@@ -34,9 +34,10 @@ def check(lab: Lab, *argv: str) -> int:
 
 
 def cert(not_after: str, subject: str = "CN=leaf") -> CertInfo:
-    return CertInfo(
-        subject, "CN=ca", "2026-01-01T00:00:00Z", not_after, "ab" * 32, "EC", "ecdsa", ()
-    )
+    """A certificate's facts, dates given as 2027-01-01T00:00:00Z."""
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    end = dt.datetime.fromisoformat(not_after)
+    return CertInfo(subject, "CN=ca", start, end, "ab" * 32, "EC", "ecdsa", ())
 
 
 def hand(name: str, *checks: Check, tls: TlsInfo | None = None, **kw: object) -> TargetResult:
@@ -240,10 +241,11 @@ def test_prometheus_without_handshake_has_no_tls_samples() -> None:
     assert names == {"tlsprobe_success", "tlsprobe_check_status", "tlsprobe_duration_seconds"}
 
 
-def test_prometheus_unreadable_date_is_left_out() -> None:
-    """A certificate date in an unexpected form is left out rather than exported wrong."""
-    assert prometheus.epoch_seconds("not a date") is None
-    assert prometheus.earliest_not_after([cert("junk"), cert("2027-01-01T00:00:00Z")]) == 1798761600
+def test_prometheus_earliest_expiry_of_a_chain() -> None:
+    """The earliest not-after of the chain is exported, whichever certificate holds it."""
+    chain = [cert("2028-01-01T00:00:00Z"), cert("2027-01-01T00:00:00Z")]
+    assert prometheus.earliest_not_after(chain) == 1798761600
+    assert prometheus.earliest_not_after([]) is None
 
 
 def test_prometheus_same_target_twice_is_one_series() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ def document(lab: Lab) -> dict[str, Any]:
     """The JSON report of every lab endpoint (all protocols, every defect) in one run."""
     targets = [parse_target(e.url, name=e.name, source=e.description) for e in lab.endpoints]
     results = probe_targets(targets, Policy(timeout=2.0, ca_file=lab.ca_file))
-    parsed: dict[str, Any] = json.loads(render(results, RunInfo("2026-11-23T21:00:00Z", 1.0)))
+    parsed: dict[str, Any] = json.loads(
+        render(results, RunInfo(dt.datetime(2026, 11, 23, 21, tzinfo=dt.UTC), 1.0))
+    )
     return parsed
 
 

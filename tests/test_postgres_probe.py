@@ -5,6 +5,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -168,7 +169,10 @@ def secret_results(lab: Lab) -> list[TargetResult]:
 def test_no_password_in_any_report(secret_results: list[TargetResult], fmt: str) -> None:
     """No report format, at the highest verbosity, contains a password."""
     text = render(
-        fmt, secret_results, RunInfo("2026-01-01T00:00:00Z", 1.0, verbosity=2), color=False
+        fmt,
+        secret_results,
+        RunInfo(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), 1.0, verbosity=2),
+        color=False,
     )
     assert not any(secret in text for secret in SECRETS)
     assert "***" in text or fmt == "prometheus"

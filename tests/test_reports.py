@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -20,12 +22,12 @@ from tlsprobe.report import (
     table,
 )
 
-INFO = RunInfo(started_at="2026-11-23T21:00:00Z", elapsed_s=1.23456)
+INFO = RunInfo(started_at=dt.datetime(2026, 11, 23, 21, tzinfo=dt.UTC), elapsed_s=1.23456)
 CERT = CertInfo(
     subject="CN=web.lab.test",
     issuer="CN=Lab Intermediate",
-    not_before="2026-01-01T00:00:00Z",
-    not_after="2027-01-01T00:00:00Z",
+    not_before=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    not_after=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
     sha256="ab" * 32,
     key="EC P-256",
     signature="ecdsa-with-SHA256",
@@ -192,7 +194,11 @@ def test_verbosity_0_shows_no_transcripts() -> None:
 
 def test_verbosity_1_shows_failing_transcripts_only() -> None:
     """-v prints the transcript of a failing target and not that of a passing one."""
-    text = table.render((GOOD, FAILED), RunInfo("t", 0.1, verbosity=1), color=False)
+    text = table.render(
+        (GOOD, FAILED),
+        replace(INFO, verbosity=1),
+        color=False,
+    )
     assert "transcript: expired" in text
     assert "S: alert-marker" in text
     assert "transcript: web" not in text
@@ -201,7 +207,11 @@ def test_verbosity_1_shows_failing_transcripts_only() -> None:
 
 def test_verbosity_2_shows_all_transcripts() -> None:
     """-vv prints every target's transcript."""
-    text = table.render(RESULTS, RunInfo("t", 0.1, verbosity=2), color=False)
+    text = table.render(
+        RESULTS,
+        replace(INFO, verbosity=2),
+        color=False,
+    )
     for name in ("web", "nohsts", "expired"):
         assert f"transcript: {name}" in text
     assert "C: GET / HTTP/1.1" in text
@@ -209,7 +219,7 @@ def test_verbosity_2_shows_all_transcripts() -> None:
 
 def test_interrupted_run_is_flagged() -> None:
     """An interrupted run says so in the table and in JSON; a complete one does not."""
-    info = RunInfo("t", 0.1, interrupted=True)
+    info = replace(INFO, interrupted=True)
     assert "interrupted" in table.render(RESULTS, info, color=False)
     assert "interrupted" not in table.render(RESULTS, INFO, color=False)
     assert parsed(RESULTS, info)["interrupted"] is True

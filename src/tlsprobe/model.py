@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,14 +35,19 @@ class Check:
     hint: str = ""
 
 
+def utc_text(moment: dt.datetime) -> str:
+    """A moment as reports write it: 2026-11-23T21:00:00Z."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class CertInfo:
     """One certificate as the server sent it."""
 
     subject: str
     issuer: str
-    not_before: str
-    not_after: str
+    not_before: dt.datetime  # aware, UTC
+    not_after: dt.datetime
     sha256: str
     key: str
     signature: str

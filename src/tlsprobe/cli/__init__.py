@@ -50,7 +50,7 @@ def run_and_report(targets: Sequence[Target], policy: Policy, args: argparse.Nam
     from tlsprobe.report import render
     from tlsprobe.runner import Run, run_loop
 
-    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     show = progress.wanted(len(targets), sys.stderr, os.environ, disabled=args.no_progress)
     interrupted = False
     with progress.maybe(len(targets), show=show, stream=sys.stderr) as on_result:

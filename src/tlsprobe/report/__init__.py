@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from tlsprobe.model import Status, TargetResult
 
 @dataclass(frozen=True)
 class RunInfo:
-    started_at: str
+    started_at: dt.datetime
     elapsed_s: float
     interrupted: bool = False
     verbosity: int = 0

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tlsprobe import __version__
-from tlsprobe.model import TargetResult, TlsInfo
+from tlsprobe.model import TargetResult, TlsInfo, utc_text
 from tlsprobe.report import RunInfo, summary
 
 SCHEMA = "tlsprobe/1"
@@ -44,8 +44,8 @@ def tls_dict(tls: TlsInfo) -> dict[str, Any]:
             {
                 "subject": c.subject,
                 "issuer": c.issuer,
-                "not_before": c.not_before,
-                "not_after": c.not_after,
+                "not_before": utc_text(c.not_before),
+                "not_after": utc_text(c.not_after),
                 "sha256": c.sha256,
                 "key": c.key,
                 "signature": c.signature,
@@ -60,7 +60,7 @@ def document(results: Sequence[TargetResult], info: RunInfo) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "tlsprobe_version": __version__,
-        "started_at": info.started_at,
+        "started_at": utc_text(info.started_at),
         "elapsed_s": round(info.elapsed_s, 3),
         "interrupted": info.interrupted,
         "summary": summary(results),

@@ -23,7 +23,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from tlsprobe.model import Check, Status, TargetResult
+from tlsprobe.model import Check, Status, TargetResult, utc_text
 from tlsprobe.report import RunInfo, summary
 
 # Everything outside XML 1.0's Char production.
@@ -84,7 +84,7 @@ def testsuite(root: ET.Element, result: TargetResult, info: RunInfo) -> None:
         errors="0",
         skipped=str(counts[Status.SKIP]),
         time=f"{result.elapsed_ms / 1000:.3f}",
-        timestamp=info.started_at,
+        timestamp=utc_text(info.started_at),
     )
     suite_properties(suite, result, info)
     for check in result.checks:

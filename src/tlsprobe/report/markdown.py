@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Sequence
 
-from tlsprobe.model import Check, Status, TargetResult
+from tlsprobe.model import Check, Status, TargetResult, utc_text
 from tlsprobe.report import RunInfo, summary
 from tlsprobe.report.columns import columns, header
 
@@ -98,5 +98,5 @@ def render(results: Sequence[TargetResult], info: RunInfo, color: bool = False) 
         lines += [*matrix(results), ""]
     lines += problems(results)
     lines += transcripts(results, info.verbosity)
-    lines.append(f"<sub>started {info.started_at}, took {info.elapsed_s:.2f} s</sub>")
+    lines.append(f"<sub>started {utc_text(info.started_at)}, took {info.elapsed_s:.2f} s</sub>")
     return "\n".join(lines) + "\n"

@@ -21,7 +21,6 @@ A target listed twice (same URL and name) is exported once: duplicate series are
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -34,19 +33,9 @@ from tlsprobe.report import RunInfo
 STATUSES = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP)
 
 
-def epoch_seconds(moment: str) -> float | None:
-    """A certificate date as written in CertInfo (2027-01-01T00:00:00Z) as Unix time."""
-    try:
-        parsed = dt.datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=dt.UTC).timestamp()
-
-
 def earliest_not_after(chain: Sequence[CertInfo]) -> float | None:
     """The earliest expiry among the certificates the server sent, as Unix time."""
-    moments = [s for s in (epoch_seconds(c.not_after) for c in chain) if s is not None]
-    return min(moments) if moments else None
+    return min((c.not_after.timestamp() for c in chain), default=None)
 
 
 def unique(results: Iterable[TargetResult]) -> list[TargetResult]:
@@ -106,8 +95,8 @@ class ResultsCollector:
             if r.tls is None:
                 continue
             version.add_metric([*who, r.tls.version], 1.0)
-            if r.tls.chain and (expiry := epoch_seconds(r.tls.chain[0].not_after)) is not None:
-                leaf.add_metric([*who, "leaf"], expiry)
+            if r.tls.chain:
+                leaf.add_metric([*who, "leaf"], r.tls.chain[0].not_after.timestamp())
             if (first := earliest_not_after(r.tls.chain)) is not None:
                 earliest.add_metric(who, first)
         yield from (success, checks, version, leaf, earliest, duration)

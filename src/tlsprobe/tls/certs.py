@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from tlsprobe.model import MAX_WARN_DAYS, CertInfo, Check, Status
+from tlsprobe.model import MAX_WARN_DAYS, CertInfo, Check, Status, utc_text
 
 TLS_VERSION_ORDER = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 MIN_RSA_BITS = 2048
@@ -32,10 +32,6 @@ def load_certificate(der: bytes) -> x509.Certificate:
 
 def load_chain(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
     return tuple(load_certificate(der) for der in ders)
-
-
-def utc_text(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -100,8 +96,8 @@ def cert_info(cert: x509.Certificate) -> CertInfo:
     return CertInfo(
         subject=name_text(cert.subject),
         issuer=name_text(cert.issuer),
-        not_before=utc_text(cert.not_valid_before_utc),
-        not_after=utc_text(cert.not_valid_after_utc),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
         sha256=cert.fingerprint(hashes.SHA256()).hex(),
         key=key_text(cert),
         signature=signature_text(cert),
