@@ -70,7 +70,10 @@ class EveryAddressFailed(OSError):
 async def resolve(host: str, port: int) -> list[AddrInfo]:
     """The TCP addresses of `host` (a name or an IP literal), in the resolver's order."""
     loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # No socket type in the query: uvloop answers a typed query for an IP literal by itself, and
+    # drops an IPv6 zone ("fe80::1%eth0") on the way.
+    answer = await loop.getaddrinfo(host, port)
+    infos = [info for info in answer if info[1] == socket.SOCK_STREAM]
     if not infos:
         raise socket.gaierror(socket.EAI_NONAME, f"the resolver gave no address for {host}")
     return cast(list[AddrInfo], infos)
@@ -128,7 +131,7 @@ class _Attempts:
 
     async def sock_connect(self, sock: socket.socket, address: Any) -> None:
         try:
-            await self._loop.sock_connect(sock, address)
+            await self._loop.sock_connect(sock, _zoned(address))
         except (OSError, RuntimeError) as exc:
             if (attempt := self._attempt_of.get(sock)) is not None:
                 self._errors[attempt] = exc
@@ -141,6 +144,14 @@ class _Attempts:
             for attempt, error in sorted(self._errors.items())
         )
         return EveryAddressFailed(host, attempts) if len(attempts) > 1 else None
+
+
+def _zoned(address: Any) -> Any:
+    """An IPv6 link-local socket address with its zone in the host too ("fe80::1%4"): uvloop
+    resolves the address it is given again from host and port alone, which loses the zone."""
+    if len(address) == 4 and address[3]:
+        return (f"{address[0]}%{address[3]}", *address[1:])
+    return address
 
 
 @contextlib.contextmanager

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
+import ipaddress
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from netservers import (
@@ -244,6 +246,37 @@ def test_a_cancelled_race_leaves_no_socket(
         on_loop(scenario(port))
         assert connecting_to("127.0.0.2", port) == 0
     gc.collect()
+
+
+def link_local_address() -> str | None:
+    """A link-local IPv6 address of this machine with its zone ("fe80::1%eth0"), if it has one."""
+    table = Path("/proc/net/if_inet6")
+    for line in table.read_text().splitlines() if table.exists() else ():
+        packed, _, _, scope, _, interface = line.split()
+        if scope == "20":  # IPV6_ADDR_LINKLOCAL
+            return f"{ipaddress.IPv6Address(bytes.fromhex(packed))}%{interface}"
+    return None
+
+
+LINK_LOCAL = link_local_address()
+
+
+@pytest.mark.skipif(LINK_LOCAL is None, reason="no link-local IPv6 address on this machine")
+def test_a_link_local_address_keeps_its_zone(on_loop: Runner) -> None:
+    """A server on a link-local address is reached through its zone ("%eth0"), which uvloop
+    would drop twice (resolving a typed query, connecting): the peer is that address."""
+    assert LINK_LOCAL is not None
+
+    async def scenario() -> tuple[tuple[str, int, int, int], int]:
+        handler, seen = noting()
+        async with serving(handler, host=LINK_LOCAL) as port:
+            with await net.connect(LINK_LOCAL, port) as sock:
+                await asyncio.wait_for(seen.wait(), LONG)
+                return sock.getpeername(), port
+
+    peer, port = on_loop(scenario())
+    address, _, interface = LINK_LOCAL.partition("%")
+    assert peer == (address, port, 0, socket.if_nametoindex(interface))
 
 
 def test_closed_on_error_closes_the_socket_only_on_failure() -> None:
