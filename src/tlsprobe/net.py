@@ -70,9 +70,9 @@ class EveryAddressFailed(OSError):
 async def resolve(host: str, port: int) -> list[AddrInfo]:
     """The TCP addresses of `host` (a name or an IP literal), in the resolver's order."""
     loop = asyncio.get_running_loop()
-    # No socket type in the query: uvloop answers a typed query for an IP literal by itself, and
-    # drops an IPv6 zone ("fe80::1%eth0") on the way.
-    answer = await loop.getaddrinfo(host, port)
+    # uvloop answers a typed query for an IP literal itself (no resolver thread) but drops an
+    # IPv6 zone ("fe80::1%eth0") doing so: a zoned literal is asked for untyped.
+    answer = await loop.getaddrinfo(host, port, type=0 if "%" in host else socket.SOCK_STREAM)
     infos = [info for info in answer if info[1] == socket.SOCK_STREAM]
     if not infos:
         raise socket.gaierror(socket.EAI_NONAME, f"the resolver gave no address for {host}")
