@@ -120,7 +120,6 @@ def test_all_addresses_failed_is_refused() -> None:
     """ConnectError from net.EveryAddressFailed of per-address refusals (localhost's ::1 and
     127.0.0.1) is "refused", and its detail names each address."""
     failed = net.EveryAddressFailed(
-        "localhost",
         (
             net.Attempt("::1", 1, ConnectionRefusedError(errno.ECONNREFUSED, "Connect call")),
             net.Attempt("127.0.0.1", 1, ConnectionRefusedError(errno.ECONNREFUSED, "Connect")),

@@ -52,18 +52,14 @@ class EveryAddressFailed(OSError):
     "refused" on both ::1 and 127.0.0.1 would read as an unknown error and the reasons as text.
     The errno is the attempts' own when they all share one."""
 
-    def __init__(self, host: str, attempts: tuple[Attempt, ...]) -> None:
-        self.host = host
+    def __init__(self, attempts: tuple[Attempt, ...]) -> None:
         self.attempts = attempts
-        codes = {getattr(a.error, "errno", None) for a in attempts}
         text = "; ".join(str(a) for a in attempts)
-        code = codes.pop() if len(codes) == 1 else None
-        if code is None:
-            super().__init__(text)
-        else:
-            super().__init__(code, text)
+        codes = {getattr(a.error, "errno", None) for a in attempts}
+        shared = codes.pop() if len(codes) == 1 else None
+        super().__init__(*(() if shared is None else (shared,)), text)
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # without OSError's "[Errno N]": each reason says it in words
         return "; ".join(str(a) for a in self.attempts)
 
 
@@ -93,7 +89,7 @@ async def connect(host: str, port: int) -> socket.socket:
             socket_factory=attempts.new_socket,
         )
     except (OSError, RuntimeError) as exc:
-        failed = attempts.failed(host, port)
+        failed = attempts.failed(port)
         if failed is None:
             raise
         raise failed from exc
@@ -137,13 +133,13 @@ class _Attempts:
                 self._errors[attempt] = exc
             raise
 
-    def failed(self, host: str, port: int) -> EveryAddressFailed | None:
+    def failed(self, port: int) -> EveryAddressFailed | None:
         """Every attempt's error, when more than one address was tried (one keeps its own)."""
         attempts = tuple(
             Attempt(str(self._addresses[attempt][0]), port, error)
             for attempt, error in sorted(self._errors.items())
         )
-        return EveryAddressFailed(host, attempts) if len(attempts) > 1 else None
+        return EveryAddressFailed(attempts) if len(attempts) > 1 else None
 
 
 def _zoned(address: Any) -> Any:
