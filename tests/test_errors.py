@@ -12,6 +12,7 @@ import httpcore
 import pytest
 
 from tlsprobe import failures as errors
+from tlsprobe import net
 from tlsprobe.failures import Explained, explain
 
 
@@ -115,17 +116,20 @@ def test_os_errors(exc: OSError, kind: str) -> None:
     assert explain(exc).kind == kind
 
 
-def test_all_addresses_failed_group_is_refused() -> None:
-    """ConnectError from the group of per-address refusals (localhost's ::1 and 127.0.0.1) is
-    "refused"."""
-    group = ExceptionGroup(
-        "all 2 addresses of localhost failed",
-        [
-            ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('::1', 1)"),
-            ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('127.0.0.1', 1)"),
-        ],
+def test_all_addresses_failed_is_refused() -> None:
+    """ConnectError from net.EveryAddressFailed of per-address refusals (localhost's ::1 and
+    127.0.0.1) is "refused", and its detail names each address."""
+    failed = net.EveryAddressFailed(
+        (
+            net.Attempt("::1", 1, ConnectionRefusedError(errno.ECONNREFUSED, "Connect call")),
+            net.Attempt("127.0.0.1", 1, ConnectionRefusedError(errno.ECONNREFUSED, "Connect")),
+        ),
     )
-    assert explain(chained(httpcore.ConnectError(group), group)).kind == "refused"
+    explained = explain(chained(httpcore.ConnectError(failed), failed))
+    assert explained.kind == "refused"
+    assert (
+        explained.detail == "::1 port 1: connection refused; 127.0.0.1 port 1: connection refused"
+    )
 
 
 def test_single_refusal_through_httpcore_is_refused() -> None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import ssl
 
+    from tlsprobe.net import EveryAddressFailed
+
 
 class UsageError(Exception):
     """Bad input from the user: one line on stderr, exit code 2, nothing probed."""
@@ -168,19 +170,18 @@ def _said(exc: BaseException) -> str:
 
 
 def _innermost(exc: BaseException) -> BaseException:
-    """Follow `raise ... from` links (and exception groups: the network layer raises one when
-    every address of a host failed) to the original socket or TLS error, if there is one."""
+    """Follow `raise ... from` links to the original socket or TLS error, if there is one; a
+    failure of every address of a host is itself the original (it holds each one's error)."""
     import ssl
+
+    from tlsprobe.net import EveryAddressFailed
 
     seen: set[int] = set()
     found: BaseException | None = None
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, BaseExceptionGroup) and current.exceptions:
-            current = current.exceptions[0]
-            continue
-        if isinstance(current, ssl.SSLError):
+        if isinstance(current, ssl.SSLError | EveryAddressFailed):
             return current
         if isinstance(current, OSError) and (current.errno is not None or found is None):
             found = current
@@ -222,6 +223,10 @@ def _explain_ssl(exc: ssl.SSLError) -> Explained:
 def _explain_os(exc: OSError | TimeoutError) -> Explained:
     import socket
 
+    from tlsprobe.net import EveryAddressFailed
+
+    if isinstance(exc, EveryAddressFailed):
+        return _explain_addresses(exc)
     if isinstance(exc, TimeoutError):
         return Explained(Kind.TIMEOUT, "timed out")
     if isinstance(exc, socket.gaierror):
@@ -246,6 +251,21 @@ def _explain_os(exc: OSError | TimeoutError) -> Explained:
             Kind.UNREACHABLE, "no route to the host", "check the address and firewalls"
         )
     return Explained(Kind.OS, f"network error: {exc.strerror or exc}")
+
+
+# When the addresses of a host fail in different ways, the kind is that of the one that got
+# furthest: a refusal means the host is there and the service is not, which is what to mend;
+# an unreachable IPv6 address beside it is only a machine without IPv6.
+_FURTHEST_FIRST = (Kind.REFUSED, Kind.RESET, Kind.EOF, Kind.TIMEOUT, Kind.UNREACHABLE)
+
+
+def _explain_addresses(exc: EveryAddressFailed) -> Explained:
+    """Each address with its own reason; the kind follows from theirs."""
+    each = [explain(attempt.error) for attempt in exc.attempts]
+    kinds = [why.kind for why in each]
+    kind = next((k for k in _FURTHEST_FIRST if k in kinds), kinds[0])
+    hint = next(why.hint for why in each if why.kind is kind)
+    return Explained(kind, str(exc), hint)
 
 
 def _explain_httpcore(exc: BaseException) -> Explained:

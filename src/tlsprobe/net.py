@@ -1,9 +1,174 @@
-"""Name what a port speaks when it does not speak TLS: the hint that saves an hour."""
+"""The one way to open a connection, and the plaintext sniff that names what a port speaks when
+it does not speak TLS.
+
+Every probe connects through `connect`: aio-libs' aiohappyeyeballs (RFC 8305: the addresses of a
+name, families interleaved, each attempt started when the one before fails or after STAGGER_S;
+the first to connect wins and the losers are closed), so a blackholed address (a broken IPv6
+route) costs a quarter second, not the deadline. It returns a connected non-blocking socket that
+the caller hands to the loop (`create_connection(..., sock=sock)`, `open_connection(sock=sock)`)
+inside `closed_on_error`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import aiohappyeyeballs
+
+STAGGER_S = 0.25  # RFC 8305's connection attempt delay
+
+AddrInfo = aiohappyeyeballs.AddrInfoType
+AttemptError = OSError | RuntimeError  # uvloop may raise RuntimeError where asyncio has OSError
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One address of a host that could not be connected to, and its own error."""
+
+    address: str
+    port: int
+    error: AttemptError
+
+    @property
+    def reason(self) -> str:
+        """The error in the operating system's words ("connection refused"): asyncio's own
+        message for a failed connect is "Connect call failed (address)", with no reason."""
+        code = getattr(self.error, "errno", None)
+        return os.strerror(code).lower() if code else str(self.error) or type(self.error).__name__
+
+    def __str__(self) -> str:
+        return f"{self.address} port {self.port}: {self.reason}"
+
+
+class EveryAddressFailed(OSError):
+    """No address of a host took the connection; `attempts` says what each one did, in the order
+    tried. aiohappyeyeballs joins such errors into one message, errno-less when they differ, so
+    "refused" on both ::1 and 127.0.0.1 would read as an unknown error and the reasons as text.
+    The errno is the attempts' own when they all share one."""
+
+    def __init__(self, attempts: tuple[Attempt, ...]) -> None:
+        self.attempts = attempts
+        text = "; ".join(str(a) for a in attempts)
+        codes = {getattr(a.error, "errno", None) for a in attempts}
+        shared = codes.pop() if len(codes) == 1 else None
+        super().__init__(*(() if shared is None else (shared,)), text)
+
+    def __str__(self) -> str:  # without OSError's "[Errno N]": each reason says it in words
+        return "; ".join(str(a) for a in self.attempts)
+
+
+async def resolve(host: str, port: int) -> list[AddrInfo]:
+    """The TCP addresses of `host` (a name or an IP literal), in the resolver's order."""
+    loop = asyncio.get_running_loop()
+    # uvloop answers a typed query for an IP literal itself (no resolver thread) but drops an
+    # IPv6 zone ("fe80::1%eth0") doing so: a zoned literal is asked for untyped.
+    answer = await loop.getaddrinfo(host, port, type=0 if "%" in host else socket.SOCK_STREAM)
+    infos = [info for info in answer if info[1] == socket.SOCK_STREAM]
+    if not infos:
+        raise socket.gaierror(socket.EAI_NONAME, f"the resolver gave no address for {host}")
+    return cast(list[AddrInfo], infos)
+
+
+async def connect(host: str, port: int) -> socket.socket:
+    """A connected non-blocking socket to `host` port `port`, by happy eyeballs over every address
+    the name resolves to. A name that does not resolve raises socket.gaierror; one address that
+    fails raises its own error; several raise EveryAddressFailed with each one's error."""
+    infos = await resolve(host, port)
+    attempts = _Attempts(asyncio.get_running_loop())
+    try:
+        return await aiohappyeyeballs.start_connection(
+            infos,
+            happy_eyeballs_delay=STAGGER_S,
+            loop=cast(asyncio.AbstractEventLoop, attempts),
+            socket_factory=attempts.new_socket,
+        )
+    except (OSError, RuntimeError) as exc:
+        failed = attempts.failed(port)
+        if failed is None:
+            raise
+        raise failed from exc
+
+
+class _Attempts:
+    """The event loop as aiohappyeyeballs sees it, recording each address's own error.
+
+    Why: the library reports a race that every address lost as one joined message (see
+    EveryAddressFailed). It makes each attempt with the `loop` it is given, calling only its
+    `sock_connect`, and creates each socket through `socket_factory`; both are seen here, and
+    every other attribute is the real loop's. tests/net pins this down on both loops.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._addresses: list[Any] = []  # each attempt's socket address, in the order started
+        self._errors: dict[int, AttemptError] = {}  # by attempt: a name may list one address twice
+        self._attempt_of: dict[socket.socket, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+    def new_socket(self, info: AddrInfo) -> socket.socket:
+        family, kind, proto, _, address = info
+        attempt = len(self._addresses)
+        self._addresses.append(address)
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:  # an address family or protocol this machine lacks
+            self._errors[attempt] = exc
+            raise
+        self._attempt_of[sock] = attempt
+        return sock
+
+    async def sock_connect(self, sock: socket.socket, address: Any) -> None:
+        try:
+            await self._loop.sock_connect(sock, _zoned(address))
+        except (OSError, RuntimeError) as exc:
+            if (attempt := self._attempt_of.get(sock)) is not None:
+                self._errors[attempt] = exc
+            raise
+
+    def failed(self, port: int) -> EveryAddressFailed | None:
+        """Every attempt's error, when more than one address was tried (one keeps its own)."""
+        attempts = tuple(
+            Attempt(str(self._addresses[attempt][0]), port, error)
+            for attempt, error in sorted(self._errors.items())
+        )
+        return EveryAddressFailed(attempts) if len(attempts) > 1 else None
+
+
+def _zoned(address: Any) -> Any:
+    """An IPv6 link-local socket address with its zone in the host too ("fe80::1%4"): uvloop
+    resolves the address it is given again from host and port alone, which loses the zone."""
+    if len(address) == 4 and address[3]:
+        return (f"{address[0]}%{address[3]}", *address[1:])
+    return address
+
+
+@contextlib.contextmanager
+def closed_on_error(sock: socket.socket) -> Iterator[socket.socket]:
+    """Hand `sock` to the loop inside this block: if the handing fails or is cancelled, the socket
+    is closed at once (a transport that took it closes it too; closing twice is harmless)."""
+    try:
+        yield sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+async def open_streams(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """`connect`, as asyncio streams."""
+    sock = await connect(host, port)
+    with closed_on_error(sock):
+        return await asyncio.open_connection(sock=sock)
+
+
+# --- the plaintext sniff --------------------------------------------------------------------------
 
 # Server-first protocols announce themselves; (prefix, what it is, what to change).
 _BANNERS: tuple[tuple[bytes, str, str], ...] = (
@@ -42,7 +207,7 @@ async def sniff(host: str, port: int, budget: float) -> bytes | None:
     """
     try:
         async with asyncio.timeout(budget):
-            reader, writer = await asyncio.open_connection(host, port)
+            reader, writer = await open_streams(host, port)
             try:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(budget / 2):

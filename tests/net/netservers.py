@@ -9,13 +9,15 @@ import socket
 import ssl
 import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpcore
 import pytest
 import trustme
 
+from tlsprobe import net
 from tlsprobe.probes.https.backend import AsyncioBackend
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -107,6 +109,47 @@ def closed_port() -> int:
             with socket.socket(socket.AF_INET6) as v6:
                 v6.bind(("::1", port))
     return port
+
+
+def addrinfo(address: str, port: int, proto: int = socket.IPPROTO_TCP) -> net.AddrInfo:
+    """One getaddrinfo() answer for `address` (an IP literal) and `port`."""
+    if ":" in address:
+        return (socket.AF_INET6, socket.SOCK_STREAM, proto, "", (address, port, 0, 0))
+    return (socket.AF_INET, socket.SOCK_STREAM, proto, "", (address, port))
+
+
+def resolving(monkeypatch: pytest.MonkeyPatch, name: str, answer: list[net.AddrInfo]) -> None:
+    """Make `name` resolve to `answer`, in that order, for every connection tlsprobe opens (as
+    "localhost" lists ::1 then 127.0.0.1 on most machines, or a broken address first). The one
+    stand-in of these tests, at net.resolve: uvloop resolves in C, where patching
+    socket.getaddrinfo cannot reach. The connections themselves stay real."""
+    real = net.resolve
+
+    async def fake(host: str, port: int) -> list[net.AddrInfo]:
+        return list(answer) if host == name else await real(host, port)
+
+    monkeypatch.setattr(net, "resolve", fake)
+
+
+@contextlib.contextmanager
+def blackhole(port: int = 0) -> Iterator[int]:
+    """A 127.0.0.2 port that drops SYNs, as a broken IPv6 route does: its accept queue of one is
+    full and never accepted. Yields the port."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.2", port))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        filler.connect(("127.0.0.2", port))
+        yield port
+
+
+def connecting_to(address: str, port: int) -> int:
+    """How many of this machine's TCP sockets are still trying to connect (SYN_SENT) to the
+    IPv4 `address` and `port`: an abandoned happy-eyeballs attempt left open shows here."""
+    packed = socket.inet_aton(address)[::-1].hex().upper()
+    remote = f"{packed}:{port:04X}"
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if line.split()[2:4] == [remote, "02"])
 
 
 def client_hello_then(action: Callable[[asyncio.StreamWriter], None]) -> Handler:

@@ -5,20 +5,20 @@ record through `ssl.MemoryBIO` in Python code; asyncio's transport (uvloop's, wh
 C) does the same work natively. Measured with `make bench`: about a third of tlsprobe's CPU time
 per HTTPS target. No library offers an asyncio-streams backend for httpcore; the interface is
 small (connect, read, write, start TLS, close) and its errors are mapped here to httpcore's own,
-the ones `errors.explain` already reads.
+the ones `failures.explain` already reads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import select
-import socket
 import ssl
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore
+
+from tlsprobe import net
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -120,71 +120,6 @@ def _eof_as_openssl_says(exc: OSError) -> OSError:
     return exc
 
 
-Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-STAGGER_S = 0.25  # RFC 8305's connection attempt delay
-
-
-async def _open(host: str, port: int, local_address: str | None) -> Streams:
-    """Happy eyeballs (RFC 8305): the addresses of `host`, families interleaved, each attempt
-    started when the one before fails or after STAGGER_S, the first connection wins; a
-    blackholed address (a broken IPv6 route) costs a quarter second, not the deadline. When all
-    fail, their errors stay whole in a group, where asyncio's own happy eyeballs joins them into
-    one errno-less message (so "refused" would read as an unknown error); uvloop has none."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    waiting = [_literal(info[4]) for info in _interleaved(infos)]
-    local = (local_address, 0) if local_address else None
-    pending: set[asyncio.Task[Streams]] = set()
-    errors: list[Exception] = []
-    try:
-        while waiting or pending:
-            if waiting:
-                attempt = asyncio.open_connection(waiting.pop(0), port, local_addr=local)
-                pending.add(asyncio.ensure_future(attempt))
-            delay = STAGGER_S if waiting else None
-            done, pending = await asyncio.wait(
-                pending, timeout=delay, return_when="FIRST_COMPLETED"
-            )
-            connected = [task.result() for task in done if task.exception() is None]
-            errors.extend(exc for task in done if isinstance(exc := task.exception(), Exception))
-            for _, extra in connected[1:]:
-                extra.transport.abort()
-            if connected:
-                return connected[0]
-    finally:
-        await _abandon(pending)
-    if not errors:
-        raise OSError(f"the resolver gave no address for {host}")
-    if len(errors) == 1:
-        raise errors[0]
-    raise ExceptionGroup(f"all {len(errors)} addresses of {host} failed", errors)
-
-
-async def _abandon(attempts: set[asyncio.Task[Streams]]) -> None:
-    """Cancel the attempts that lost the race, closing any that connected all the same."""
-    for task in attempts:
-        task.cancel()
-    for outcome in await asyncio.gather(*attempts, return_exceptions=True):
-        if isinstance(outcome, tuple):
-            outcome[1].transport.abort()
-
-
-def _interleaved(infos: list[Any]) -> list[Any]:
-    """IPv6, IPv4, IPv6, ...: the resolver's order within each family (RFC 8305 section 4)."""
-    families: dict[int, list[Any]] = {}
-    for info in infos:
-        families.setdefault(info[0], []).append(info)
-    rounds = itertools.zip_longest(*families.values())
-    return [info for row in rounds for info in row if info is not None]
-
-
-def _literal(address: tuple[Any, ...]) -> str:
-    """The address as a literal asyncio connects to without resolving again; an IPv6
-    link-local address keeps its zone."""
-    scope = address[3] if len(address) == 4 else 0
-    return f"{address[0]}%{scope}" if scope else str(address[0])
-
-
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
     """Opens `AsyncioStream`s; the deadline of each step is httpcore's `timeout`."""
 
@@ -196,19 +131,18 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        if local_address is not None:  # tlsprobe connects from wherever the system routes it
+            raise httpcore.ConnectError(f"{local_address}: a local address is not supported")
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await _open(host, port, local_address)
+                sock = await net.connect(host, port)
+                with net.closed_on_error(sock):
+                    for option in socket_options or ():
+                        sock.setsockopt(*option)
+                    reader, writer = await asyncio.open_connection(sock=sock)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(exc) from exc
-        except (OSError, ExceptionGroup) as exc:
-            raise httpcore.ConnectError(exc) from exc
-        sock: socket.socket = writer.get_extra_info("socket")
-        try:
-            for option in socket_options or ():
-                sock.setsockopt(*option)
         except OSError as exc:
-            writer.transport.abort()
             raise httpcore.ConnectError(exc) from exc
         return AsyncioStream(reader, writer)
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tlsprobe import tls
+from tlsprobe import net, tls
 from tlsprobe.failures import explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
@@ -158,11 +158,14 @@ def _client_cert(settings: libpq.Settings) -> tuple[str, str | None] | None:
 
 async def _open(state: ProbeState) -> tuple[asyncio.Transport, wire.Wire]:
     target = state.target
-    address = target.connect_host or target.param("hostaddr") or target.host
+    # `?hostaddr=` is read here only until target parsing makes it the target's address.
+    address = target.connect_host or target.param("hostaddr") or target.address
     state.enter("connect")
     state.log(f"connect {address} port {target.port}")
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_connection(wire.Wire, address, target.port)
+    sock = await net.connect(address, target.port)
+    with net.closed_on_error(sock):
+        transport, protocol = await loop.create_connection(wire.Wire, sock=sock)
     state.passed("connect", f"{address}:{target.port}")
     return transport, protocol
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from aiosmtplib.esmtp import parse_esmtp_extensions
 from aiosmtplib.protocol import SMTPProtocol
 from aiosmtplib.response import SMTPResponse
 
-from tlsprobe import tls
+from tlsprobe import net, tls
 from tlsprobe.failures import Explained, Kind, explain
 
 MAX_LOGGED_LINES = 200  # per connection: a tarpit or a chatty server must not flood the report
@@ -202,38 +201,14 @@ async def open_session(
     """TCP connect, then (with `ctx`) a TLS handshake from the first byte: implicit TLS.
     `log` receives "connected" between the two, so the step under way can change there."""
     loop = asyncio.get_running_loop()
-    sock = await _tcp(host, port)
-    log(f"TCP connected to {sock.getpeername()[0]} port {port}")
-    tap = Tap(loop, log)
-    try:
+    sock = await net.connect(host, port)
+    with net.closed_on_error(sock):
+        log(f"TCP connected to {sock.getpeername()[0]} port {port}")
+        tap = Tap(loop, log)
         transport, _ = await loop.create_connection(
             lambda: tap, sock=sock, ssl=ctx, server_hostname=sni if ctx else None
         )
-    except BaseException:
-        sock.close()  # idempotent: create_connection may already have closed it
-        raise
     return Session(tap, transport, log)
-
-
-async def _tcp(host: str, port: int) -> socket.socket:
-    """A connected non-blocking socket, trying each address the name resolves to in turn."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    error: OSError = OSError(f"no address for {host}")
-    for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.setblocking(False)
-            await loop.sock_connect(sock, address)
-        except OSError as exc:
-            sock.close()
-            error = exc
-            continue
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-    raise error
 
 
 async def speaks_tls(host: str, port: int, sni: str, budget: float) -> str | None:
@@ -243,9 +218,11 @@ async def speaks_tls(host: str, port: int, sni: str, budget: float) -> str | Non
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(budget):
-            transport, _ = await loop.create_connection(
-                asyncio.Protocol, host, port, ssl=ctx, server_hostname=sni
-            )
+            sock = await net.connect(host, port)
+            with net.closed_on_error(sock):
+                transport, _ = await loop.create_connection(
+                    asyncio.Protocol, sock=sock, ssl=ctx, server_hostname=sni
+                )
     except (OSError, TimeoutError):
         return None
     ssl_object = transport.get_extra_info("ssl_object")
