@@ -127,8 +127,8 @@ def test_all_addresses_failed_is_refused() -> None:
     )
     explained = explain(chained(httpcore.ConnectError(failed), failed))
     assert explained.kind == "refused"
-    assert (
-        explained.detail == "::1 port 1: connection refused; 127.0.0.1 port 1: connection refused"
+    assert explained.detail == (
+        "every address failed: ::1: connection refused; 127.0.0.1: connection refused"
     )
 
 

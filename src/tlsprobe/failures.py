@@ -265,7 +265,9 @@ def _explain_addresses(exc: EveryAddressFailed) -> Explained:
     kinds = [why.kind for why in each]
     kind = next((k for k in _FURTHEST_FIRST if k in kinds), kinds[0])
     hint = next(why.hint for why in each if why.kind is kind)
-    return Explained(kind, str(exc), hint)
+    # Without the port: the connect step's detail names the host and port in front of it.
+    said = "; ".join(f"{attempt.address}: {attempt.reason}" for attempt in exc.attempts)
+    return Explained(kind, f"every address failed: {said}", hint)
 
 
 def _explain_httpcore(exc: BaseException) -> Explained:
