@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
+from typing import Any
 
 
 class Status(enum.StrEnum):
@@ -78,6 +80,36 @@ class TargetResult:
 
     def check(self, check_id: str) -> Check | None:
         return next((c for c in self.checks if c.id == check_id), None)
+
+
+# tlsprobe's own words in a result, never a server's or a user's: map_texts leaves them alone
+# (a password that reads "tls" must not rename a check, nor a fact's name).
+_OWN_FIELDS = frozenset({"id", "protocol"})
+
+
+def map_texts(result: TargetResult, change: Callable[[str], str]) -> TargetResult:
+    """`result` with every text in it passed through `change`: names, target, source, every
+    check's detail and hint, transcript lines, fact values, TLS and certificate texts. Any
+    string field a result gains later is covered without a change here."""
+    mapped: TargetResult = _mapped(result, change)
+    return mapped
+
+
+def _mapped(value: Any, change: Callable[[str], str]) -> Any:
+    if type(value) is str:  # not a Status: a StrEnum is a str too
+        return change(value)
+    if isinstance(value, tuple):
+        return tuple(_mapped(item, change) for item in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        names = [f.name for f in fields(value) if f.name not in _OWN_FIELDS]
+        return replace(value, **{n: _field(n, getattr(value, n), change) for n in names})
+    return value
+
+
+def _field(name: str, value: Any, change: Callable[[str], str]) -> Any:
+    if name == "facts":  # (name, value) pairs: the names are tlsprobe's own
+        return tuple((key, _mapped(text, change)) for key, text in value)
+    return _mapped(value, change)
 
 
 @dataclass(frozen=True)
