@@ -98,11 +98,16 @@ def map_texts(result: TargetResult, change: Callable[[str], str]) -> TargetResul
 def _mapped(value: Any, change: Callable[[str], str]) -> Any:
     if type(value) is str:  # not a Status: a StrEnum is a str too
         return change(value)
+    # Unchanged parts are kept as they are: most texts need no change, and a result is walked
+    # on its way to every report.
     if isinstance(value, tuple):
-        return tuple(_mapped(item, change) for item in value)
+        items = tuple(_mapped(item, change) for item in value)
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     if is_dataclass(value) and not isinstance(value, type):
         names = [f.name for f in fields(value) if f.name not in _OWN_FIELDS]
-        return replace(value, **{n: _field(n, getattr(value, n), change) for n in names})
+        changed = {n: _field(n, getattr(value, n), change) for n in names}
+        changed = {n: v for n, v in changed.items() if v is not getattr(value, n)}
+        return replace(value, **changed) if changed else value
     return value
 
 

@@ -57,8 +57,20 @@ _USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#:]*:)([^\s/?
 def scrub_structure(text: str) -> str:
     """`password=...`, `sslpassword=...` and a URL's `user:password@` with the value as ***,
     for text whose secrets are not known (an exporter's bad request)."""
-    text = _KEYWORD_VALUE.sub(rf"\g<1>{REDACTED}", text)
-    return _USERINFO_PASSWORD.sub(rf"\g<1>{REDACTED}@", text)
+    # The cheap tests first: most texts hold neither, and every text of every result comes here.
+    if "=" in text:
+        text = _KEYWORD_VALUE.sub(_keep_key, text)
+    if "@" in text:
+        text = _USERINFO_PASSWORD.sub(_keep_user, text)
+    return text
+
+
+def _keep_key(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED
+
+
+def _keep_user(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED + "@"
 
 
 Span = tuple[int, int]
@@ -71,6 +83,8 @@ class Secrets:
     forms: tuple[str, ...] = field(default=(), repr=False)
     # A run of base64 holding the middle of a secret's encoding, at any alignment.
     runs: re.Pattern[str] | None = field(default=None, repr=False)
+    # Any form or run at all: one search that most texts fail, before the exact work.
+    anything: re.Pattern[str] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, target: Target, env: Mapping[str, str] | None = None) -> Secrets:
@@ -80,15 +94,19 @@ class Secrets:
         forms = {form for value in values for form in forms_of(value, user)}
         forms.discard("")
         cores = {core for value in values for core in base64_cores(value)}
+        ordered = sorted(forms, key=lambda f: (-len(f), f))
+        if not ordered:
+            return cls()
         runs = None
         if cores:
             middle = "|".join(re.escape(c) for c in sorted(cores, key=len, reverse=True))
             runs = re.compile(f"{_BASE64_CHAR}*(?:{middle}){_BASE64_CHAR}*=*")
-        return cls(tuple(sorted(forms, key=lambda f: (-len(f), f))), runs)
+        anything = re.compile("|".join(re.escape(f) for f in [*ordered, *sorted(cores)]))
+        return cls(tuple(ordered), runs, anything)
 
     def scrub(self, text: str) -> str:
         """`text` with every form of every secret replaced by ***, and then scrub_structure."""
-        if self.forms or self.runs is not None:
+        if self.anything is not None and self.anything.search(text):
             text = self._hide(text)
         return scrub_structure(text)
 
