@@ -393,3 +393,15 @@ def test_structure_hides_passwords_it_was_not_told(text: str, shown: str) -> Non
 def test_structure_leaves_the_rest_alone(text: str) -> None:
     """The twin: ports, hosts, a redacted URL's other parameters and prose are untouched."""
     assert scrub_structure(text) == text
+
+
+EVERY_CHARACTER = st.characters(exclude_categories=())  # surrogates too
+
+
+@given(st.text(EVERY_CHARACTER, min_size=1), st.text(EVERY_CHARACTER, max_size=5))
+@settings(max_examples=200)
+def test_any_password_is_hidden(password: str, user: str) -> None:
+    """Any password (lone surrogates from a non-UTF-8 environment included) and any user name:
+    working out the forms never fails, and the password as given is hidden."""
+    target = dataclasses.replace(parse_target("smtp://h"), user=user, password=password)
+    assert Secrets.of(target).scrub(password) == "***"

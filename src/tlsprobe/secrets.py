@@ -9,8 +9,11 @@ percent-encoded (both quote styles, both cases of hex), with its blanks collapse
 are tidied), as a repr would escape it, as its UTF-8 bytes read as Latin-1 or ASCII (an HTTP
 header, a reason phrase), and in base64: alone (AUTH LOGIN), as AUTH PLAIN's `\\0user\\0password`
 and HTTP Basic's `user:password`, and inside any other base64 run (any user, any authzid).
+Not covered: a secret that a probe's own shortening cuts (a greeting quoted to 120 characters)
+shows its first characters; the forms above are searched for whole.
 
-How the replacement is done, and why:
+How the replacement is done, and why (by hand: the job is small, and what matters in it, finding
+every form before replacing any, is what the usual chain of str.replace calls gets wrong):
 - Every occurrence of every form is found in the original text first, overlapping ones
   included, and each covered stretch becomes one `***`. Nothing is replaced while searching,
   so a replacement can never create a match for the next form, and a longer form is never
@@ -153,7 +156,13 @@ def forms_of(secret: str, user: str) -> set[str]:
     forms = set(plain)
     for text in plain:
         raw = text.encode("utf-8", "surrogatepass")
-        for encoded in (quote(text, safe=""), quote_plus(text, safe="")):
+        # "surrogatepass": a password from a non-UTF-8 environment holds lone surrogates, and
+        # working out its forms must never fail.
+        quoted = (
+            quote(text, "", errors="surrogatepass"),
+            quote_plus(text, "", errors="surrogatepass"),
+        )
+        for encoded in quoted:
             forms |= {encoded, _HEX.sub(lambda m: m.group().lower(), encoded)}
         forms.add(raw.decode("latin-1"))
         forms.add(raw.decode("ascii", "replace"))
