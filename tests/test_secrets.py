@@ -371,7 +371,7 @@ def shows(form: str, text: str) -> bool:
     [
         ("host=db password=S3 user=x", "host=db password=*** user=x"),
         ("sslpassword='a b' x", "sslpassword=*** x"),
-        ("PASSWORD = z", "PASSWORD = ***"),
+        ("PASSWORD=z", "PASSWORD=***"),
         ('in URI: "postgresql://u:S3@[db/x"', 'in URI: "postgresql://u:***@[db/x"'),
         ("smtp://alerts:p@ss@mail:25", "smtp://alerts:***@mail:25"),
     ],
@@ -388,6 +388,7 @@ def test_structure_hides_passwords_it_was_not_told(text: str, shown: str) -> Non
         "postgresql://db/app?password=***&sslmode=require",
         "https://host:8443/path https://[::1]:443/ smtp://u@h:587",
         "check the password (in the target, PGPASSWORD or ~/.pgpass)",
+        "set sslpassword (?sslpassword= in a URL, sslpassword= in a keyword string)",
     ],
 )
 def test_structure_leaves_the_rest_alone(text: str) -> None:

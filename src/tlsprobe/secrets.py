@@ -49,10 +49,11 @@ _HEX = re.compile(r"%[0-9A-F]{2}")
 _BASE64_CHAR = "[A-Za-z0-9+/]"
 # A secret keyword's value in a connection string or a URL query (psycopg quotes connection
 # strings in some errors), and the password of a URL's userinfo: hidden without knowing the
-# secret, so a password libpq found elsewhere (~/.pgpass) is covered too. A value ends at a
-# blank, "&" or a quote; a quoted value at its closing quote.
+# secret, so a password libpq found elsewhere (~/.pgpass) is covered too. The value follows "="
+# at once, as make_conninfo and URLs write it (prose such as "sslpassword= in a URL" is left
+# alone); it ends at a blank, "&" or a quote, or a quoted value at its closing quote.
 _KEYWORD_VALUE = re.compile(
-    r"(?i)\b((?:" + "|".join(SECRET_KEYWORDS) + r")\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)"
+    r"(?i)\b((?:" + "|".join(SECRET_KEYWORDS) + r")=)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)"
 )
 _USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#:]*:)([^\s/?#]*)@")
 
