@@ -64,8 +64,8 @@ class Backend:
         raise self.probe_error or RuntimeError("no probe here")
 
 
-@pytest.fixture
-def backend() -> Iterator[tuple[Backend, tuple[str, int]]]:
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Backend, tuple[str, int]]]:
     double = Backend()
     server: Server = bind(("127.0.0.1", 0), double)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -77,6 +77,14 @@ def backend() -> Iterator[tuple[Backend, tuple[str, int]]]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def backend(served: tuple[Backend, tuple[str, int]]) -> tuple[Backend, tuple[str, int]]:
+    """The served double, with nothing failing until a test says what."""
+    double, _ = served
+    double.resolve_error = double.probe_error = None
+    return served
 
 
 def test_an_unexpected_error_is_a_one_line_500(
