@@ -5,13 +5,18 @@ export; and redaction does not mangle what it should leave alone."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tlsprobe.cli import main
 from tlsprobe.exporter import Exporter
@@ -19,6 +24,7 @@ from tlsprobe.failures import UsageError
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy
 from tlsprobe.report import FORMATS
+from tlsprobe.secrets import SHORTEST_ANYWHERE, Secrets, scrub_structure
 from tlsprobe.targets import parse_target
 
 SECRET = "Hunter?2x"
@@ -103,8 +109,6 @@ def test_short_password_does_not_mangle_the_url(url: str, shown: str) -> None:
 def test_password_outside_the_userinfo_is_still_hidden() -> None:
     """The twin: a password the URL holds elsewhere than its userinfo (set from the
     environment, as password_env does) is still replaced wherever it appears."""
-    import dataclasses
-
     target = dataclasses.replace(parse_target("https://h/x-Pw0rd"), password="x-Pw0rd")
     assert target.display == "https://h/***"
 
@@ -214,3 +218,192 @@ def test_usage_error_for_keyword_string_hides_sslpassword() -> None:
     with pytest.raises(UsageError) as caught:
         parse_target(f"host=db sslpassword='{SECRET}")
     assert_hidden(str(caught.value))
+
+
+# --- secrets.py: the forms of a target's secrets, and the scrub --------------------------------
+
+
+def secrets_of(password: str, url: str = "smtp://probe@localhost", **changes: Any) -> Secrets:
+    target = dataclasses.replace(parse_target(url), password=password, **changes)
+    return Secrets.of(target)
+
+
+FORM_PASSWORD = "p@ss wörd/+?:"
+RAW = FORM_PASSWORD.encode()
+
+
+def lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), text)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        FORM_PASSWORD,
+        quote(FORM_PASSWORD, safe=""),
+        lower_hex(quote(FORM_PASSWORD, safe="")),
+        quote_plus(FORM_PASSWORD, safe=""),
+        lower_hex(quote_plus(FORM_PASSWORD, safe="")),
+        base64.b64encode(RAW).decode(),
+        base64.b64encode(b"\0probe\0" + RAW).decode(),
+        base64.b64encode(b"probe:" + RAW).decode(),
+        base64.b64encode(b"authzid\0probe\0" + RAW).decode(),  # any other base64 holding it
+        base64.b64encode(b"someone-else:" + RAW).decode().rstrip("="),
+        RAW.decode("latin-1"),  # a header read as Latin-1
+        RAW.decode("ascii", "replace"),  # a reason phrase read as ASCII
+        RAW.decode("ascii", "backslashreplace"),  # as a bytes repr shows it
+        FORM_PASSWORD.encode("unicode_escape").decode(),  # as a str repr shows it
+    ],
+)
+def test_every_form_of_the_password_is_hidden(form: str) -> None:
+    """Each shape the password can travel in is replaced by ***, with the text around it kept."""
+    assert secrets_of(FORM_PASSWORD).scrub(f"said: {form} (end)") == "said: *** (end)"
+
+
+def test_a_password_given_encoded_is_found_decoded_and_with_blanks_collapsed() -> None:
+    """A password set encoded (password_env holding "a%20b") is found decoded too, and one with a
+    run of blanks is found as a tidied message shows it ("a b")."""
+    assert secrets_of("Tw0%20Words").scrub("Tw0 Words / Tw0%20Words") == "*** / ***"
+    assert secrets_of("wide   gap!").scrub("libpq: wide gap! refused") == "libpq: *** refused"
+
+
+@pytest.mark.parametrize(
+    ("changes", "url", "hidden"),
+    [
+        ({}, "postgresql://db/app?sslpassword=Key-Phrase-1", "Key-Phrase-1"),
+        ({}, "postgresql://db/app?password=Pq-Secret-2", "Pq-Secret-2"),
+        ({}, "host=db sslpassword=Key-Phrase-3", "Key-Phrase-3"),
+        ({"client_key_password": "Key-Pass-4"}, "https://h/", "Key-Pass-4"),
+    ],
+)
+def test_every_secret_of_a_target(changes: dict[str, str], url: str, hidden: str) -> None:
+    """Secret libpq parameters (URI or keyword string) and a client key's passphrase count."""
+    target = dataclasses.replace(parse_target(url), **changes)
+    assert Secrets.of(target).scrub(f"x {hidden} y") == "x *** y"
+
+
+def test_pgpassword_is_a_secret_of_postgresql_targets_only() -> None:
+    """libpq reads PGPASSWORD when the target has none: hidden for postgresql://, and (the
+    twin) not a secret of an HTTPS target, whose text it cannot reach."""
+    env = {"PGPASSWORD": "From-The-Env"}
+    postgres = Secrets.of(parse_target("postgresql://u@db/app"), env)
+    https = Secrets.of(parse_target("https://h/"), env)
+    assert postgres.scrub("From-The-Env") == "***"
+    assert https.scrub("From-The-Env") == "From-The-Env"
+
+
+def test_no_secret_no_change() -> None:
+    """A target without secrets changes nothing, however the text looks."""
+    text = "220 mail ESMTP *** password AHByb2Jl https://u@h/"
+    assert Secrets.of(parse_target("smtp://u@h")).scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("password", "text", "shown"),
+    [
+        ("p", "https://u:p@h/ https, help, p.", "https://u:***@h/ https, help, ***."),
+        ("pw", "AUTH PLAIN pw pwd", "AUTH PLAIN *** pwd"),
+        ("tls", "tls.handshake", "***.handshake"),
+    ],
+)
+def test_short_secrets(password: str, text: str, shown: str) -> None:
+    """One or two characters are hidden only where they stand alone (inside words they tell
+    nothing and hiding them would wreck every text); three and more everywhere."""
+    assert secrets_of(password).scrub(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("password", "text", "shown"),
+    [
+        # Overlapping and repeated occurrences become one mark.
+        ("abab", "xabababx", "x***x"),
+        # A replacement does not create a match: "*" is hidden, the marks it leaves are not.
+        ("*", "a * b *** c", "a *** b *** c"),
+        # Base64 holding a secret is hidden as a whole run.
+        ("*ss", "KnNzss", "***"),
+        # The secret "*zz" would read out of "***" + "zz" once its encoded form is replaced.
+        ("*zz", "%2Azzzz", "***"),
+        # A short secret left standing alone by a neighbouring replacement (AUTH PLAIN's).
+        ("ab", "AHByb2JlAGFiab", "***"),
+    ],
+)
+def test_replacements_never_make_new_matches(password: str, text: str, shown: str) -> None:
+    """Matches are found in the original text, and the marks are re-checked against secrets
+    that could be read across them."""
+    assert secrets_of(password).scrub(text) == shown
+
+
+@st.composite
+def secret_and_text(draw: st.DrawFn) -> tuple[str, str]:
+    """A secret, and a text made of its forms and of characters its forms are made of."""
+    password = draw(st.text(alphabet="ab*:% ", min_size=1, max_size=5))
+    forms = secrets_of(password).forms
+    junk = st.text(alphabet="ab*:%2AaF= x", max_size=4)
+    return password, "".join(draw(st.lists(st.sampled_from(forms) | junk, max_size=8)))
+
+
+@given(secret_and_text())
+@settings(max_examples=300)
+def test_no_form_survives_a_scrub(case: tuple[str, str]) -> None:
+    """For any secret and any text made of its forms, no form is left showing after the scrub,
+    and the scrub ends (an alphabet where marks and secrets meet)."""
+    password, text = case
+    hidden = secrets_of(password)
+    shown = hidden.scrub(text)
+    assert [f for f in hidden.forms if shows(f, shown)] == []
+
+
+def shows(form: str, text: str) -> bool:
+    """Whether `text` shows `form` as the scrub promises not to: anywhere from three characters
+    on, standing alone when shorter. A form of "*" only cannot be told from the marks here (the
+    examples above cover it)."""
+    if not form.strip("*"):
+        return False
+    if len(form) >= SHORTEST_ANYWHERE:
+        return form in text
+    starts = [i for i in range(len(text)) if text.startswith(form, i)]
+    edges = [text[i - 1 : i] + text[i + len(form) : i + len(form) + 1] for i in starts]
+    return any(not re.search("[A-Za-z0-9]", edge) for edge in edges)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("host=db password=S3 user=x", "host=db password=*** user=x"),
+        ("sslpassword='a b' x", "sslpassword=*** x"),
+        ("PASSWORD=z", "PASSWORD=***"),
+        ('in URI: "postgresql://u:S3@[db/x"', 'in URI: "postgresql://u:***@[db/x"'),
+        ("smtp://alerts:p@ss@mail:25", "smtp://alerts:***@mail:25"),
+    ],
+)
+def test_structure_hides_passwords_it_was_not_told(text: str, shown: str) -> None:
+    """Keyword values and URL userinfo passwords are hidden without knowing the secret (a
+    password from ~/.pgpass quoted by libpq, a malformed request to the exporter)."""
+    assert scrub_structure(text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "postgresql://db/app?password=***&sslmode=require",
+        "https://host:8443/path https://[::1]:443/ smtp://u@h:587",
+        "check the password (in the target, PGPASSWORD or ~/.pgpass)",
+        "set sslpassword (?sslpassword= in a URL, sslpassword= in a keyword string)",
+    ],
+)
+def test_structure_leaves_the_rest_alone(text: str) -> None:
+    """The twin: ports, hosts, a redacted URL's other parameters and prose are untouched."""
+    assert scrub_structure(text) == text
+
+
+# Every character, lone surrogates (as a non-UTF-8 environment gives them) often.
+EVERY_CHARACTER = st.characters(exclude_categories=()) | st.sampled_from("\udc80\udcff\ud800")
+
+
+@given(st.text(EVERY_CHARACTER, min_size=1), st.text(EVERY_CHARACTER, max_size=5))
+@settings(max_examples=200)
+def test_any_password_is_hidden(password: str, user: str) -> None:
+    """Any password (lone surrogates from a non-UTF-8 environment included) and any user name:
+    working out the forms never fails, and the password as given is hidden."""
+    target = dataclasses.replace(parse_target("smtp://h"), user=user, password=password)
+    assert Secrets.of(target).scrub(password) == "***"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
+from typing import Any
 
 
 class Status(enum.StrEnum):
@@ -84,6 +86,41 @@ class TargetResult:
 
     def check(self, check_id: str) -> Check | None:
         return next((c for c in self.checks if c.id == check_id), None)
+
+
+# tlsprobe's own words in a result, never a server's or a user's: map_texts leaves them alone
+# (a password that reads "tls" must not rename a check, nor a fact's name).
+_OWN_FIELDS = frozenset({"id", "protocol"})
+
+
+def map_texts(result: TargetResult, change: Callable[[str], str]) -> TargetResult:
+    """`result` with every text in it passed through `change`: names, target, source, every
+    check's detail and hint, transcript lines, fact values, TLS and certificate texts. Any
+    string field a result gains later is covered without a change here."""
+    mapped: TargetResult = _mapped(result, change)
+    return mapped
+
+
+def _mapped(value: Any, change: Callable[[str], str]) -> Any:
+    if type(value) is str:  # not a Status: a StrEnum is a str too
+        return change(value)
+    # Unchanged parts are kept as they are: most texts need no change, and a result is walked
+    # on its way to every report.
+    if isinstance(value, tuple):
+        items = tuple(_mapped(item, change) for item in value)
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if is_dataclass(value) and not isinstance(value, type):
+        names = [f.name for f in fields(value) if f.name not in _OWN_FIELDS]
+        changed = {n: _field(n, getattr(value, n), change) for n in names}
+        changed = {n: v for n, v in changed.items() if v is not getattr(value, n)}
+        return replace(value, **changed) if changed else value
+    return value
+
+
+def _field(name: str, value: Any, change: Callable[[str], str]) -> Any:
+    if name == "facts":  # (name, value) pairs: the names are tlsprobe's own
+        return tuple((key, _mapped(text, change)) for key, text in value)
+    return _mapped(value, change)
 
 
 @dataclass(frozen=True)

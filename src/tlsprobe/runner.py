@@ -1,4 +1,5 @@
-"""Run every target concurrently, each under its own deadline, and keep the given order.
+"""Run every target concurrently, each under its own deadline, and keep the given order; every
+result leaves through one boundary (`shown`): the secrets scrub, then the escaping of its text.
 
 Which event loop runs the probes: uvloop where it is installed, asyncio's own otherwise. Why:
 profiles of a thousand HTTPS targets show the client is CPU-bound in event-loop and transport
@@ -10,14 +11,17 @@ on uvloop and the probes directly on asyncio).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from tlsprobe.escaping import visible
 from tlsprobe.failures import KIND_HINTS, Kind, explain
-from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.model import Check, Policy, Status, TargetResult, map_texts
 from tlsprobe.probes import probe_for
 from tlsprobe.probes.base import check_of, current_step, forget_step, result_for
+from tlsprobe.secrets import Secrets
 from tlsprobe.targets import Target
 
 # A probe enforces its own deadline; this grace is the runner's safety net around it.
@@ -63,7 +67,20 @@ class Run:
 
 
 async def probe_one(target: Target, policy: Policy) -> TargetResult:
-    """Probe one target; whatever goes wrong inside a probe still comes back as a result."""
+    """Probe one target; whatever goes wrong inside a probe still comes back as a result, and
+    every result leaves here through `shown`: reports and the exporter get nothing else."""
+    hidden = Secrets.of(target, os.environ)  # PGPASSWORD: the probe's libpq reads it there
+    return shown(await _probe(target, policy), hidden)
+
+
+def shown(result: TargetResult, hidden: Secrets) -> TargetResult:
+    """The one boundary between probes and reports: every text of the result with the
+    target's secrets replaced by ***, then with control and invisible characters written out
+    (after the scrub, so that a secret holding such a character is still found as given)."""
+    return map_texts(result, lambda text: visible(hidden.scrub(text)))
+
+
+async def _probe(target: Target, policy: Policy) -> TargetResult:
     started = time.monotonic()
     forget_step()
     try:

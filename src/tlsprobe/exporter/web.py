@@ -4,7 +4,9 @@ the exporter's event loop. Every answer is one of: metrics, or a one-line text."
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import socket
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -14,10 +16,12 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from tlsprobe import __version__
+from tlsprobe.escaping import visible
 from tlsprobe.exporter.metrics import SCRAPE_TIMEOUT_HEADER, scrape_deadline
 from tlsprobe.failures import UsageError
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.report.prometheus import ResultsCollector
+from tlsprobe.secrets import scrub_structure
 from tlsprobe.targets import Target
 
 
@@ -60,11 +64,22 @@ def bind(listen: tuple[str, int], exporter: Backend) -> Server:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """Every answer is metrics or one line of text; no answer echoes a secret, and nothing that
+    goes wrong while answering drops the connection without one."""
+
     server: Server
     server_version = f"tlsprobe/{__version__}"
     protocol_version = "HTTP/1.1"
+    _started = False  # an answer has begun: too late for another
 
     def do_GET(self) -> None:
+        self._started = False
+        try:
+            self._route()
+        except Exception as exc:
+            self._fail(exc)
+
+    def _route(self) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
         if url.path == "/probe":
@@ -83,8 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             target = exporter.resolve(given[0])
-        except UsageError as exc:  # its message shows the URL with the password as ***
-            self._text(400, f"bad target: {exc}\n")
+        except UsageError as exc:
+            self._text(400, f"bad target: {one_line(str(exc))}\n")
             return
         except Refused as exc:
             self._text(403, f"{exc}\n")
@@ -99,6 +114,23 @@ class _Handler(BaseHTTPRequestHandler):
         registry.register(ResultsCollector([result]))
         self._send_metrics(registry)
 
+    def _fail(self, exc: Exception) -> None:
+        """A 500 of one line naming the error's type only: its message may quote the request,
+        and the request may hold a password. Once an answer has begun, the connection ends."""
+        self.close_connection = True
+        print(f"tlsprobe serve: error answering a request: {type(exc).__name__}", file=sys.stderr)
+        if not self._started:
+            with contextlib.suppress(OSError):  # the client may have gone: nothing to answer
+                self._text(500, f"internal error ({type(exc).__name__}); see the exporter's log\n")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's answer to a request it cannot parse, as one line: its own
+        page would quote the request line (and a password in it) in the status and the body."""
+        del message, explain
+        self.close_connection = True
+        phrase = self.responses.get(code, ("error",))[0]
+        self._text(code, f"{code} {phrase}\n")
+
     def _send_metrics(self, registry: Collector) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
         self._send(200, encoder(registry), content_type)
@@ -107,11 +139,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(code, text.encode("utf-8"), "text/plain; charset=utf-8")
 
     def _send(self, code: int, body: bytes, content_type: str) -> None:
+        self._started = True
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines carry target URLs, and a URL can carry a password."""
+
+
+def one_line(text: str) -> str:
+    """A message for an error page: one line, any password in it as ***, nothing raw. The
+    message names the request's target, whose secrets are unknown when it cannot be parsed."""
+    return visible(scrub_structure(" ".join(text.split())))

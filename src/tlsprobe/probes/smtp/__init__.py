@@ -52,8 +52,7 @@ def ids_for(target: Target) -> tuple[str, ...]:
 
 async def probe(target: Target, policy: Policy) -> TargetResult:
     body = _implicit if target.protocol == "smtps" else _starttls
-    result = await run_probe(target, policy, ids_for(target), body)
-    return checks.scrub(result, target)
+    return await run_probe(target, policy, ids_for(target), body)
 
 
 # --- smtp:// ---------------------------------------------------------------------------------

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 from collections.abc import Sequence
-from urllib.parse import quote
 
-from tlsprobe.model import Check, Status, TargetResult
+from tlsprobe.model import Check, Status
 from tlsprobe.probes.smtp.session import quoted
-from tlsprobe.targets import REDACTED, Target
 
 # Pipelined after STARTTLS by the injection test; .invalid can never be a real host (RFC 2606).
 INJECTED = b"EHLO injected.invalid\r\n"
@@ -179,46 +175,4 @@ def injection_dropped(why: str) -> Check:
         Status.PASS,
         f"with an EHLO pipelined after STARTTLS the server did not start TLS ({why}), so "
         "nothing was answered inside TLS",
-    )
-
-
-# --- no password anywhere --------------------------------------------------------------------
-
-
-def secrets(target: Target) -> list[str]:
-    """The password in every form it could take on the way out: raw, URL-quoted, and inside
-    the base64 of AUTH PLAIN and AUTH LOGIN (should a server echo a payload back)."""
-    password = target.password
-    if not password:
-        return []
-    user = target.user or ""
-    raw = password.encode()
-    forms = {
-        password,
-        quote(password, safe=""),
-        base64.b64encode(raw).decode(),
-        base64.b64encode(b"\0" + user.encode() + b"\0" + raw).decode(),
-    }
-    return sorted(forms, key=len, reverse=True)
-
-
-def scrub(result: TargetResult, target: Target) -> TargetResult:
-    """The result with every form of the password replaced by ***, wherever it came from."""
-    hidden = secrets(target)
-    if not hidden:
-        return result
-
-    def clean(text: str) -> str:
-        for secret in hidden:
-            text = text.replace(secret, REDACTED)
-        return text
-
-    return dataclasses.replace(
-        result,
-        checks=tuple(
-            dataclasses.replace(c, detail=clean(c.detail), hint=clean(c.hint))
-            for c in result.checks
-        ),
-        transcript=tuple(clean(line) for line in result.transcript),
-        facts=tuple((k, clean(v)) for k, v in result.facts),
     )

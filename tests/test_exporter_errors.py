@@ -1,0 +1,187 @@
+"""The exporter's error answers: each is one line, names no secret, and comes whatever went
+wrong; nothing drops the connection without an answer, and label values come from results
+that passed the runner's scrub and escaping."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+from tlsprobe.exporter import Exporter
+from tlsprobe.exporter.web import Server, bind
+from tlsprobe.failures import UsageError
+from tlsprobe.lab import Lab
+from tlsprobe.model import Policy, TargetResult
+from tlsprobe.targets import Target, parse_target
+
+SECRET = "Sw0rdf1sh-99"
+
+
+def raw_answer(address: tuple[str, int], request: bytes) -> str:
+    """Everything the exporter sends back to `request`, until it closes the connection."""
+    with socket.create_connection(address, timeout=30) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def get(address: tuple[str, int], target: str) -> tuple[str, str]:
+    """The status line and body of the answer to a GET of `target`."""
+    request = f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    head, _, body = raw_answer(address, request.encode()).partition("\r\n\r\n")
+    return head.split("\r\n", 1)[0], body
+
+
+def probe_path(target: str) -> str:
+    return "/probe?target=" + quote(target, safe="")
+
+
+class Backend:
+    """An exporter whose look-up or probe fails as told: errors a well-behaved exporter has no
+    input to produce, to prove the HTTP face answers them."""
+
+    def __init__(self) -> None:
+        self.policy = Policy(timeout=1.0)
+        self.metrics = CollectorRegistry(auto_describe=False)
+        self.resolve_error: Exception | None = None
+        self.probe_error: Exception | None = None
+
+    def resolve(self, text: str) -> Target:
+        if self.resolve_error is not None:
+            raise self.resolve_error
+        return parse_target(text)
+
+    def probe(self, target: Target, deadline: float) -> TargetResult:
+        raise self.probe_error or RuntimeError("no probe here")
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Backend, tuple[str, int]]]:
+    double = Backend()
+    server: Server = bind(("127.0.0.1", 0), double)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield double, (str(host), int(port))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def backend(served: tuple[Backend, tuple[str, int]]) -> tuple[Backend, tuple[str, int]]:
+    """The served double, with nothing failing until a test says what."""
+    double, _ = served
+    double.resolve_error = double.probe_error = None
+    return served
+
+
+def test_an_unexpected_error_is_a_one_line_500(
+    backend: tuple[Backend, tuple[str, int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An exception nobody expected becomes a 500 naming only its type (its message may quote
+    the request), one line on stderr says the same, and the exporter goes on answering."""
+    double, address = backend
+    double.resolve_error = ValueError(f"invalid literal {SECRET}\x1b[2J")
+    status, body = get(address, probe_path(f"smtp://u:{SECRET}@h"))
+    assert status == "HTTP/1.1 500 Internal Server Error"
+    assert body == "internal error (ValueError); see the exporter's log\n"
+    assert capsys.readouterr().err == "tlsprobe serve: error answering a request: ValueError\n"
+    double.resolve_error = None
+    assert get(address, "/")[0] == "HTTP/1.1 200 OK"
+
+
+def test_a_bad_target_is_a_one_line_400_without_its_password(
+    backend: tuple[Backend, tuple[str, int]],
+) -> None:
+    """A UsageError is a 400 of one line; a password or control character its message might
+    quote (the input door's words) is hidden and written out."""
+    double, address = backend
+    double.resolve_error = UsageError(f"'smtp://u:{SECRET}@h:x':\n bad\x1b[2J port")
+    status, body = get(address, probe_path(f"smtp://u:{SECRET}@h:x"))
+    assert status == "HTTP/1.1 400 Bad Request"
+    assert body == "bad target: 'smtp://u:***@h:x': bad\\x1b[2J port\n"
+
+
+def test_a_probe_that_cannot_finish_is_a_one_line_503(
+    backend: tuple[Backend, tuple[str, int]],
+) -> None:
+    """A probe that times out (the exporter overloaded or stopping) is a 503 of one line."""
+    double, address = backend
+    double.probe_error = TimeoutError()
+    status, body = get(address, probe_path("https://localhost:1/"))
+    assert status == "HTTP/1.1 503 Service Unavailable"
+    assert body == "the probe did not finish (the exporter is stopping or overloaded)\n"
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status", "headers"),
+    [
+        # A blank in the target: the standard library refuses the request line.
+        (f"GET /probe?target=smtp://u:{SECRET}@h x HTTP/1.1", "400 Bad Request", True),
+        (f"POST /probe?target=smtp://u:{SECRET}@h HTTP/1.1", "501 Not Implemented", True),
+        # An unknown version is answered as HTTP/0.9 is: the body alone.
+        (
+            f"GET /probe?target=smtp://u:{SECRET}@h HTTP/9.9",
+            "505 HTTP Version Not Supported",
+            False,
+        ),
+    ],
+)
+def test_requests_the_standard_library_refuses_are_not_echoed(
+    backend: tuple[Backend, tuple[str, int]], request_line: str, status: str, headers: bool
+) -> None:
+    """The standard library's own error page would quote the request line (and the password in
+    it) in its status line and body: here it is one line with the standard phrase only."""
+    _, address = backend
+    answer = raw_answer(address, f"{request_line}\r\n\r\n".encode())
+    assert SECRET not in answer
+    if headers:
+        assert answer.startswith(f"HTTP/1.1 {status}\r\n")
+        assert answer.endswith(f"\r\n\r\n{status}\n")
+    else:
+        assert answer == f"{status}\n"
+
+
+def test_a_port_in_other_digits_gets_an_answer() -> None:
+    """`host=localhost port=²` (a digit Python's int() reads, and libpq would not) is answered,
+    never a dropped connection: a 400 once the input door refuses it, a 500 before."""
+    with Exporter([], Policy(timeout=1.0), allow_any=True, listen=("127.0.0.1", 0)) as exporter:
+        status, body = get(exporter.address, "/probe?target=host=localhost%20port=%C2%B2")
+    assert status in ("HTTP/1.1 400 Bad Request", "HTTP/1.1 500 Internal Server Error")
+    assert body.count("\n") == 1
+    assert body.endswith("\n")
+
+
+def test_label_values_come_from_scrubbed_and_escaped_results(lab: Lab) -> None:
+    """A configured target whose name holds its password and an ESC (set past the input door,
+    which refuses control characters) is exported with the password as *** and the ESC
+    written out, on /probe and /metrics alike."""
+    url = lab.url("https-good").replace("https://", f"https://user:{SECRET}@")
+    target = dataclasses.replace(parse_target(url), name=f"web-{SECRET}\x1b[2J")
+    policy = Policy(timeout=5.0, ca_file=lab.ca_file)
+    with Exporter([target], policy, interval=3600.0, listen=("127.0.0.1", 0)) as exporter:
+        _, by_name = get(exporter.address, probe_path(target.name))
+        while exporter.last_round is None:
+            threading.Event().wait(0.05)
+        _, metrics = get(exporter.address, "/metrics")
+    for body in (by_name, metrics):
+        assert SECRET not in body
+        names = {
+            sample.labels["name"]
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+            if "name" in sample.labels
+        }
+        assert names == {"web-***\\x1b[2J"}
