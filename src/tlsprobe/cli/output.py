@@ -98,9 +98,10 @@ def write_all(fd: int, data: bytes) -> None:
     Python's unbuffered text layer (PYTHONUNBUFFERED=1) makes one write() per call and drops
     whatever that write() did not take, and a write() to a pipe can take less than it was
     given: a blocking one returns short when the process is interrupted while it waits for the
-    reader (Linux does exactly that to the first such write after uvloop's libuv closes its
-    io_uring ring), and one on a descriptor someone made non-blocking takes what fits and then
-    fails with EAGAIN. So the report is written here, at the descriptor, until all of it is."""
+    reader (on Linux 6 the first such write after uvloop's libuv has closed its io_uring ring
+    takes only what the pipe holds, 64 KiB, with no signal delivered), and one on a descriptor
+    someone made non-blocking takes what fits and then fails with EAGAIN. So the report is
+    written here, at the descriptor, until all of it is."""
     view = memoryview(data)
     while view:
         try:
