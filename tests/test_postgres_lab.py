@@ -44,6 +44,8 @@ EXPECTED = {
     "pg-login": verdicts(P, P, P, P, P, P, P, P, login=P),
     "pg-login-wrong-password": verdicts(P, P, P, P, P, P, P, P, login=F),
     "pg-login-ssl-off": verdicts(*SSL_OFF, login=F, client=W),
+    "pg-client-cert": ALL_PASS,  # PostgreSQL asks for a client certificate, requires none
+    "pg-login-client-cert-required": verdicts(P, P, P, P, P, P, P, P, login=F),
     "pg-direct": verdicts(P, P, F, S, S, S, S, S),
     "pg-answers-e": NOT_POSTGRES,
     "pg-garbage": NOT_POSTGRES,
@@ -73,7 +75,7 @@ def test_every_lab_case_has_expectations(lab: Lab, results: dict[str, TargetResu
 
 
 def test_clusters_start_quickly(lab: Lab, results: dict[str, TargetResult]) -> None:
-    """All seven clusters (initdb once, copies started concurrently) are up within 15 s."""
+    """All eight clusters (initdb once, copies started concurrently) are up within 15 s."""
     assert lab.clusters is not None
     assert 0 < lab.clusters.startup_s < 15
 

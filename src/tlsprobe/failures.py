@@ -143,10 +143,65 @@ _ALERT_TEXT = {
 }
 
 
+class KeyProblem(enum.Enum):
+    """Why a client certificate or key cannot be used: (detail, hint) templates."""
+
+    ENCRYPTED = ("the client key {path} is encrypted: give its password", "{give}")
+    WRONG_PASSWORD = ("the client key {path} does not decrypt with the password given", "{check}")
+    MISSING = ("the client {role} file {path} does not exist", "check the client {role}'s path")
+    UNREADABLE = (
+        "cannot read the client {role} file {path} ({reason})",
+        "let the user tlsprobe runs as read the client {role} file",
+    )
+    NOT_PEM = ("the client {role} file {path} holds no PEM {role}", "give the {role} in PEM")
+    MISMATCH = (
+        "the client key {path} does not belong to the certificate {cert}",
+        "give the key the client certificate was issued for",
+    )
+    OPEN_TO_OTHERS = (  # libpq's own rule
+        "the client key {path} can be read by others, and libpq refuses it",
+        "chmod 600 the key file (libpq wants u=rw, or u=rw,g=r when root owns it)",
+    )
+
+
+# Where a target's client key password is set: (hint when none was given, when it was wrong).
+PASSWORD_SETTINGS = {
+    "sslpassword": (
+        "set sslpassword to the key's passphrase (?sslpassword= in a URL, sslpassword= in a"
+        " keyword string)",
+        "check sslpassword: it is not this key's passphrase",
+    ),
+    "client_key_password_env": (
+        "set client_key_password_env in tlsprobe.toml to the name of an environment variable"
+        " holding the key's passphrase",
+        "check the variable client_key_password_env names: it is not this key's passphrase",
+    ),
+}
+
+
+class ClientKeyError(Exception):
+    """A client certificate (`role` "certificate") or key that cannot be used; `setting` is
+    where its password is configured (a key of PASSWORD_SETTINGS). Never holds the password."""
+
+    def __init__(self, problem: KeyProblem, path: str, **words: str) -> None:
+        super().__init__(f"{problem.name}: {path}")
+        self.problem = problem
+        self.words = {"path": path, "role": "key", "setting": "", "cert": "", "reason": ""}
+        self.words |= words
+
+    def explained(self) -> Explained:
+        give, check = PASSWORD_SETTINGS.get(self.words["setting"], ("give its passphrase",) * 2)
+        detail, hint = self.problem.value
+        words = self.words | {"give": give, "check": check}
+        return Explained(Kind.CLIENT_KEY, detail.format(**words), hint.format(**words))
+
+
 def explain(exc: BaseException) -> Explained:
     """Translate any exception raised while probing into a plain-language Explained."""
     import ssl  # here, not at the top: `tlsprobe --help` imports this module, not ssl
 
+    if isinstance(exc, ClientKeyError):
+        return exc.explained()
     root = _innermost(exc)
     if isinstance(root, ssl.SSLError):
         return _explain_ssl(root)

@@ -17,6 +17,8 @@ from tlsprobe.cli.output import (
     append_step_summary,
     check_output,
     exit_code,
+    flush_stdout,
+    silence_stdout,
     write_report,
 )
 from tlsprobe.failures import UsageError
@@ -134,15 +136,17 @@ COMMANDS = {"check": cmd_check, "targets": cmd_targets, "demo": cmd_demo, "serve
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        flush_stdout()
     except UsageError as exc:
         print(f"tlsprobe: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         # The reader left early (`tlsprobe check ... | head`): nothing is wrong but the pipe.
-        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        silence_stdout()
         return EXIT_BROKEN_PIPE
     except OSError as exc:
-        print(f"tlsprobe: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"tlsprobe: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    return code

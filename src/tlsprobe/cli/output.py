@@ -4,6 +4,7 @@ the GitHub job summary, and the exit codes."""
 from __future__ import annotations
 
 import os
+import select
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,19 +38,97 @@ def check_output(output: Path | None) -> None:
 
 
 def write_report(text: str, output: Path | None) -> None:
+    """Every byte of the report to standard output or `-o FILE`, or an exception:
+    BrokenPipeError when the reader left (exit 141), UsageError naming where for any other
+    failed write (exit 2)."""
     if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    if output.exists() and not output.is_file():
-        # /dev/null, a FIFO, /dev/stdout: renaming over them would replace the device itself.
-        with output.open("w", encoding="utf-8") as stream:
-            stream.write(text)
+        _to_stdout(text)
         return
     try:
-        _replace_atomically(text, output)
+        if output.exists() and not output.is_file():
+            # /dev/null, a FIFO, /dev/stdout: renaming over them would replace the device itself.
+            with output.open("wb") as stream:
+                write_all(stream.fileno(), text.encode())
+        else:
+            _replace_atomically(text, output)
+    except BrokenPipeError:
+        raise
     except OSError as exc:  # named as the user wrote it, not as the temporary file
         raise UsageError(f"-o {output}: cannot write the report ({exc.strerror or exc})") from None
+
+
+def _to_stdout(text: str) -> None:
+    """The report in stdout's own encoding (PYTHONIOENCODING), at its file descriptor."""
+    stream = sys.stdout
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError):  # not a file (a test's capture, say): nothing to mend
+        stream.write(text)
+        stream.flush()
+        return
+    # A character the encoding lacks (PYTHONIOENCODING=ascii and the table's marks) is shown
+    # as "?", not a traceback; an error handler given with the encoding is kept.
+    errors = stream.errors if stream.errors not in (None, "strict") else "replace"
+    flush_stdout()  # what print() left in the buffer goes first
+    try:
+        write_all(fd, text.encode(stream.encoding or "utf-8", errors))
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        silence_stdout()
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"cannot write the report to standard output ({reason})") from None
+
+
+def flush_stdout() -> None:
+    """What print() left in stdout's buffer, written now: a failure is one line from main,
+    not a message from the interpreter's final flush at exit."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        silence_stdout()
+        raise UsageError(f"cannot write to standard output ({exc.strerror or exc})") from None
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of `data` to `fd`, or raise.
+
+    Python's unbuffered text layer (PYTHONUNBUFFERED=1) makes one write() per call and drops
+    whatever that write() did not take, and a write() to a pipe can take less than it was
+    given: a blocking one returns short when the process is interrupted while it waits for the
+    reader (on Linux 6 the first such write after uvloop's libuv has closed its io_uring ring
+    takes only what the pipe holds, 64 KiB, with no signal delivered), and one on a descriptor
+    someone made non-blocking takes what fits and then fails with EAGAIN. So the report is
+    written here, at the descriptor, until all of it is."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            _wait_writable(fd)
+            continue
+        view = view[written:]
+
+
+def _wait_writable(fd: int) -> None:
+    """Until the reader makes room (or goes away: the next write then says EPIPE)."""
+    poller = select.poll()  # not select.select: it cannot watch descriptors above 1023
+    poller.register(fd, select.POLLOUT)
+    poller.poll()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what is left in its
+    buffer cannot fail a second time with a message after ours."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError):
+        pass  # no stdout file descriptor: nothing will be flushed to one
+    finally:
+        os.close(devnull)
 
 
 def _replace_atomically(text: str, output: Path) -> None:
@@ -57,9 +136,13 @@ def _replace_atomically(text: str, output: Path) -> None:
     import tempfile  # only for -o FILE: `tlsprobe --help` does not pay for it
 
     with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=output.resolve().parent, delete=False, suffix=".tmp"
+        "wb", dir=output.resolve().parent, delete=False, suffix=".tmp"
     ) as tmp:
-        tmp.write(text)
+        try:
+            write_all(tmp.fileno(), text.encode())
+        except OSError:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -80,8 +163,8 @@ def append_step_summary(
     from tlsprobe.report import markdown
 
     try:
-        with open(path, "a", encoding="utf-8") as summary_file:
-            summary_file.write(markdown.render(results, info) + "\n")
+        with open(path, "ab") as summary_file:
+            write_all(summary_file.fileno(), (markdown.render(results, info) + "\n").encode())
     except OSError as exc:  # a lost summary must not turn a passing check red
         print(
             f"tlsprobe: warning: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror or exc}",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tlsprobe.lab.certs import DAY, Pki
 from tlsprobe.lab.https import GARBAGE
 from tlsprobe.lab.postgres_cluster import (
+    HBA_CLIENT_CERT,
     HBA_HOST,
     PASSWORD,
     SUPERUSER,
@@ -112,6 +113,10 @@ def cluster_specs(pki: Pki) -> list[tuple[ClusterSpec, str]]:
             "leaf is for wrong.example only",
         ),
         (ClusterSpec("pg-self-signed", pki.self_signed("pg-self-signed")), "self-signed leaf"),
+        (
+            ClusterSpec("pg-client-cert", good, HBA_CLIENT_CERT, client_ca=pki.ca_file),
+            "hostssl with clientcert=verify-ca: a login needs a client certificate",
+        ),
     ]
 
 
@@ -134,6 +139,12 @@ _LOGINS = (
         "pg-ssl-off",
         f"postgresql://{SUPERUSER}:{PASSWORD}@localhost:{{port}}/postgres",
         "sslmode unset (prefer) against ssl = off: logs in without TLS",
+    ),
+    (
+        "pg-login-client-cert-required",
+        "pg-client-cert",
+        f"postgresql://{SUPERUSER}:{PASSWORD}@localhost:{{port}}/postgres?sslmode=verify-full",
+        f"user {SUPERUSER}, right password, no client certificate: refused at login",
     ),
     (
         "pg-direct",

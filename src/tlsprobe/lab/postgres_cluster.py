@@ -49,6 +49,10 @@ _BASE_CONF = {
 }
 HBA_HOST = f"local all all trust\nhost all all {HOST}/32 scram-sha-256\n"
 HBA_HOSTSSL = f"local all all trust\nhostssl all all {HOST}/32 scram-sha-256\n"
+# The password and a client certificate under the cluster's client_ca, both.
+HBA_CLIENT_CERT = (
+    f"local all all trust\nhostssl all all {HOST}/32 scram-sha-256 clientcert=verify-ca\n"
+)
 
 
 class Unavailable(RuntimeError):
@@ -57,12 +61,15 @@ class Unavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """One cluster: its name, its certificate (None: ssl = off), pg_hba.conf and extra settings."""
+    """One cluster: its name, its certificate (None: ssl = off), pg_hba.conf and extra settings.
+    With `client_ca` the server asks clients for a certificate issued under that root (pg_hba's
+    clientcert and cert methods then have one to check)."""
 
     name: str
     identity: Identity | None
     hba: str = HBA_HOSTSSL
     settings: Mapping[str, str] = field(default_factory=dict)
+    client_ca: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,10 @@ class Clusters:
                 "ssl_cert_file": "'server.crt'",
                 "ssl_key_file": "'server.key'",
             }
+        if spec.client_ca is not None:
+            shutil.copyfile(spec.client_ca, datadir / "root.crt")
+            _give_to_server_user(datadir / "root.crt", 0o600)
+            settings["ssl_ca_file"] = "'root.crt'"
         settings |= spec.settings
         conf = "".join(f"{key} = {value}\n" for key, value in settings.items())
         with (datadir / "postgresql.conf").open("a") as handle:

@@ -3,17 +3,27 @@
 
 from tlsprobe.tls.judge import chain_check, handshake_check, judge, tls_info
 from tlsprobe.tls.negotiate import Attempt, Handshake, Negotiated, VerifyError, capture, negotiate
-from tlsprobe.tls.trust import LEGACY_MINIMUM, Mode, context, is_strict, load_system_trust
+from tlsprobe.tls.trust import (
+    LEGACY_MINIMUM,
+    ClientCert,
+    Mode,
+    check_client_cert,
+    context,
+    is_strict,
+    load_system_trust,
+)
 
 __all__ = [
     "LEGACY_MINIMUM",
     "Attempt",
+    "ClientCert",
     "Handshake",
     "Mode",
     "Negotiated",
     "VerifyError",
     "capture",
     "chain_check",
+    "check_client_cert",
     "context",
     "handshake_check",
     "is_strict",

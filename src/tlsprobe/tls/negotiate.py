@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from tlsprobe.failures import Kind, explain
 from tlsprobe.tls import certs
-from tlsprobe.tls.trust import Mode, context
+from tlsprobe.tls.trust import ClientCert, Mode, context
 
 T = TypeVar("T")
 
@@ -104,7 +104,7 @@ async def negotiate(
     attempt: Attempt[T],
     ca_file: Path | None,
     alpn: tuple[str, ...] = (),
-    client_cert: tuple[str, str | None] | None = None,
+    client_cert: ClientCert | None = None,
 ) -> Negotiated[T]:
     """Handshake as a real client would; on a verdict-worthy failure, retry to capture facts."""
     mode, verify_error = Mode.VERIFY, None

@@ -12,7 +12,10 @@ import functools
 import os
 import ssl
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from tlsprobe.failures import ClientKeyError, KeyProblem
 
 # so chain verification ignores them and an expired chain still says whether it is trusted.
 NO_CHECK_TIME = 0x200000
@@ -30,18 +33,34 @@ class Mode(enum.Enum):
         return self in (Mode.LEGACY_VERIFY, Mode.LEGACY_CAPTURE)
 
 
+@dataclass(frozen=True)
+class ClientCert:
+    """A client certificate, its key (None: in the certificate's file) and the key's password.
+    `setting` names where that password is configured, for the hint when it is missing or wrong
+    (failures.PASSWORD_SETTINGS). The password is part of equality: contexts are cached by it."""
+
+    cert: str
+    key: str | None = None
+    password: str | None = field(default=None, repr=False)
+    setting: str = ""
+
+    @property
+    def key_file(self) -> str:
+        return self.key or self.cert
+
+
 @functools.lru_cache(maxsize=64)
 def context(
     mode: Mode,
     ca_file: Path | None,
     alpn: tuple[str, ...] = (),
-    client_cert: tuple[str, str | None] | None = None,
+    client_cert: ClientCert | None = None,
 ) -> ssl.SSLContext:
     """One SSL context per (mode, trust, ALPN, client certificate), shared by every target that
     has the same ones: building a context and loading the trust store costs milliseconds."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if client_cert is not None:
-        ctx.load_cert_chain(client_cert[0], client_cert[1])
+        load_client_cert(ctx, client_cert)
     ctx.check_hostname = False  # judged by cert.hostname from the SAN, without aborting
     if mode.legacy:
         with warnings.catch_warnings():
@@ -60,6 +79,82 @@ def context(
     if alpn:
         ctx.set_alpn_protocols(list(alpn))
     return ctx
+
+
+@functools.lru_cache(maxsize=16)
+def check_client_cert(client_cert: ClientCert) -> None:
+    """Raise ClientKeyError now, before any connection, when the certificate or key cannot be
+    used: a probe fails its handshake step at once instead of after connecting."""
+    load_client_cert(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), client_cert)
+
+
+class _NoPassword(Exception):
+    """Raised from the password callback: OpenSSL asked, and no password is configured."""
+
+
+def load_client_cert(ctx: ssl.SSLContext, client_cert: ClientCert) -> None:
+    """Load the certificate and key into `ctx`; ClientKeyError when they cannot be used.
+
+    A password callback is always given: without one OpenSSL prompts on the terminal
+    ("Enter PEM pass phrase:") and blocks the event loop until someone types. Whether OpenSSL
+    called it tells an encrypted key from a key that is not one at all."""
+    asked: list[bool] = []
+
+    def password() -> str:
+        asked.append(True)
+        if not client_cert.password:  # libpq, too, takes an empty sslpassword for none
+            raise _NoPassword
+        return client_cert.password
+
+    for path, role in ((client_cert.cert, "certificate"), (client_cert.key_file, "key")):
+        _check_readable(path, role)
+    try:
+        ctx.load_cert_chain(client_cert.cert, client_cert.key, password=password)
+    except _NoPassword:
+        raise _key_error(KeyProblem.ENCRYPTED, client_cert) from None
+    except (ssl.SSLError, ValueError) as exc:  # ValueError: a password over OpenSSL's limit
+        raise _load_error(exc, client_cert, asked=bool(asked)) from None
+
+
+def _key_error(problem: KeyProblem, client_cert: ClientCert) -> ClientKeyError:
+    return ClientKeyError(
+        problem, client_cert.key_file, setting=client_cert.setting, cert=client_cert.cert
+    )
+
+
+def _check_readable(path: str, role: str) -> None:
+    """A missing or unreadable file, named (load_cert_chain's OSError names neither)."""
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise ClientKeyError(KeyProblem.MISSING, path, role=role) from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ClientKeyError(KeyProblem.UNREADABLE, path, role=role, reason=reason) from None
+
+
+def _load_error(exc: Exception, client_cert: ClientCert, *, asked: bool) -> ClientKeyError:
+    """What a failed load_cert_chain means. OpenSSL says only "PEM lib" both for a file that
+    is not PEM and for a wrong password: the callback being called tells them apart."""
+    if asked:
+        return _key_error(KeyProblem.WRONG_PASSWORD, client_cert)
+    if getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
+        return _key_error(KeyProblem.MISMATCH, client_cert)
+    if not _holds_certificate(client_cert.cert):
+        return ClientKeyError(KeyProblem.NOT_PEM, client_cert.cert, role="certificate")
+    return ClientKeyError(KeyProblem.NOT_PEM, client_cert.key_file)
+
+
+def _holds_certificate(path: str) -> bool:
+    from cryptography import x509
+
+    try:
+        with open(path, "rb") as handle:
+            x509.load_pem_x509_certificates(handle.read())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def is_strict(ctx: ssl.SSLContext) -> bool:

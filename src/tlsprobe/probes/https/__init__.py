@@ -61,7 +61,7 @@ async def _body(state: ProbeState) -> None:
     async def attempt(ctx: ssl.SSLContext) -> tuple[HttpAnswer | Explained, tls.Handshake]:
         return await _get(state, ctx)
 
-    client_cert = (target.client_cert, target.client_key) if target.client_cert else None
+    client_cert = _client_cert(state)
     negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
     # The judge reads the certificates: a crash in it is the certificates' step, not HTTP's.
     state.enter("cert.chain")
@@ -76,6 +76,23 @@ async def _body(state: ProbeState) -> None:
     state.facts["http_version"] = answer.http_version
     state.put(status_check(answer, target.expect_status))
     state.put(hsts_check(answer.hsts))
+
+
+def _client_cert(state: ProbeState) -> tls.ClientCert | None:
+    """The target's client certificate, loaded now: one that cannot be used (an encrypted key
+    without its password, a missing file) fails the handshake step before any connection."""
+    target = state.target
+    if not target.client_cert:
+        return None
+    client_cert = tls.ClientCert(
+        target.client_cert,
+        target.client_key,
+        target.client_key_password,
+        setting="client_key_password_env",
+    )
+    state.enter("tls.handshake")
+    tls.check_client_cert(client_cert)
+    return client_cert
 
 
 async def _get(

@@ -90,8 +90,9 @@ async def _negotiated(state: ProbeState, settings: libpq.Settings) -> Outcome:
     async def attempt(ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
         return await _via_sslrequest(state, ctx)
 
+    client_cert = _client_cert(state, settings)
     try:
-        return await tls.negotiate(attempt, state.policy.ca_file, (), _client_cert(settings))
+        return await tls.negotiate(attempt, state.policy.ca_file, (), client_cert)
     except Refused as refused:
         state.put(refused.check)
         if refused.answer != b"N":
@@ -118,10 +119,9 @@ async def _direct(state: ProbeState, settings: libpq.Settings) -> Outcome:
         finally:
             transport.abort()
 
+    client_cert = _client_cert(state, settings)
     try:
-        negotiated = await tls.negotiate(
-            attempt, state.policy.ca_file, ALPN, _client_cert(settings)
-        )
+        negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
     except Exception as exc:
         if state.step == "connect":
             raise
@@ -149,11 +149,17 @@ def _fail_tls(state: ProbeState, exc: Exception) -> None:
     state.fail_step(why.detail, why.hint)
 
 
-def _client_cert(settings: libpq.Settings) -> tuple[str, str | None] | None:
-    """libpq sends a client certificate only when its file exists, and so does the probe."""
+def _client_cert(state: ProbeState, settings: libpq.Settings) -> tls.ClientCert | None:
+    """libpq sends a client certificate only when its file exists, and so does the probe. Its
+    key is loaded now, with sslpassword: one that cannot be used fails the handshake step before
+    any connection, as libpq fails before its handshake."""
     if settings.sslcert is None or not Path(settings.sslcert).is_file():
         return None
-    return settings.sslcert, settings.sslkey
+    password = dict(settings.extra).get("sslpassword")
+    client_cert = tls.ClientCert(settings.sslcert, settings.sslkey, password, "sslpassword")
+    state.enter("tls.handshake")
+    tls.check_client_cert(client_cert)
+    return client_cert
 
 
 async def _open(state: ProbeState) -> tuple[asyncio.Transport, wire.Wire]:

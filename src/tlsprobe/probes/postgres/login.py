@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from tlsprobe.failures import KIND_HINTS, Explained, Kind, explain
+from tlsprobe.failures import KIND_HINTS, ClientKeyError, Explained, KeyProblem, Kind, explain
 from tlsprobe.model import Check, Status
 from tlsprobe.probes.base import ProbeState
 from tlsprobe.targets import REDACTED, SECRET_KEYWORDS
@@ -65,6 +65,12 @@ _LIBPQ_ERRORS: tuple[tuple[str, Kind, str, str], ...] = (
         "point sslrootcert at a PEM file, or use sslrootcert=system",
     ),
     (
+        "requires a valid client certificate",
+        Kind.PG_AUTH,
+        "the server requires a client certificate, and none was given",
+        "give the target a client certificate and key (sslcert, sslkey)",
+    ),
+    (
         "server does not support ssl",
         Kind.PG_NOSSL,
         "the server does not do TLS, and sslmode={sslmode} requires it",
@@ -97,6 +103,52 @@ _LIBPQ_ERRORS: tuple[tuple[str, Kind, str, str], ...] = (
 )
 
 
+# libpq's words for a client certificate or key it cannot use, in the order to test them.
+_LIBPQ_KEY_ERRORS: tuple[tuple[str, KeyProblem, str], ...] = (
+    ("bad decrypt", KeyProblem.WRONG_PASSWORD, "key"),
+    ("key values mismatch", KeyProblem.MISMATCH, "key"),
+    ("certificate present, but not private key", KeyProblem.MISSING, "key"),
+    ("has group or world access", KeyProblem.OPEN_TO_OTHERS, "key"),
+    ("is not a regular file", KeyProblem.UNREADABLE, "key"),
+    ("could not open certificate file", KeyProblem.UNREADABLE, "certificate"),
+    ("could not read certificate file", KeyProblem.NOT_PEM, "certificate"),
+    ("could not load private key file", KeyProblem.NOT_PEM, "key"),
+)
+# Given to libpq as sslpassword when the target has none. libpq installs its password callback
+# only for a non-empty sslpassword; otherwise OpenSSL prompts "Enter PEM pass phrase:" on the
+# terminal for an encrypted key (~/.postgresql/postgresql.key, say) and blocks the event loop.
+# With this, an encrypted key fails at once ("bad decrypt"); a plain key never asks for it.
+NO_SSLPASSWORD = "tlsprobe: no sslpassword given"
+
+
+def _libpq_key_error(said: str, settings: Settings) -> Explained | None:
+    """libpq's client key errors, as the handshake step says them (failures.ClientKeyError)."""
+    lowered = said.lower()
+    found = next((entry for entry in _LIBPQ_KEY_ERRORS if entry[0] in lowered), None)
+    if found is None:
+        return None
+    pattern, problem, role = found
+    if problem is KeyProblem.WRONG_PASSWORD and not dict(settings.extra).get("sslpassword"):
+        problem = KeyProblem.ENCRYPTED
+    quoted = re.search(r'file "([^"]*)"', said)
+    path = quoted.group(1) if quoted else (settings.sslkey or settings.sslcert or "")
+    # libpq ends "could not open certificate file "F": Permission denied" with strerror.
+    reason = (
+        "not a regular file" if pattern == "is not a regular file" else said.rpartition(": ")[2]
+    )
+    key_error = ClientKeyError(
+        problem, path, role=role, setting="sslpassword", cert=settings.sslcert or "", reason=reason
+    )
+    return key_error.explained()
+
+
+def _never_prompt(info: dict[str, str]) -> dict[str, str]:
+    """The keywords with NO_SSLPASSWORD when they carry no (non-empty) sslpassword."""
+    if info.get("sslpassword"):
+        return info
+    return info | {"sslpassword": NO_SSLPASSWORD}
+
+
 def explain_psycopg(exc: BaseException, settings: Settings) -> Explained:
     """psycopg's (that is, libpq's) error in plain language. libpq may quote the connection
     string: the runner's scrub (tlsprobe.secrets) hides the password, as in any result."""
@@ -106,6 +158,8 @@ def explain_psycopg(exc: BaseException, settings: Settings) -> Explained:
     said = re.sub(
         r'^connection failed: connection to server at "[^"]*", port \d+ failed: ', "", said
     )
+    if (key_error := _libpq_key_error(said, settings)) is not None:
+        return key_error
     lowered = said.lower()
     for pattern, kind, detail, hint in _LIBPQ_ERRORS:
         if pattern in lowered:
@@ -153,7 +207,7 @@ async def login(state: ProbeState, settings: Settings) -> Check:
     shown = " ".join(f"{k}={REDACTED if k in SECRET_KEYWORDS else v}" for k, v in info.items())
     state.log(f"psycopg connect {shown}")
     try:
-        dsn = psycopg.conninfo.make_conninfo("", **info)
+        dsn = psycopg.conninfo.make_conninfo("", **_never_prompt(info))
         # A little under the deadline, so that the verdict can say which phase stalled.
         row, version = await _session(dsn, max(0.0, state.remaining() - STALL_MARGIN_S))
     except _Stalled as stalled:
