@@ -101,9 +101,14 @@ async def plaintext(conn: Conn) -> None:
         + b"Connection: close\r\n\r\n"
         + body
     )
+    await _close_lingering(conn)
+
+
+async def _close_lingering(conn: Conn) -> None:
+    """Close the way nginx does, lingering: a close() with unread input (a ClientHello already
+    sent) resets the connection, and whether the client then reads "closed" or "reset" would be
+    a race. The FIN goes first; what the client still sends is read and dropped."""
     conn.write_eof()
-    # A lingering close, like nginx's: a close() with unread input would reset the connection
-    # and could destroy the 400 before the client reads it.
     with contextlib.suppress(*PEER_ERRORS):
         await within(LINGER_TIMEOUT, _discard(conn))
 
@@ -131,12 +136,15 @@ async def silent(conn: Conn) -> None:
 
 
 async def hang_up(conn: Conn) -> None:
-    """Nothing: the caller's close() is the whole behaviour."""
+    """Close at once: the client reads the end of the connection where its ServerHello should
+    be (a lingering close, so it never reads a reset instead)."""
+    await _close_lingering(conn)
 
 
 async def garbage(conn: Conn) -> None:
     """Send bytes that are not TLS, then close."""
     await conn.send(GARBAGE)
+    await _close_lingering(conn)
 
 
 def _context(
