@@ -47,7 +47,7 @@ def listed(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[list[str
     [
         ("https://exa mple.com/", "host name 'exa mple.com' is not a valid DNS name"),
         ("https://db,replica.example/", "host name 'db,replica.example' is not a valid DNS"),
-        ("https://256.1.1.1/", "host name '256.1.1.1' is not a valid DNS name"),
+        ("https://256.1.1.1/", "host '256.1.1.1' is not an IPv4 address"),
         ("https://host\nevil/", "contains a control character"),
         ("https://host\tx/", "contains a control character"),
         ("smtp://u:pa?ss@mail.example", "must be percent-encoded"),

@@ -1,0 +1,164 @@
+"""libpq keyword strings (`host=db port=5432 sslmode=verify-full`), parsed by libpq itself:
+psycopg's conninfo_to_dict, imported only when a keyword string is given (it costs ~100 ms).
+libpq gives values, not where they are written, and its errors quote the input; a small lexer
+that follows libpq's conninfo_parse finds each value's span, so that the display hides a secret
+where it stands and an error quotes the input with secret and unknown keys' values hidden.
+Tests hold the lexer to libpq's parser."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tlsprobe.failures import UsageError
+from tlsprobe.targets import hosts
+from tlsprobe.targets.target import Target
+from tlsprobe.targets.text import Span, quoted, render
+from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS, is_secret_key
+
+_BLANKS = " \t\n\r\f\v"  # C's isspace, as libpq tests it
+_START = re.compile(r"[ \t\n\r\f\v]*[A-Za-z_][A-Za-z0-9_]*[ \t\n\r\f\v]*=", re.ASCII)
+_CONNINFO = re.compile(r"=|://")
+_OWN_FIELDS = ("host", "port", "user", "password")
+T = TypeVar("T")
+
+
+def looks_like_keywords(text: str) -> bool:
+    """`host=db port=5432 ...` rather than a URL ("=" cannot be part of a URL's scheme)."""
+    return bool(_START.match(text))
+
+
+@dataclass(frozen=True)
+class Pair:
+    key: str
+    value: Span  # as written: quotes and backslashes included
+
+
+@dataclass(frozen=True)
+class Lexed:
+    pairs: tuple[Pair, ...]
+    stop: int | None = None  # where libpq would stop with an error; None: all read
+    why: str = ""
+
+
+def lex(text: str) -> Lexed:
+    """Keys and value spans as libpq's conninfo_parse reads them: `key = value`, a value a run
+    of non-blanks or a single-quoted string, a backslash escaping the next character."""
+    pairs: list[Pair] = []
+    pos, end = 0, len(text)
+    while (pos := _skip(text, pos)) < end:
+        key_start = pos
+        while pos < end and text[pos] != "=" and text[pos] not in _BLANKS:
+            pos += 1
+        key = text[key_start:pos]
+        if (pos := _skip(text, pos)) == end or text[pos] != "=":
+            why = "a word without = (quote a value that holds blanks: password='a b')"
+            return Lexed(tuple(pairs), key_start, why)
+        value_start = pos = _skip(text, pos + 1)
+        if pos < end and text[pos] == "'":
+            pos = _closing_quote(text, pos + 1)
+            if pos < 0:
+                return Lexed(tuple(pairs), value_start, "a quoted value is not closed")
+        else:
+            while pos < end and text[pos] not in _BLANKS:
+                pos += 2 if text[pos] == "\\" else 1
+            pos = min(pos, end)
+        pairs.append(Pair(key, (value_start, pos)))
+    return Lexed(tuple(pairs))
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in _BLANKS:
+        pos += 1
+    return pos
+
+
+def _closing_quote(text: str, pos: int) -> int:
+    """Just past the quote that closes a value, or -1."""
+    while pos < len(text):
+        if text[pos] == "\\":
+            pos += 2
+        elif text[pos] == "'":
+            return pos + 1
+        else:
+            pos += 1
+    return -1
+
+
+def shown(text: str, lexed: Lexed, also: Collection[str] = ()) -> str:
+    """The string as written, the values of secret and unknown keys (and of `also`) as ***;
+    after what libpq could not read, everything from the last value on (a password with a
+    blank, unquoted, runs into the next "key")."""
+    hidden = [p.value for p in lexed.pairs if _hide(p.key) or p.key in also]
+    if lexed.stop is not None:
+        last = lexed.pairs[-1].value[0] if lexed.pairs else lexed.stop
+        hidden.append((last, len(text)))
+    return render(text, hidden)
+
+
+def _hide(key: str) -> bool:
+    return is_secret_key(key) or key not in LIBPQ_KEYWORDS
+
+
+def keyword_target(text: str, *, name: str, source: str) -> Target:
+    """Parse `host=db port=5432 user=u password=p sslmode=verify-full ...` into a Target."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    lexed = lex(text)
+    try:
+        parsed = conninfo_to_dict(text)
+    except (psycopg.Error, ValueError):  # its text may quote a password: never shown
+        raise UsageError(f"{quoted(shown(text, lexed))}: {_why(lexed)}") from None
+    given = {k: str(v) for k, v in parsed.items() if v is not None}  # all str, from a string
+    display = shown(text, lexed if lexed.stop is None else Lexed((), 0))
+    where = quoted(display)
+    values = {p.key: given[p.key] for p in lexed.pairs if p.key in given} | given
+    if _CONNINFO.search(values.get("dbname", "")):
+        hidden = quoted(shown(text, lexed, also=("dbname",)))
+        raise UsageError(f"{hidden}: dbname holds a connection string (give its settings)")
+    return Target(
+        url=text,
+        protocol="postgresql",
+        host=_checked(where, _host, values.get("host", "")),
+        port=_checked(where, hosts.port_number, values.get("port") or "5432"),
+        path="/" + values.get("dbname", ""),
+        user=values.get("user") or None,
+        password=values.get("password") or None,  # libpq: empty is none
+        params=tuple((k, v) for k, v in values.items() if k not in _OWN_FIELDS),
+        connect_host=_checked(where, _hostaddr, values.get("hostaddr", "")),
+        name=name,
+        source=source,
+        shown=display,
+    )
+
+
+def _why(lexed: Lexed) -> str:
+    if lexed.stop is not None:
+        return f"not a libpq connection string ({lexed.why})"
+    for pair in lexed.pairs:
+        if pair.key not in LIBPQ_KEYWORDS:
+            hint = " (libpq keywords are lower case)" if pair.key.lower() in LIBPQ_KEYWORDS else ""
+            return f"{pair.key!r} is not a libpq connection keyword{hint}"
+    return "not a libpq connection string"
+
+
+def _host(text: str) -> str:
+    if not text:
+        raise UsageError("no host= (tlsprobe connects over TCP)")
+    if "," in text or text.startswith("/"):
+        raise UsageError(f"host={text!r}: give one TCP host name or address")
+    return hosts.field_host(text)
+
+
+def _hostaddr(text: str) -> str | None:
+    return hosts.ip_literal(text) if text else None
+
+
+def _checked(where: str, check: Callable[[str], T], value: str) -> T:
+    try:
+        return check(value)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
