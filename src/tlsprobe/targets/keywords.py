@@ -8,7 +8,7 @@ Tests hold the lexer to libpq's parser."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -16,7 +16,7 @@ from tlsprobe.failures import UsageError
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
 from tlsprobe.targets.text import Span, quoted, render
-from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS, is_secret_key
+from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS, assigns_a_secret, is_secret_key
 
 _BLANKS = " \t\n\r\f\v"  # C's isspace, as libpq tests it
 _START = re.compile(r"[ \t\n\r\f\v]*[A-Za-z_][A-Za-z0-9_]*[ \t\n\r\f\v]*=", re.ASCII)
@@ -33,19 +33,28 @@ def looks_like_keywords(text: str) -> bool:
 @dataclass(frozen=True)
 class Pair:
     key: str
+    key_at: int
     value: Span  # as written: quotes and backslashes included
 
 
 @dataclass(frozen=True)
 class Lexed:
+    """What lex() read: the pairs, and where libpq's syntax broke (None: it was met)."""
+
     pairs: tuple[Pair, ...]
-    stop: int | None = None  # where libpq would stop with an error; None: all read
+    stop: int | None = None
     why: str = ""
+
+
+_QUOTE_HINT = "quote a value that holds blanks: password='a b'"
+_NO_EQUALS = f"a word without = ({_QUOTE_HINT})"
+_UNCLOSED = "a quoted value is not closed"
 
 
 def lex(text: str) -> Lexed:
     """Keys and value spans as libpq's conninfo_parse reads them: `key = value`, a value a run
-    of non-blanks or a single-quoted string, a backslash escaping the next character."""
+    of non-blanks or a single-quoted string, a backslash escaping the next character. A value
+    whose quote is not closed is a last pair running to the end."""
     pairs: list[Pair] = []
     pos, end = 0, len(text)
     while (pos := _skip(text, pos)) < end:
@@ -54,18 +63,18 @@ def lex(text: str) -> Lexed:
             pos += 1
         key = text[key_start:pos]
         if (pos := _skip(text, pos)) == end or text[pos] != "=":
-            why = "a word without = (quote a value that holds blanks: password='a b')"
-            return Lexed(tuple(pairs), key_start, why)
+            return Lexed(tuple(pairs), key_start, _NO_EQUALS)
         value_start = pos = _skip(text, pos + 1)
         if pos < end and text[pos] == "'":
             pos = _closing_quote(text, pos + 1)
             if pos < 0:
-                return Lexed(tuple(pairs), value_start, "a quoted value is not closed")
+                pairs.append(Pair(key, key_start, (value_start, end)))
+                return Lexed(tuple(pairs), value_start, _UNCLOSED)
         else:
             while pos < end and text[pos] not in _BLANKS:
                 pos += 2 if text[pos] == "\\" else 1
             pos = min(pos, end)
-        pairs.append(Pair(key, (value_start, pos)))
+        pairs.append(Pair(key, key_start, (value_start, pos)))
     return Lexed(tuple(pairs))
 
 
@@ -88,18 +97,43 @@ def _closing_quote(text: str, pos: int) -> int:
 
 
 def shown(text: str, lexed: Lexed, also: Collection[str] = ()) -> str:
-    """The string as written, the values of secret and unknown keys (and of `also`) as ***;
-    after what libpq could not read, everything from the last value on (a password with a
-    blank, unquoted, runs into the next "key")."""
-    hidden = [p.value for p in lexed.pairs if _hide(p.key) or p.key in also]
+    """The string as written with the values of secret and unknown keys (and of `also`) as
+    ***, tails of secrets hidden whole (see _tails), and where libpq's syntax broke, all to the
+    end: with the value before, for a word without "=" may be that value's tail."""
+    tails = _tails(text, lexed.pairs)
+    hidden = [(p.key_at, p.value[1]) for p in tails]
+    for pair in lexed.pairs:
+        if pair not in tails and (_secretish(text, pair) or _unknown(pair) or pair.key in also):
+            hidden.append(pair.value)
     if lexed.stop is not None:
-        last = lexed.pairs[-1].value[0] if lexed.pairs else lexed.stop
-        hidden.append((last, len(text)))
+        start = lexed.stop
+        if lexed.why == _NO_EQUALS and lexed.pairs:
+            start = lexed.pairs[-1].value[0]
+        hidden.append((start, len(text)))
     return render(text, hidden)
 
 
-def _hide(key: str) -> bool:
-    return is_secret_key(key) or key not in LIBPQ_KEYWORDS
+def _tails(text: str, pairs: Sequence[Pair]) -> list[Pair]:
+    """Unknown keys right after a secret (or after such a tail): `password=a b=c` may be the
+    password "a b=c" with its blank unquoted, so "b" is no key to show."""
+    tails: list[Pair] = []
+    after_secret = False
+    for pair in pairs:
+        if _unknown(pair) and after_secret:
+            tails.append(pair)
+        else:
+            after_secret = _secretish(text, pair)
+    return tails
+
+
+def _unknown(pair: Pair) -> bool:
+    return pair.key not in LIBPQ_KEYWORDS
+
+
+def _secretish(text: str, pair: Pair) -> bool:
+    """A secret's value, or one that holds a secret's `key=` (in `host= password=x` the blank
+    after host= is skipped, and "password=x" is the host)."""
+    return is_secret_key(pair.key) or assigns_a_secret(text[slice(*pair.value)])
 
 
 def keyword_target(text: str, *, name: str, source: str) -> Target:
@@ -111,11 +145,15 @@ def keyword_target(text: str, *, name: str, source: str) -> Target:
     try:
         parsed = conninfo_to_dict(text)
     except (psycopg.Error, ValueError):  # its text may quote a password: never shown
-        raise UsageError(f"{quoted(shown(text, lexed))}: {_why(lexed)}") from None
+        raise UsageError(f"{quoted(shown(text, lexed))}: {_why(text, lexed)}") from None
     given = {k: str(v) for k, v in parsed.items() if v is not None}  # all str, from a string
     display = shown(text, lexed if lexed.stop is None else Lexed((), 0))
     where = quoted(display)
     values = {p.key: given[p.key] for p in lexed.pairs if p.key in given} | given
+    for key, value in values.items():
+        if not is_secret_key(key) and assigns_a_secret(value):
+            why = f"{key}= took the next setting as its value (write {key}='' if it is empty)"
+            raise UsageError(f"{where}: {why}")
     if _CONNINFO.search(values.get("dbname", "")):
         hidden = quoted(shown(text, lexed, also=("dbname",)))
         raise UsageError(f"{hidden}: dbname holds a connection string (give its settings)")
@@ -135,11 +173,13 @@ def keyword_target(text: str, *, name: str, source: str) -> Target:
     )
 
 
-def _why(lexed: Lexed) -> str:
+def _why(text: str, lexed: Lexed) -> str:
     if lexed.stop is not None:
-        return f"not a libpq connection string ({lexed.why})"
+        return f"not a libpq connection string: {lexed.why}"
+    if _tails(text, lexed.pairs):
+        return f"a word after a secret is no libpq keyword ({_QUOTE_HINT})"
     for pair in lexed.pairs:
-        if pair.key not in LIBPQ_KEYWORDS:
+        if _unknown(pair):
             hint = " (libpq keywords are lower case)" if pair.key.lower() in LIBPQ_KEYWORDS else ""
             return f"{pair.key!r} is not a libpq connection keyword{hint}"
     return "not a libpq connection string"

@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 def pg_target(parts: Parts, *, name: str, source: str) -> Target:
     by_libpq = parts[parts.scheme].lower() in LIBPQ_SCHEMES
+    if by_libpq and " " in parts.text:  # libpq refuses most; the rest it trims away
+        raise refuse(parts, "a blank in a postgresql:// URI (write it %20)")
     if by_libpq and parts.user is not None and "@" in parts.text[parts.user[0] : _at(parts)]:
         raise refuse(parts, _FIRST_AT)
     user, password = credentials(parts, strict=by_libpq)
@@ -67,9 +69,8 @@ def _settings(parts: Parts, by_libpq: bool) -> dict[str, str]:
     path_start, path_end = parts.path[0] + 1, parts.path[1]
     if dbname := _decoded(parts, (path_start, path_end), "the database name", by_libpq, False):
         values["dbname"] = dbname
-    if parts.query is None or parts.query[0] == parts.query[1]:
-        return values
-    for key_span, value_span in parts.query_items():
+    items = parts.query_items() if parts.query and parts.query[0] < parts.query[1] else []
+    for key_span, value_span in items:
         if value_span is None:
             raise refuse(parts, "a query parameter without = (write key=value, joined by &)")
         plus = not by_libpq  # SQLAlchemy reads the query as parse_qsl does, + as a space
@@ -78,6 +79,8 @@ def _settings(parts: Parts, by_libpq: bool) -> dict[str, str]:
         if by_libpq:
             key, value = _libpq_parameter(parts, key, value, value_span)
         values[key] = value
+    if not values.get("dbname", "x"):
+        del values["dbname"]  # ?dbname= (empty): libpq's default, as with no dbname at all
     if _CONNINFO.search(values.get("dbname", "")):
         raise refuse(parts, _NESTED, [parts.path])
     return values
@@ -104,6 +107,8 @@ def _decoded(parts: Parts, span: Span, what: str, strict: bool, plus: bool) -> s
 def _host(parts: Parts, given: str | None) -> str:
     """The authority's host, or `?host=` (which libpq takes without brackets)."""
     text = parts[parts.host] if given is None else given
+    if "," in parts[parts.host]:  # libpq's host list, even when ?host= overrides it
+        text = parts[parts.host]
     if not text:
         raise refuse(parts, "no host name (tlsprobe connects over TCP: give host or ?host=)")
     if "," in text:

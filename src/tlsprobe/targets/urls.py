@@ -8,13 +8,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from tlsprobe.failures import UsageError
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
 from tlsprobe.targets.text import Span, decode, quoted, render
-from tlsprobe.targets.vocabulary import DEFAULT_PORTS, SCHEME_ALIASES, is_secret_key
+from tlsprobe.targets.vocabulary import (
+    DEFAULT_PORTS,
+    LIBPQ_KEYWORDS,
+    SCHEME_ALIASES,
+    assigns_a_secret,
+    is_secret_key,
+)
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
 _DIGITS = re.compile(r"[0-9]*", re.ASCII)
@@ -121,7 +127,7 @@ def shown(parts: Parts) -> str:
     """The URL as written with its password and secret query values as ***."""
     hidden = [parts.password] if parts.password is not None else []
     for key, value in parts.query_items():
-        if value is not None and _secret(parts[key]):
+        if value is not None and _secret(parts, parts[key], parts[value]):
             hidden.append(value)
     return render(parts.text, hidden)
 
@@ -136,16 +142,23 @@ def shown_in_error(parts: Parts, extra: Sequence[Span] = ()) -> str:
     if parts.port is not None and not _DIGITS.fullmatch(parts[parts.port]):
         hidden.append(parts.port)
     for key, value in parts.query_items():
-        if value is not None and _secret(parts[key]) and parts.query is not None:
+        if value is not None and parts.query and _secret(parts, parts[key], parts[value]):
             hidden.append((value[0], parts.query[1]))
     return render(parts.text, hidden)
 
 
-def _secret(raw_key: str) -> bool:
+def _secret(parts: Parts, raw_key: str, raw_value: str) -> bool:
+    """Whether a query value is hidden: a secret's, one that assigns a secret, and for
+    postgresql any but libpq's own keywords' (a driver option may be a misspelt password)."""
+    if assigns_a_secret(unquote(raw_value)):
+        return True
     try:
         key = decode(raw_key, "key", strict=False)
     except UsageError:
         return True  # undecodable: hide its value rather than guess
+    scheme = parts[parts.scheme].lower()
+    if SCHEME_ALIASES.get(scheme, scheme) == "postgresql" and key not in LIBPQ_KEYWORDS:
+        return key != "ssl"  # libpq's alias of sslmode=require
     return is_secret_key(key)
 
 

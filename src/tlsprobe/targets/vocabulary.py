@@ -3,6 +3,8 @@ name secrets. No imports of psycopg here: URLs are parsed without it (it costs ~
 
 from __future__ import annotations
 
+import re
+
 DEFAULT_PORTS = {"http": 80, "https": 443, "smtp": 587, "smtps": 465, "postgresql": 5432}
 SCHEME_ALIASES = {
     "postgres": "postgresql",
@@ -34,7 +36,10 @@ _KEYWORDS = """service user password passfile channel_binding connect_timeout db
 LIBPQ_KEYWORDS = frozenset(_KEYWORDS.split())
 # Parts of other keys (an https query, a driver option, a mistyped libpq keyword) that say the
 # value is a secret. Over-redacting a harmless value costs less than printing a password.
-_SECRET_WORDS = ("pass", "pwd", "secret", "token", "auth", "cred", "key", "sig")
+_SECRET_WORDS = ("pas", "pw", "secret", "token", "auth", "cred", "key", "sig")
+
+
+_WORD_END = re.compile(r"[\s'\\&?;,]")  # what ends a key written inside a value
 
 
 def supported_schemes() -> tuple[str, ...]:
@@ -49,3 +54,9 @@ def is_secret_key(key: str) -> bool:
     if key in LIBPQ_KEYWORDS:  # libpq's own, and not secret: sslkey is a path
         return False
     return any(word in folded for word in _SECRET_WORDS)
+
+
+def assigns_a_secret(value: str) -> bool:
+    """Whether a value holds `password=...` (a key whose value was left empty took the next
+    setting as its value: in `host= password=x`, "password=x" is the host)."""
+    return any(is_secret_key(_WORD_END.split(left)[-1]) for left in value.split("=")[:-1])
