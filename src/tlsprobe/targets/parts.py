@@ -107,6 +107,8 @@ def _userinfo(protocol: str, user: str | None, password: str | None, hide: bool)
 def _tail(protocol: str, path: str, params: Sequence[tuple[str, str]], hide: bool) -> str:
     if protocol == "postgresql":
         rendered = "/" + quote(path[1:], safe="")
+    elif protocol in ("smtp", "smtps"):
+        rendered = ""  # SMTP URLs have no path
     else:
         rendered = quote(path, safe=PATH_SAFE)
     query = "&".join(f"{quote(k, safe='')}={_value(k, v, hide)}" for k, v in params)
