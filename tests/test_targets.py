@@ -110,7 +110,7 @@ def test_supported_schemes_include_https() -> None:
         ("https://example.com:0/", "the port must be a number from 1 to 65535"),
         ("https://example.com:70000/", "the port must be a number from 1 to 65535"),
         ("https://[::1/", "malformed IPv6 address"),
-        ("https://example.com/#verify=no", "unknown option #verify"),
+        ("https://example.com/#verify=no", "an unknown option after # (tlsprobe's are"),
         ("https://example.com/#expect_status=abc", "expect_status 'abc' is not a status"),
         ("https://example.com/#expect_status=2x", "expect_status '2x' is not a status"),
         ("https://example.com/#expect_status=200-abc", "is not a status"),

@@ -47,8 +47,8 @@ class Connection:
 def from_environment(env: Mapping[str, str]) -> Collected:
     found = Collected()
     for variable in sorted(v for v in env if v.startswith(PREFIX)):
-        conn_id = variable[len(PREFIX) :].lower()
-        add(found, parse_connection(conn_id, env[variable], variable), variable)
+        conn_id, where = variable[len(PREFIX) :].lower(), _label(variable)
+        add(found, parse_connection(conn_id, env[variable], where), where)
     return found
 
 

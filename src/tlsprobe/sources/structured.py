@@ -55,8 +55,9 @@ def toml_document(text: str) -> dict[str, Any]:
 def yaml_value(text: str) -> Any:
     import yaml  # only for YAML exports: it costs 25 ms at start-up
 
-    loader = _loader_class(yaml)(text)
+    loader = None
     try:
+        loader = _loader_class(yaml)(text)  # it starts reading: a bad character fails here
         value = loader.get_single_data()
     except RecursionError:
         raise UsageError(_TOO_DEEP) from None
@@ -67,7 +68,8 @@ def yaml_value(text: str) -> Any:
     except yaml.YAMLError as exc:
         raise UsageError(f"not valid YAML ({_first_line(exc)})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     check_walk(value)
     return value
 

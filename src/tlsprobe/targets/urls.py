@@ -135,15 +135,16 @@ def shown(parts: Parts) -> str:
 def shown_in_error(parts: Parts, extra: Sequence[Span] = ()) -> str:
     """The URL for a message about it, over-redacted: as `shown`, and everything up to the
     last "@" (a password holding / ? or # spills past the authority), every query item after
-    a secret key (a password holding &), a port that is no number, and `extra`."""
+    a secret key to the end (a password holding & or #), a port that is no number, and
+    `extra`."""
     hidden = [*extra, *([parts.password] if parts.password is not None else [])]
     if parts.late_at >= 0:
         hidden.append((parts.authority[0], parts.late_at))
     if parts.port is not None and not _DIGITS.fullmatch(parts[parts.port]):
         hidden.append(parts.port)
     for key, value in parts.query_items():
-        if value is not None and parts.query and _secret(parts, parts[key], parts[value]):
-            hidden.append((value[0], parts.query[1]))
+        if value is not None and _secret(parts, parts[key], parts[value]):
+            hidden.append((value[0], len(parts.text)))  # an & or # in it ends it early
     return render(parts.text, hidden)
 
 
@@ -216,10 +217,11 @@ def options_of(parts: Parts) -> tuple[str | None, tuple[range, ...]]:
     """The fragment's tlsprobe options: #connect= and #expect_status=."""
     pairs = parse_qsl(parts[parts.fragment], keep_blank_values=True) if parts.fragment else []
     options = dict(pairs)
-    for key, _ in pairs:
-        if key not in FRAGMENT_OPTIONS:
-            allowed = ", ".join(FRAGMENT_OPTIONS)
-            raise refuse(parts, f"unknown option #{key} (expected one of: {allowed})")
+    if any(key not in FRAGMENT_OPTIONS for key, _ in pairs):
+        # Not named: after a # in a password, the "option" is the password's tail.
+        allowed = " and ".join(FRAGMENT_OPTIONS)
+        why = f"an unknown option after # (tlsprobe's are {allowed}; a # in a password is %23)"
+        raise refuse(parts, why)
     try:
         connect = connect_address(options["connect"]) if "connect" in options else None
         return connect, parse_status_ranges(options.get("expect_status", ""))
