@@ -64,9 +64,9 @@ def test_keyword_string_with_ascii_port_is_accepted() -> None:
 
 @pytest.mark.parametrize("port", ["²", "٤٤٣", "abc"])
 def test_url_port_that_is_no_number_is_refused_and_hidden(port: str) -> None:
-    """A URL port urlsplit would take (some non-ASCII digits) is refused, shown as ***: a port
-    that is no number may be a password that lost its host."""
-    assert refused(f"https://h:{port}/") == f"'https://h:***/': {PORT_RULE}"
+    """A URL port urlsplit would take (some non-ASCII digits) is refused, hidden with all after
+    it: a port that is no number may be a password that lost its host."""
+    assert refused(f"https://h:{port}/") == f"'https://h:***': {PORT_RULE}"
 
 
 def test_url_port_of_ascii_digits_is_accepted_and_an_empty_one_is_the_default() -> None:

@@ -21,6 +21,7 @@ from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS, assigns_a_secret, is_sec
 _BLANKS = " \t\n\r\f\v"  # C's isspace, as libpq tests it
 _START = re.compile(r"[ \t\n\r\f\v]*[A-Za-z_][A-Za-z0-9_]*[ \t\n\r\f\v]*=", re.ASCII)
 _CONNINFO = re.compile(r"=|://")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _OWN_FIELDS = ("host", "port", "user", "password")
 T = TypeVar("T")
 
@@ -114,16 +115,29 @@ def shown(text: str, lexed: Lexed, also: Collection[str] = ()) -> str:
 
 
 def _tails(text: str, pairs: Sequence[Pair]) -> list[Pair]:
-    """Unknown keys right after a secret (or after such a tail): `password=a b=c` may be the
-    password "a b=c" with its blank unquoted, so "b" is no key to show."""
+    """Unknown keys right after a secret (or after such a tail): in `password=a b=c` the
+    password may have been "a b=c" with its blank unquoted. One exception, named as the
+    mistyped keyword it more likely is (its value hidden): a word that could be a keyword,
+    after a blank, after a password= (`password=x sslmod=require`); what that shows of a
+    password whose blank was not quoted is the price."""
     tails: list[Pair] = []
-    after_secret = False
+    before: Pair | None = None
     for pair in pairs:
-        if _unknown(pair) and after_secret:
+        if before is not None and _unknown(pair) and not _typo_after(text, before, pair):
             tails.append(pair)
+        elif _secretish(text, pair):
+            before = pair
         else:
-            after_secret = _secretish(text, pair)
+            before = None
     return tails
+
+
+def _typo_after(text: str, secret: Pair, pair: Pair) -> bool:
+    return (
+        is_secret_key(secret.key)
+        and text[pair.key_at - 1] in _BLANKS
+        and bool(_IDENTIFIER.fullmatch(pair.key))
+    )
 
 
 def _unknown(pair: Pair) -> bool:

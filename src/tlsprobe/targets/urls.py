@@ -24,6 +24,7 @@ from tlsprobe.targets.vocabulary import (
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
 _DIGITS = re.compile(r"[0-9]*", re.ASCII)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # Options that ride in the URL fragment (never sent to a server): per-target settings on the
 # command line without a config file.
 FRAGMENT_OPTIONS = ("expect_status", "connect")
@@ -135,17 +136,30 @@ def shown(parts: Parts) -> str:
 def shown_in_error(parts: Parts, extra: Sequence[Span] = ()) -> str:
     """The URL for a message about it, over-redacted: as `shown`, and everything up to the
     last "@" (a password holding / ? or # spills past the authority), every query item after
-    a secret key to the end (a password holding & or #), a port that is no number, and
-    `extra`."""
+    a secret key to the end (a password holding & or #), a port that is no number and all
+    after it (to that last "@", if any), and `extra`."""
     hidden = [*extra, *([parts.password] if parts.password is not None else [])]
     if parts.late_at >= 0:
         hidden.append((parts.authority[0], parts.late_at))
-    if parts.port is not None and not _DIGITS.fullmatch(parts[parts.port]):
-        hidden.append(parts.port)
+    if _port_is_text(parts) and parts.port is not None:  # a password, its host left out?
+        end = parts.late_at if parts.late_at >= 0 else len(parts.text)
+        hidden.append((parts.port[0], end))
     for key, value in parts.query_items():
         if value is not None and _secret(parts, parts[key], parts[value]):
             hidden.append((value[0], len(parts.text)))  # an & or # in it ends it early
     return render(parts.text, hidden)
+
+
+def _port_is_text(parts: Parts) -> bool:
+    return parts.port is not None and not _DIGITS.fullmatch(parts[parts.port])
+
+
+def _secret_may_run_on(parts: Parts) -> bool:
+    """Whether a password may run on past a "#": one in the query, or one in the port's place."""
+    items = parts.query_items()
+    return _port_is_text(parts) or any(
+        v is not None and _secret(parts, parts[k], parts[v]) for k, v in items
+    )
 
 
 def _secret(parts: Parts, raw_key: str, raw_value: str) -> bool:
@@ -217,10 +231,12 @@ def options_of(parts: Parts) -> tuple[str | None, tuple[range, ...]]:
     """The fragment's tlsprobe options: #connect= and #expect_status=."""
     pairs = parse_qsl(parts[parts.fragment], keep_blank_values=True) if parts.fragment else []
     options = dict(pairs)
-    if any(key not in FRAGMENT_OPTIONS for key, _ in pairs):
+    if unknown := [key for key, _ in pairs if key not in FRAGMENT_OPTIONS]:
+        allowed = ", ".join(FRAGMENT_OPTIONS)
+        if _IDENTIFIER.fullmatch(unknown[0]) and not _secret_may_run_on(parts):
+            raise refuse(parts, f"unknown option #{unknown[0]} (expected one of: {allowed})")
         # Not named: after a # in a password, the "option" is the password's tail.
-        allowed = " and ".join(FRAGMENT_OPTIONS)
-        why = f"an unknown option after # (tlsprobe's are {allowed}; a # in a password is %23)"
+        why = f"an unknown option after # (expected one of: {allowed}; a # in a password is %23)"
         raise refuse(parts, why)
     try:
         connect = connect_address(options["connect"]) if "connect" in options else None

@@ -59,4 +59,5 @@ def is_secret_key(key: str) -> bool:
 def assigns_a_secret(value: str) -> bool:
     """Whether a value holds `password=...` (a key whose value was left empty took the next
     setting as its value: in `host= password=x`, "password=x" is the host)."""
-    return any(is_secret_key(_WORD_END.split(left)[-1]) for left in value.split("=")[:-1])
+    lefts = value.split("=")[:-1]
+    return any(is_secret_key(_WORD_END.split(left.rstrip())[-1]) for left in lefts)
