@@ -337,3 +337,43 @@ def test_repr_shows_the_display_and_no_parameters() -> None:
         "protocol='postgresql', host='db', port=5432, name='', source='command line')"
     )
     assert isinstance(target, Target)
+
+
+def test_hostaddr_is_checked_even_when_connect_overrides_it() -> None:
+    """A bad ?hostaddr= is refused though #connect= decides where to connect."""
+    message = refused("postgresql://db/x?hostaddr=127.1#connect=10.0.0.5")
+    assert message.endswith(f"'127.1' is not an IPv4 address: {IPV4_RULE}")
+
+
+def test_connect_overrides_a_good_hostaddr() -> None:
+    """The twin: with both good, #connect= is where the connection goes."""
+    target = parse_target("postgresql://db/x?hostaddr=10.0.0.6#connect=10.0.0.5")
+    assert target.address == "10.0.0.5"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://u%0A@h/", "postgresql://db/x?user=a%1Bb", "postgresql://db/x?sslmode=%0A"]
+)
+def test_control_character_once_decoded_is_refused(url: str) -> None:
+    """%0A or %1B in a user name or a libpq parameter would reach a transcript raw: refused."""
+    assert "a control character once decoded" in refused(url)
+
+
+def test_encoded_control_character_in_a_password_is_taken() -> None:
+    """The twin: a password may hold one (it is never shown); only %00 is refused."""
+    assert parse_target("postgresql://u:a%0Ab@db/x").password == "a\nb"
+    assert "%00 (a NUL character) is not allowed" in refused("postgresql://u:a%00b@db/x")
+
+
+def test_urls_are_parsed_without_psycopg() -> None:
+    """psycopg (~100 ms to import) is imported for keyword strings only, in a fresh process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from tlsprobe.targets import parse_target; "
+        "parse_target('postgresql://u:p@db/x?sslmode=require'); "
+        "print('psycopg' in sys.modules); parse_target('host=db'); print('psycopg' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

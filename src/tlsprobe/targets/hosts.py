@@ -10,6 +10,7 @@ import re
 import idna
 
 from tlsprobe.failures import UsageError
+from tlsprobe.targets.text import quoted
 
 PORT_RULE = "the port must be a number from 1 to 65535"
 IPV4_RULE = "write an IPv4 address as four decimal numbers from 0 to 255, e.g. 127.0.0.1"
@@ -54,8 +55,8 @@ def ip_literal(text: str) -> str:
     if _dotted_quad(text):
         return text
     if _looks_numeric(text):
-        raise UsageError(f"{text!r} is not an IPv4 address: {IPV4_RULE}")
-    raise UsageError(f"{text!r} is not an IP address")
+        raise UsageError(f"{quoted(text)} is not an IPv4 address: {IPV4_RULE}")
+    raise UsageError(f"{quoted(text)} is not an IP address")
 
 
 def field_host(text: str) -> str:
@@ -66,12 +67,12 @@ def field_host(text: str) -> str:
     if "@" in text or _NOT_IN_HOST.search(text):
         # What precedes an "@" may be a password: user:password@host in a host field.
         shown = f"***@{text.rpartition('@')[2]}" if "@" in text else text
-        raise UsageError(f"host {shown!r} is not a host name or IP address ({_APART})")
+        raise UsageError(f"host {quoted(shown)} is not a host name or IP address ({_APART})")
     if ":" in text:
         if text.startswith("["):
-            raise UsageError(f"host {text!r}: write an IPv6 address without brackets here")
+            raise UsageError(f"host {quoted(text)}: write an IPv6 address without brackets here")
         if not _is_ipv6(text):
-            raise UsageError(f"host {text!r} is not a host name or IP address ({_APART})")
+            raise UsageError(f"host {quoted(text)} is not a host name or IP address ({_APART})")
         return _ipv6(text)
     return _name_or_ipv4(text)
 
@@ -84,7 +85,7 @@ def url_host(text: str) -> str:
     if text.startswith("["):
         inner = text[1:-1] if text.endswith("]") else ""
         if inner[:1] in ("v", "V"):
-            raise UsageError(f"the IPvFuture address {text!r} is not supported")
+            raise UsageError(f"the IPvFuture address {quoted(text)} is not supported")
         if not inner or "[" in inner or "]" in inner:
             raise UsageError("malformed IPv6 address (write it as [::1] or [::1]:port)")
         # RFC 6874 writes a zone as %25eth0; the bare %eth0 of other tools is taken too.
@@ -112,9 +113,9 @@ def _ipv6(text: str) -> str:
     try:
         ipaddress.IPv6Address(address)
     except ValueError:
-        raise UsageError(f"{text!r} is not a valid IPv6 address") from None
+        raise UsageError(f"{quoted(text)} is not a valid IPv6 address") from None
     if percent and not _ZONE.fullmatch(zone):
-        raise UsageError(f"{text!r}: an IPv6 zone is letters, digits, '.', '_', '~' or '-'")
+        raise UsageError(f"{quoted(text)}: an IPv6 zone is letters, digits, '.', '_', '~' or '-'")
     return text.lower()
 
 
@@ -122,10 +123,10 @@ def _name_or_ipv4(text: str) -> str:
     if _looks_numeric(text):
         if _dotted_quad(text):
             return text
-        raise UsageError(f"host {text!r} is not an IPv4 address: {IPV4_RULE}")
+        raise UsageError(f"host {quoted(text)} is not an IPv4 address: {IPV4_RULE}")
     if text.isascii():
         if not _valid_dns_name(text):
-            raise UsageError(f"host name {text!r} is not a valid DNS name")
+            raise UsageError(f"host name {quoted(text)} is not a valid DNS name")
         return text.lower()
     return _idna(text)
 
@@ -136,11 +137,11 @@ def _idna(text: str) -> str:
     try:
         encoded = idna.encode(text, uts46=True).decode("ascii")
     except (UnicodeError, ValueError) as exc:  # idna.IDNAError is a UnicodeError
-        raise UsageError(f"host name {text!r} is not valid ({exc})") from None
+        raise UsageError(f"host name {quoted(text)} is not valid ({exc})") from None
     if _looks_numeric(encoded):
-        raise UsageError(f"host {text!r} is not an IPv4 address: {IPV4_RULE}")
+        raise UsageError(f"host {quoted(text)} is not an IPv4 address: {IPV4_RULE}")
     if not _valid_dns_name(encoded):
-        raise UsageError(f"host name {text!r} is not a valid DNS name")
+        raise UsageError(f"host name {quoted(text)} is not a valid DNS name")
     return encoded
 
 

@@ -16,10 +16,8 @@ from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
 from tlsprobe.targets.text import Span, decode
 from tlsprobe.targets.urls import Parts, credentials, host_of, options_of, port_of, refuse, shown
-from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS, LIBPQ_SCHEMES
+from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS, LIBPQ_SCHEMES, is_secret_key
 
-# The parts of a libpq connection a Target holds in fields of its own, not in params.
-_OWN_FIELDS = ("host", "port", "user", "password")
 _CONNINFO = re.compile(r"=|://")
 _FIRST_AT = (
     "an @ in a user name or password must be written %40 (libpq ends the user name at the first @)"
@@ -41,6 +39,7 @@ def pg_target(parts: Parts, *, name: str, source: str) -> Target:
     user = values.pop("user", user) or None
     password = values.pop("password", password) or None  # libpq: empty is none
     connect, expect_status = options_of(parts)
+    hostaddr = _hostaddr(parts, values.get("hostaddr"))
     return Target(
         url=parts.text,
         protocol="postgresql",
@@ -50,7 +49,7 @@ def pg_target(parts: Parts, *, name: str, source: str) -> Target:
         user=user,
         password=password,
         params=tuple(values.items()),
-        connect_host=connect or _hostaddr(parts, values.get("hostaddr")),
+        connect_host=connect or hostaddr,
         expect_status=expect_status,
         name=name,
         source=source,
@@ -76,6 +75,8 @@ def _settings(parts: Parts, by_libpq: bool) -> dict[str, str]:
         plus = not by_libpq  # SQLAlchemy reads the query as parse_qsl does, + as a space
         key = _decoded(parts, key_span, "a query parameter's name", by_libpq, plus)
         value = _decoded(parts, value_span, f"the value of {key!r}", by_libpq, plus)
+        if not (key.isprintable() and (value.isprintable() or is_secret_key(key))):
+            raise refuse(parts, f"{key!r}: a control character once decoded", [value_span])
         if by_libpq:
             key, value = _libpq_parameter(parts, key, value, value_span)
         values[key] = value

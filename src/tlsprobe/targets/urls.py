@@ -204,6 +204,8 @@ def credentials(parts: Parts, *, strict: bool = False) -> tuple[str | None, str 
             password = decode(parts[parts.password], "the password", strict=strict)
     except UsageError as exc:
         raise refuse(parts, str(exc)) from None
+    if user is not None and not user.isprintable():
+        raise refuse(parts, "the user name holds a control character once decoded")
     return user, password
 
 
@@ -241,8 +243,9 @@ def options_of(parts: Parts) -> tuple[str | None, tuple[range, ...]]:
     try:
         connect = connect_address(options["connect"]) if "connect" in options else None
         return connect, parse_status_ranges(options.get("expect_status", ""))
-    except UsageError as exc:
-        raise refuse(parts, str(exc)) from None
+    except UsageError as exc:  # quotes the option's value, unless it may be a password's tail
+        why = "a bad option after # (a # in a password is %23)"
+        raise refuse(parts, why if _secret_may_run_on(parts) else str(exc)) from None
 
 
 def connect_address(value: str) -> str:
