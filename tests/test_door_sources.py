@@ -69,7 +69,7 @@ def test_superscript_port_in_tlsprobe_toml_is_one_line(
     """A keyword string with port=² as a tlsprobe.toml url names the file and the entry."""
     path = write(tmp_path, "tlsprobe.toml", '[[targets]]\nurl = "host=localhost port=²"\n')
     line = one_line(["targets", "-c", path], capsys)
-    assert line == f"tlsprobe: {path}: targets[0]: 'host=localhost port=²': {PORT_RULE}"
+    assert line == f"tlsprobe: {path}: targets[0].url: 'host=localhost port=²': {PORT_RULE}"
 
 
 def test_ascii_port_in_tlsprobe_toml_is_taken(

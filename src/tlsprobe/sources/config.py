@@ -67,7 +67,7 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
     unknown = set(document) - {"defaults", "targets"}
     if unknown:
         key = sorted(unknown)[0]
-        raise UsageError(f"{named(path)}: unknown key {key!r} (expected defaults, targets)")
+        raise UsageError(f"{named(path)}: unknown key {_brief(key)} (expected defaults, targets)")
     found = Collected(defaults=_defaults(path, document.get("defaults", {})))
     targets = document.get("targets", [])
     if not isinstance(targets, list):
@@ -88,7 +88,7 @@ def _defaults(path: Path, table: Any) -> dict[str, Any]:
         raise UsageError(f"{named(path)}: defaults must be a table ([defaults])")
     values: dict[str, Any] = {}
     for key, raw in table.items():
-        where = f"{named(path)}: defaults.{key}"
+        where = f"{named(path)}: defaults.{_key(key)}"
         if key not in DEFAULT_KEYS:
             allowed = ", ".join(DEFAULT_KEYS)
             raise UsageError(f"{where}: unknown key (expected one of: {allowed})")
@@ -112,13 +112,14 @@ def _target(path: Path, index: int, entry: Any, env: Mapping[str, str]) -> Targe
     for key, value in entry.items():
         if key not in TARGET_KEYS:
             allowed = ", ".join(TARGET_KEYS)
-            raise UsageError(f"{where}.{key}: unknown key (expected one of: {allowed})")
+            raise UsageError(f"{where}.{_key(key)}: unknown key (expected one of: {allowed})")
         if key != "expect_status" and not (isinstance(value, str) and value.strip()):
             raise UsageError(f"{where}.{key}: expected a non-empty string, got {_brief(value)}")
     if "url" not in entry:
         raise UsageError(f"{where}: missing url")
-    source = f"{path.name} targets[{index}]"
-    target = parse_target(entry["url"], name=entry.get("name", ""), source=source, where=where)
+    source = f"{named(Path(path.name))} targets[{index}]"
+    name = entry.get("name", "")
+    target = parse_target(entry["url"], name=name, source=source, where=f"{where}.url")
     changes: dict[str, Any] = {}
     if "expect_status" in entry:
         changes["expect_status"] = _status(f"{where}.expect_status", entry["expect_status"])
@@ -157,6 +158,12 @@ def _printable(value: str) -> str:
     if not value.isprintable():
         raise UsageError("contains a control character")
     return value
+
+
+def _key(key: str) -> str:
+    """A TOML key for a message: as written, or repr'd if it holds a line break (TOML's quoted
+    keys can), and cut short."""
+    return key if key.isprintable() and len(key) <= 40 else _brief(key)
 
 
 def _brief(value: Any) -> str:
