@@ -245,7 +245,7 @@ def export(tmp_path: Path, name: str, text: str) -> str:
         ("c.json", '{"db": {"conn_type": "postgres", "host": "h/x"}}', "host 'h/x'"),
         ("c.yaml", "db: {conn_type: postgres, host: h, port: 2020-01-01}\n", "port: "),
         ("c.env", 'db={"conn_type": "postgres", "host": "h", "port": "x"}\n', "port: "),
-        ("c.env", "db=postgres://u:pw@h/db?__extra__=notjson\n", "extra is not valid JSON"),
+        ("c.env", "db=postgres://u:pw@h/db?__extra__=notjson\n", "__extra__: not valid JSON ("),
         ("c.env", "db=postgres://u:pw@h/db?__extra__=%5B1%5D\n", "expected a JSON object"),
     ],
 )

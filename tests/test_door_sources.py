@@ -196,7 +196,7 @@ def test_deep_json_in_an_airflow_conn_variable_is_refused() -> None:
     """An AIRFLOW_CONN_* value of deep JSON is refused naming the variable."""
     with pytest.raises(UsageError) as caught:
         connections.from_environment({"AIRFLOW_CONN_X": "{" + '"a":{' * 50_000})
-    assert str(caught.value) == f"AIRFLOW_CONN_X: not valid JSON: {TOO_DEEP}"
+    assert str(caught.value) == f"AIRFLOW_CONN_X: {TOO_DEEP}"
 
 
 def test_oversized_export_is_refused_unread(
@@ -400,3 +400,15 @@ def test_client_key_password_env_is_checked_like_password_env(
     path = Path(write(tmp_path, "tlsprobe.toml", KEYED.replace('"KP"', value)))
     with pytest.raises(UsageError, match=says.replace("[", r"\[").replace("]", r"\]")):
         config.load(path, env)
+
+
+def test_control_character_in_smtp_user_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An ESC in smtp_user is refused naming the SMTP settings (it would reach a transcript)."""
+    cfg = write(tmp_path, "airflow.cfg", "[smtp]\nsmtp_host = mail\nsmtp_user = a\x1bb\n")
+    line = one_line(["targets", "--airflow-cfg", cfg], capsys)
+    assert line == (
+        "tlsprobe: airflow.cfg [smtp] smtp_host (smtp_user, smtp_password): "
+        "user: contains a control character"
+    )

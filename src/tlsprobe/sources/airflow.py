@@ -7,7 +7,7 @@ import configparser
 import re
 import shlex
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -62,19 +62,12 @@ class AirflowConfig:
             raise UsageError(f"{named(path)}: not a valid airflow.cfg ({first!r})") from None
 
     def first(self, sections: tuple[str, ...], key: str) -> Value | None:
-        steps: tuple[Callable[[str, str], object], ...] = (
-            self._environment,
-            self._file,
-            lambda section, key: self._file(section, key + "_cmd"),
-            lambda section, key: self._file(section, key + "_secret"),
-        )
-        for step_number, step in enumerate(steps):
+        """The value of `key`, from the first step and section that has it; None when none
+        has it, or when a command not run (or a secrets backend) holds it."""
+        steps = (self._environment, self._file, self._file_cmd, self._file_secret)
+        for step in steps:
             for section in sections:
-                if step_number > 1 and (section, key) not in SENSITIVE:
-                    continue
                 found = step(section, key)
-                if isinstance(found, Value) and step_number > 1:
-                    found = self._indirect(found) or _UNKNOWN
                 if found is _UNKNOWN:
                     self.unknown.add(key)
                     return None
@@ -93,9 +86,20 @@ class AirflowConfig:
             return None
         for suffix in ("_CMD", "_SECRET"):
             if variable + suffix in self.env:
-                found = self._indirect(Value(self.env[variable + suffix], variable + suffix, False))
-                return _UNKNOWN if found is None else found
+                return self._indirect(Value(self.env[variable + suffix], variable + suffix, False))
         return None
+
+    def _file_cmd(self, section: str, key: str) -> Value | object | None:
+        return self._file_variant(section, key, "_cmd")
+
+    def _file_secret(self, section: str, key: str) -> Value | object | None:
+        return self._file_variant(section, key, "_secret")
+
+    def _file_variant(self, section: str, key: str, suffix: str) -> Value | object | None:
+        if (section, key) not in SENSITIVE:
+            return None
+        found = self._file(section, key + suffix)
+        return None if found is None else self._indirect(found)
 
     def _file(self, section: str, key: str) -> Value | None:
         if not self.parser.has_option(section, key):
@@ -107,14 +111,14 @@ class AirflowConfig:
             raise UsageError(f"{where}: a lone '%' (write a literal % as %%)") from None
         return Value(text, f"{self.path.name} [{section}] {key}", True)
 
-    def _indirect(self, found: Value) -> Value | None:
-        """A _cmd's output (with --allow-cmd), or None and a note; a _secret is only noted."""
+    def _indirect(self, found: Value) -> Value | object:
+        """A _cmd's output (with --allow-cmd), or _UNKNOWN and a note; a _secret is noted."""
         if found.origin.lower().endswith("_secret"):
             self.notes.append(f"{found.origin}: read from a secrets backend; not probed")
-            return None
+            return _UNKNOWN
         if not self.allow_cmd:
             self.notes.append(f"{found.origin}: a command, not run (pass --allow-cmd to run it)")
-            return None
+            return _UNKNOWN
         try:
             done = subprocess.run(
                 shlex.split(found.text),
@@ -221,15 +225,20 @@ def _smtp(config: AirflowConfig) -> Collected:
     password = config.first(sections, "smtp_password")
     context = config.first(("email", "smtp"), "ssl_context")
     verify = context is None or context.text.strip().lower() != "none"
-    target = from_parts(
-        "smtps" if ssl else "smtp",
-        checked(host.origin, _smtp_host, host.text),
-        checked(port.origin, _port, port.text) if port else 25,
-        user=user.text if user else None,
-        password=password.text if password else None,
-        name="smtp",
-        source=host.origin,
-    )
+    name = checked(host.origin, _smtp_host, host.text)
+    number = checked(port.origin, _port, port.text) if port else 25
+    try:
+        target = from_parts(
+            "smtps" if ssl else "smtp",
+            name,
+            number,
+            user=user.text if user else None,
+            password=password.text if password else None,
+            name="smtp",
+            source=host.origin,
+        )
+    except UsageError as exc:  # smtp_user or smtp_password
+        raise UsageError(f"{host.origin} (smtp_user, smtp_password): {exc}") from None
     client = client_tls.for_smtp(starttls, ssl, verify, host.origin)
     found.targets.append(replace(target, client=client))
     if password is not None and password.from_file:

@@ -72,7 +72,7 @@ def _entries(path: Path, content: str) -> Mapping[Any, Any]:
     readers = {".json": json_value, ".yaml": yaml_value, ".yml": yaml_value, ".env": _env_file}
     if suffix not in readers:
         raise UsageError(f"{named(path)}: unknown export format (expected .json, .yaml or .env)")
-    data = checked(f"{named(path)}: not a valid connections export", readers[suffix], content)
+    data = checked(named(path), readers[suffix], content)
     if data is None and suffix in (".yaml", ".yml"):
         return {}  # an empty YAML file
     if not isinstance(data, dict):
@@ -95,7 +95,7 @@ def _env_file(content: str) -> dict[str, str]:
 def parse_connection(conn_id: str, value: Any, where: str) -> Connection:
     """A connection from Airflow's URI form, its JSON form, or an export's mapping."""
     if isinstance(value, str) and value.lstrip().startswith("{"):
-        value = checked(f"{where}: not valid JSON", json_value, value)
+        value = checked(where, json_value, value)
     if isinstance(value, Mapping):
         return _from_mapping(conn_id, value, where)
     if isinstance(value, str):
@@ -136,15 +136,15 @@ def _port(value: Any, where: str) -> int | None:
     return checked(f"{where}: port", hosts.port_number, value)
 
 
-def _extra(value: Any, where: str) -> Mapping[str, Any]:
+def _extra(value: Any, where: str, what: str = "extra") -> Mapping[str, Any]:
     """`extra`: a JSON object, or a string holding one (as Airflow stores it); the extras
     decide how the client connects, so one that cannot be read stops the run."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return {}
     if isinstance(value, str):
-        value = checked(f"{where}: extra is not valid JSON", json_value, value)
+        value = checked(f"{where}: {what}", json_value, value)
     if not isinstance(value, Mapping):
-        raise UsageError(f"{where}: extra: expected a JSON object, got {type(value).__name__}")
+        raise UsageError(f"{where}: {what}: expected a JSON object, got {type(value).__name__}")
     return {k: v for k, v in value.items() if v is not None}  # null: as if not given
 
 
@@ -168,7 +168,7 @@ def _from_uri(conn_id: str, uri: str, where: str) -> Connection:
     query = parse_qsl(parts[parts.query], keep_blank_values=True) if parts.query else []
     extra: Mapping[str, Any] = dict(query)
     if "__extra__" in extra:
-        extra = _extra(extra["__extra__"], f"{where}: __extra__")
+        extra = _extra(extra["__extra__"], where, "__extra__")
     return Connection(
         conn_id=conn_id,
         conn_type=_conn_type(parts[parts.scheme]),
