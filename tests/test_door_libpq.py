@@ -180,9 +180,9 @@ def uris(draw: st.DrawFn) -> str:
 @FAST
 @given(uris())
 def test_what_libpq_refuses_tlsprobe_refuses_and_what_both_take_reads_alike(uri: str) -> None:
-    """No postgresql URI that libpq would refuse is probed; one both take has the host (as
-    its A-label), port, user, password, database and parameters libpq reads (an empty password
-    or database is none). A "#" is left out: it starts tlsprobe's options in every URL."""
+    """No postgresql URI that libpq would refuse is probed, and one both take (without a "#",
+    which starts tlsprobe's options in every URL) has the host (as its A-label), port, user,
+    password, database and parameters libpq reads, an empty password or database being none."""
     assume("#" not in uri)
     libpq = libpq_or_none(uri)
     try:
