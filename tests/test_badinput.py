@@ -47,7 +47,7 @@ def listed(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[list[str
     [
         ("https://exa mple.com/", "host name 'exa mple.com' is not a valid DNS name"),
         ("https://db,replica.example/", "host name 'db,replica.example' is not a valid DNS"),
-        ("https://256.1.1.1/", "host name '256.1.1.1' is not a valid DNS name"),
+        ("https://256.1.1.1/", "host '256.1.1.1' is not an IPv4 address"),
         ("https://host\nevil/", "contains a control character"),
         ("https://host\tx/", "contains a control character"),
         ("smtp://u:pa?ss@mail.example", "must be percent-encoded"),
@@ -245,7 +245,7 @@ def export(tmp_path: Path, name: str, text: str) -> str:
         ("c.json", '{"db": {"conn_type": "postgres", "host": "h/x"}}', "host 'h/x'"),
         ("c.yaml", "db: {conn_type: postgres, host: h, port: 2020-01-01}\n", "port: "),
         ("c.env", 'db={"conn_type": "postgres", "host": "h", "port": "x"}\n', "port: "),
-        ("c.env", "db=postgres://u:pw@h/db?__extra__=notjson\n", "extra is not valid JSON"),
+        ("c.env", "db=postgres://u:pw@h/db?__extra__=notjson\n", "__extra__: not valid JSON ("),
         ("c.env", "db=postgres://u:pw@h/db?__extra__=%5B1%5D\n", "expected a JSON object"),
     ],
 )

@@ -36,8 +36,10 @@ def test_keyword_string_display_hides_the_password() -> None:
 
 def test_keyword_quoting_and_escapes() -> None:
     """Quoted values keep spaces, backslash escapes a quote, and spaces around = are allowed."""
-    pairs = libpq.parse_keywords(r"host = db  password='it\'s a \\ pw' options=-c\ x=1")
-    assert pairs == [("host", "db"), ("password", "it's a \\ pw"), ("options", "-c x=1")]
+    target = parse_target(r"host = db  password='it\'s a \\ pw' options=-c\ x=1")
+    assert (target.host, target.password) == ("db", "it's a \\ pw")
+    assert target.params == (("options", "-c x=1"),)
+    assert target.display == r"host = db  password=*** options=-c\ x=1"
 
 
 def test_unterminated_quote_is_a_usage_error_without_the_secret() -> None:

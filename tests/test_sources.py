@@ -203,7 +203,10 @@ def test_password_env_must_be_set() -> None:
         (["--airflow-cfg", str(BROKEN / "not-ini.cfg")], "not a valid airflow.cfg"),
         (["--airflow-cfg", str(BROKEN / "malformed-uri.cfg")], "sql_alchemy_conn"),
         (["--airflow-cfg", "/nonexistent/airflow.cfg"], "no such file"),
-        (["--airflow-connections", str(BROKEN / "connections.json")], "not a valid connections"),
+        (
+            ["--airflow-connections", str(BROKEN / "connections.json")],
+            "connections.json: not valid JSON (",
+        ),
         (["-c", str(BROKEN / "unknown-key.toml")], "unknown key"),
     ],
 )

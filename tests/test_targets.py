@@ -109,7 +109,6 @@ def test_supported_schemes_include_https() -> None:
         ("https:///path", "no host name"),
         ("https://example.com:0/", "the port must be a number from 1 to 65535"),
         ("https://example.com:70000/", "the port must be a number from 1 to 65535"),
-        ("https://example.com:abc/", "the port must be a number from 1 to 65535"),
         ("https://[::1/", "malformed IPv6 address"),
         ("https://example.com/#verify=no", "unknown option #verify"),
         ("https://example.com/#expect_status=abc", "expect_status 'abc' is not a status"),
@@ -154,10 +153,23 @@ def test_redact_url_hides_password(url: str, expected: str) -> None:
     assert redact_url(url) == expected
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["https://host/x", "https://user@host/x", "https://host:8443/a:b@c", "not a url", ""],
-)
+def test_redact_url_hides_up_to_an_at_sign_after_the_host() -> None:
+    """An @ after the host of a URL whose authority has none may end a password holding an
+    unencoded /: redact_url, made for messages about bad input, hides all up to it."""
+    assert redact_url("https://host:8443/a:b@c") == "https://***@c"
+
+
+def test_port_that_is_no_number_is_hidden_in_the_message() -> None:
+    """A port that is not a number may be a password that lost its host (https://admin:pw):
+    the message says what is wrong and shows the port, and all after it, as ***."""
+    with pytest.raises(UsageError) as caught:
+        parse_target("https://example.com:abc/")
+    assert str(caught.value) == (
+        "'https://example.com:***': the port must be a number from 1 to 65535"
+    )
+
+
+@pytest.mark.parametrize("url", ["https://host/x", "https://user@host/x", "not a url", ""])
 def test_redact_url_leaves_password_free_urls_alone(url: str) -> None:
     """The twin: a URL without a password comes back unchanged."""
     assert redact_url(url) == url

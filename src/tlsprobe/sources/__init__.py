@@ -3,13 +3,31 @@ environment and connection exports. Sources read files and the environment, neve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, TypeVar
 
 from tlsprobe.failures import UsageError
 from tlsprobe.targets import Target
+
+MAX_BYTES = 2 * 1024 * 1024  # of a source file: far above any real one, and a bound on the work
+T = TypeVar("T")
+V = TypeVar("V")
+
+
+def named(path: Path) -> str:
+    """A file's name for a one-line message (a name may hold a line break)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def checked(where: str, check: Callable[[V], T], value: V) -> T:
+    """check(value), its UsageError prefixed with `where` the value came from."""
+    try:
+        return check(value)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def ca_file_problem(path: Path) -> str | None:
@@ -46,23 +64,17 @@ class Collected:
 
 
 def read_text(path: Path, what: str) -> str:
-    """A source file's text; a missing, unreadable or non-UTF-8 file (or a directory) is a
-    UsageError naming the file and `what` it was meant to be."""
+    """A source file's text, at most MAX_BYTES; a missing, unreadable, oversized or non-UTF-8
+    file (or a directory) is a UsageError naming the file and `what` it was meant to be."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise UsageError(f"{named(path)}: larger than {MAX_BYTES // 2**20} MiB ({what})")
+        return data.decode("utf-8")
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file ({what})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise UsageError(f"{path}: cannot read it ({why})") from None
-
-
-def userinfo(user: str | None, password: str | None) -> str:
-    """`user:password@` for a URL, percent-encoded; "@" stays in a user name, as Airflow
-    writes them (and as target parsing expects). Empty without a user."""
-    if not user:
-        return ""
-    info = quote(user, safe="@")
-    if password is not None:
-        info += ":" + quote(password, safe="")
-    return info + "@"
+        raise UsageError(f"{named(path)}: no such file ({what})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{named(path)}: cannot read it (not UTF-8 text)") from None
+    except OSError as exc:
+        raise UsageError(f"{named(path)}: cannot read it ({exc.strerror or exc})") from None

@@ -12,14 +12,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tlsprobe.failures import UsageError
-from tlsprobe.sources import Collected, read_text, userinfo
+from tlsprobe.sources import Collected, checked, named, read_text
 from tlsprobe.sources.connections import from_environment
-from tlsprobe.targets import Target, client_tls, parse_target
+from tlsprobe.targets import Target, client_tls, from_parts, hosts, parse_target, redact
+from tlsprobe.targets.text import quoted
 
 CMD_TIMEOUT_S = 10
 _TRUE = {"t", "true", "1", "yes", "on"}
 _FALSE = {"f", "false", "0", "no", "off"}
 _SCHEME = re.compile(r"[a-z][a-z0-9.-]*")
+# Airflow runs *_cmd and reads *_secret only for its sensitive options (sensitive_config_values);
+# for any other option it ignores them, and so does tlsprobe. These are the ones tlsprobe reads.
+SENSITIVE = {
+    ("database", "sql_alchemy_conn"),
+    ("core", "sql_alchemy_conn"),
+    ("smtp", "smtp_password"),
+}
+_UNKNOWN = object()  # a value Airflow would take from a command not run, or a secrets backend
 
 
 def default_path(env: Mapping[str, str]) -> Path:
@@ -35,56 +44,81 @@ class Value:
 
 
 class AirflowConfig:
-    """Look-ups with Airflow's precedence: environment variable, then _cmd, then the file."""
+    """Look-ups in Airflow's order (its configuration.py `get`): the environment (the variable,
+    then _CMD, then _SECRET), then the file's key, then the file's _cmd, then its _secret; each
+    step over the sections asked for, as Airflow tries an option's deprecated section."""
 
     def __init__(self, path: Path, env: Mapping[str, str], allow_cmd: bool) -> None:
         self.path, self.env, self.allow_cmd = path, env, allow_cmd
         # Airflow interpolates like ConfigParser: a "%" in a password is written "%%".
         self.parser = configparser.ConfigParser(strict=False)
         self.notes: list[str] = []
+        self.unknown: set[str] = set()  # keys whose value a command or secrets backend holds
         text = read_text(path, "the Airflow configuration")
         try:
             self.parser.read_string(text, source=str(path))
         except configparser.Error as exc:
             first = str(exc).splitlines()[0]
-            raise UsageError(f"{path}: not a valid airflow.cfg ({first})") from None
-
-    def get(self, section: str, key: str) -> Value | None:
-        variable = f"AIRFLOW__{section.upper()}__{key.upper()}"
-        if variable in self.env:
-            return Value(self.env[variable], variable, False)
-        for suffix in ("_cmd", "_secret"):
-            if (found := self._variant(section, key + suffix)) is not None:
-                return self._indirect(found, suffix)
-        if self.parser.has_option(section, key):
-            return Value(self._raw(section, key), f"{self.path.name} [{section}] {key}", True)
-        return None
-
-    def _raw(self, section: str, key: str) -> str:
-        try:
-            return self.parser.get(section, key)
-        except configparser.InterpolationError:
-            where = f"{self.path}: [{section}] {key}"
-            raise UsageError(f"{where}: a lone '%' (write a literal % as %%)") from None
+            raise UsageError(f"{named(path)}: not a valid airflow.cfg ({first!r})") from None
 
     def first(self, sections: tuple[str, ...], key: str) -> Value | None:
-        return next((v for s in sections if (v := self.get(s, key)) is not None), None)
+        """The value of `key`, from the first step and section that has it; None when none
+        has it, or when a command not run (or a secrets backend) holds it."""
+        steps = (self._environment, self._file, self._file_cmd, self._file_secret)
+        for step in steps:
+            for section in sections:
+                found = step(section, key)
+                if found is _UNKNOWN:
+                    self.unknown.add(key)
+                    return None
+                if isinstance(found, Value):
+                    return found
+        return None
 
-    def _variant(self, section: str, key: str) -> Value | None:
+    def get(self, section: str, key: str) -> Value | None:
+        return self.first((section,), key)
+
+    def _environment(self, section: str, key: str) -> Value | object | None:
         variable = f"AIRFLOW__{section.upper()}__{key.upper()}"
         if variable in self.env:
             return Value(self.env[variable], variable, False)
-        if self.parser.has_option(section, key):
-            return Value(self._raw(section, key), f"{self.path.name} [{section}] {key}", True)
+        if (section, key) not in SENSITIVE:
+            return None
+        for suffix in ("_CMD", "_SECRET"):
+            if variable + suffix in self.env:
+                return self._indirect(Value(self.env[variable + suffix], variable + suffix, False))
         return None
 
-    def _indirect(self, found: Value, suffix: str) -> Value | None:
-        if suffix == "_secret":
-            self.notes.append(f"{found.origin}: read from a secrets backend; not probed")
+    def _file_cmd(self, section: str, key: str) -> Value | object | None:
+        return self._file_variant(section, key, "_cmd")
+
+    def _file_secret(self, section: str, key: str) -> Value | object | None:
+        return self._file_variant(section, key, "_secret")
+
+    def _file_variant(self, section: str, key: str, suffix: str) -> Value | object | None:
+        if (section, key) not in SENSITIVE:
             return None
+        found = self._file(section, key + suffix)
+        return None if found is None else self._indirect(found)
+
+    def _file(self, section: str, key: str) -> Value | None:
+        if not self.parser.has_option(section, key):
+            return None
+        try:
+            text = self.parser.get(section, key)
+        except configparser.InterpolationError:
+            where = f"{named(self.path)}: [{section}] {key}"
+            raise UsageError(f"{where}: a lone '%' (write a literal % as %%)") from None
+        return Value(text, f"{self.path.name} [{section}] {key}", True)
+
+    def _indirect(self, found: Value) -> Value | object:
+        """A _cmd's output (with --allow-cmd), or _UNKNOWN and a note; a _secret is noted."""
+        if found.origin.lower().endswith("_secret"):
+            self.notes.append(f"{found.origin}: read from a secrets backend; not probed")
+            return _UNKNOWN
         if not self.allow_cmd:
             self.notes.append(f"{found.origin}: a command, not run (pass --allow-cmd to run it)")
-            return None
+            return _UNKNOWN
         try:
             done = subprocess.run(
                 shlex.split(found.text),
@@ -103,7 +137,7 @@ class AirflowConfig:
             return default
         word = value.text.strip().lower()
         if word not in _TRUE | _FALSE:
-            raise UsageError(f"{value.origin}: expected True or False, got {value.text!r}")
+            raise UsageError(f"{value.origin}: expected True or False, got {value.text[:20]!r}")
         return word in _TRUE
 
 
@@ -121,7 +155,8 @@ def _metadata_db(config: AirflowConfig) -> Collected:
     found = Collected()
     value = config.first(("database", "core"), "sql_alchemy_conn")
     if value is None:
-        found.notes.append("no sql_alchemy_conn: Airflow's default SQLite database, not probed")
+        if "sql_alchemy_conn" not in config.unknown:
+            found.notes.append("no sql_alchemy_conn: Airflow's default SQLite database, not probed")
         return found
     scheme = value.text.split("://", 1)[0].split("+", 1)[0].lower()
     if scheme not in ("postgresql", "postgres"):
@@ -145,26 +180,35 @@ def _webserver(config: AirflowConfig) -> Collected:
     for section, prefix in (("api", ""), ("webserver", "web_server_")):
         cert = config.get(section, f"{prefix}ssl_cert")
         base_url = config.get(section, "base_url")
-        if cert is None and base_url is None:
-            continue
         if cert is not None and cert.text.strip():
-            host = config.get(section, f"{prefix}host")
-            port = config.get(section, f"{prefix}port")
-            name = host.text.strip() if host else "localhost"
-            name = "localhost" if name in ("0.0.0.0", "::", "") else name
-            name = f"[{name}]" if ":" in name else name  # an IPv6 address, as URLs write it
-            url = f"https://{name}:{port.text.strip() if port else '8080'}/"
-            origin = cert.origin
+            target = _listening(config, section, prefix, cert.origin)
         elif base_url is not None:
-            url, origin = base_url.text.strip(), base_url.origin
+            target = parse_target(base_url.text, name="webserver", source=base_url.origin)
         else:
             continue
-        target = parse_target(url, name="webserver", source=origin)
-        client = client_tls.for_http(target.protocol, origin)
+        client = client_tls.for_http(target.protocol, target.source)
         found.targets.append(replace(target, client=client))
         return found
     found.notes.append("no web server settings ([api] or [webserver]): web server not probed")
     return found
+
+
+def _listening(config: AirflowConfig, section: str, prefix: str, origin: str) -> Target:
+    """The web server where it listens: its host (a wildcard address means this machine) and
+    port, each checked as a field on its own."""
+    host = config.get(section, f"{prefix}host")
+    port = config.get(section, f"{prefix}port")
+    name = host.text.strip() if host else ""
+    name = "localhost" if name in ("0.0.0.0", "::", "") else name
+    number = port.text.strip() if port else 8080
+    try:
+        return from_parts("https", name, number, name="webserver", source=origin)
+    except UsageError as exc:
+        raise UsageError(f"{origin}: {exc}") from None
+
+
+def _port(text: str) -> int:
+    return hosts.port_number(text.strip())
 
 
 def _smtp(config: AirflowConfig) -> Collected:
@@ -181,10 +225,20 @@ def _smtp(config: AirflowConfig) -> Collected:
     password = config.first(sections, "smtp_password")
     context = config.first(("email", "smtp"), "ssl_context")
     verify = context is None or context.text.strip().lower() != "none"
-    credentials = userinfo(user.text if user else None, password.text if password else None)
-    scheme = "smtps" if ssl else "smtp"
-    url = f"{scheme}://{credentials}{host.text.strip()}:{port.text.strip() if port else 25}"
-    target: Target = parse_target(url, name="smtp", source=host.origin)
+    name = checked(host.origin, _smtp_host, host.text)
+    number = checked(port.origin, _port, port.text) if port else 25
+    try:
+        target = from_parts(
+            "smtps" if ssl else "smtp",
+            name,
+            number,
+            user=user.text if user else None,
+            password=password.text if password else None,
+            name="smtp",
+            source=host.origin,
+        )
+    except UsageError as exc:  # smtp_user or smtp_password
+        raise UsageError(f"{host.origin} (smtp_user, smtp_password): {exc}") from None
     client = client_tls.for_smtp(starttls, ssl, verify, host.origin)
     found.targets.append(replace(target, client=client))
     if password is not None and password.from_file:
@@ -193,3 +247,14 @@ def _smtp(config: AirflowConfig) -> Collected:
             "in the environment, or use an Airflow connection with a secrets backend"
         )
     return found
+
+
+def _smtp_host(text: str) -> str:
+    """smtp_host is a host: Airflow hands it to smtplib as one (a URL there is a typo)."""
+    host = text.strip()
+    if "://" in host:
+        raise UsageError(
+            f"{quoted(redact(host))} is a URL: smtp_host is a host name or address (Airflow "
+            "passes it to smtplib as a host; the port, user and password have keys of their own)"
+        )
+    return hosts.field_host(host)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from tlsprobe.failures import UsageError
 from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS
-from tlsprobe.sources import Collected, ca_file_problem, read_text
-from tlsprobe.targets import Target, parse_status_ranges, parse_target
-from tlsprobe.targets.urls import _connect_host
+from tlsprobe.sources import Collected, ca_file_problem, checked, named, read_text
+from tlsprobe.sources.structured import toml_document
+from tlsprobe.targets import Target, connect_address, parse_status_ranges, parse_target
 
 TARGET_KEYS = (
     "url",
@@ -23,7 +22,10 @@ TARGET_KEYS = (
     "client_cert",
     "client_key",
     "password_env",
+    "client_key_password_env",
 )
+# Keys naming an environment variable that holds a secret, and the Target field it fills.
+SECRET_ENV_KEYS = {"password_env": "password", "client_key_password_env": "client_key_password"}
 
 
 def _seconds(value: Any) -> float | None:
@@ -44,7 +46,7 @@ def _tls_version(value: Any) -> str | None:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return value if isinstance(value, str) and value and value.isprintable() else None
 
 
 # key: (validator returning the value or None, what was expected)
@@ -61,85 +63,110 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
     """Read and validate a tlsprobe.toml; every problem names the file, the key and the fix."""
     env = os.environ if env is None else env
     text = read_text(path, "the tlsprobe configuration")
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    document = checked(named(path), toml_document, text)
     unknown = set(document) - {"defaults", "targets"}
     if unknown:
-        raise UsageError(f"{path}: unknown key {sorted(unknown)[0]!r} (expected defaults, targets)")
+        key = sorted(unknown)[0]
+        raise UsageError(f"{named(path)}: unknown key {_brief(key)} (expected defaults, targets)")
     found = Collected(defaults=_defaults(path, document.get("defaults", {})))
     targets = document.get("targets", [])
     if not isinstance(targets, list):
-        raise UsageError(f"{path}: targets must be an array of tables ([[targets]])")
+        raise UsageError(f"{named(path)}: targets must be an array of tables ([[targets]])")
     for index, entry in enumerate(targets):
         target = _target(path, index, entry, env)
         found.targets.append(target)
         if target.password and "password_env" not in entry:
             found.warnings.append(
-                f"{path}: targets[{index}] ({target.label}) has a plaintext password in the "
-                'file; read it from the environment with password_env = "VARIABLE"'
+                f"{named(path)}: targets[{index}] ({target.label}) has a plaintext password in "
+                'the file; read it from the environment with password_env = "VARIABLE"'
             )
     return found
 
 
 def _defaults(path: Path, table: Any) -> dict[str, Any]:
     if not isinstance(table, dict):
-        raise UsageError(f"{path}: defaults must be a table ([defaults])")
+        raise UsageError(f"{named(path)}: defaults must be a table ([defaults])")
     values: dict[str, Any] = {}
     for key, raw in table.items():
+        where = f"{named(path)}: defaults.{_key(key)}"
         if key not in DEFAULT_KEYS:
             allowed = ", ".join(DEFAULT_KEYS)
-            raise UsageError(f"{path}: defaults.{key}: unknown key (expected one of: {allowed})")
+            raise UsageError(f"{where}: unknown key (expected one of: {allowed})")
         validate, expected = DEFAULT_KEYS[key]
         value = validate(raw)
         if value is None:
-            raise UsageError(f"{path}: defaults.{key}: expected {expected}, got {raw!r}")
+            raise UsageError(f"{where}: expected {expected}, got {_brief(raw)}")
         values[key] = value
     if "ca_file" in values:
         ca_file = (path.parent / values["ca_file"]).resolve()
         if (problem := ca_file_problem(ca_file)) is not None:
-            raise UsageError(f"{path}: defaults.ca_file: {ca_file}: {problem}")
+            raise UsageError(f"{named(path)}: defaults.ca_file: {named(ca_file)}: {problem}")
         values["ca_file"] = str(ca_file)
     return values
 
 
 def _target(path: Path, index: int, entry: Any, env: Mapping[str, str]) -> Target:
-    where = f"{path}: targets[{index}]"
+    where = f"{named(path)}: targets[{index}]"
     if not isinstance(entry, dict):
         raise UsageError(f"{where}: expected a table with url = ...")
     for key, value in entry.items():
         if key not in TARGET_KEYS:
-            raise UsageError(
-                f"{where}.{key}: unknown key (expected one of: {', '.join(TARGET_KEYS)})"
-            )
+            allowed = ", ".join(TARGET_KEYS)
+            raise UsageError(f"{where}.{_key(key)}: unknown key (expected one of: {allowed})")
         if key != "expect_status" and not (isinstance(value, str) and value.strip()):
-            raise UsageError(f"{where}.{key}: expected a non-empty string, got {value!r}")
+            raise UsageError(f"{where}.{key}: expected a non-empty string, got {_brief(value)}")
     if "url" not in entry:
         raise UsageError(f"{where}: missing url")
+    source = f"{named(Path(path.name))} targets[{index}]"
     name = entry.get("name", "")
-    target = parse_target(entry["url"], name=name, source=f"{path.name} targets[{index}]")
+    target = parse_target(entry["url"], name=name, source=source, where=f"{where}.url")
     changes: dict[str, Any] = {}
     if "expect_status" in entry:
-        changes["expect_status"] = _status(where, entry["expect_status"])
+        changes["expect_status"] = _status(f"{where}.expect_status", entry["expect_status"])
     if "connect" in entry:
-        changes["connect_host"] = _connect_host(entry["connect"], f"{where}.connect")
+        changes["connect_host"] = checked(f"{where}.connect", connect_address, entry["connect"])
     for key in ("client_cert", "client_key"):
         if key in entry:
-            changes[key] = str((path.parent / entry[key]).resolve())
-    if "password_env" in entry:
-        changes["password"] = _password_from(where, entry["password_env"], env)
+            file = checked(f"{where}.{key}", _printable, entry[key])
+            changes[key] = str((path.parent / file).resolve())
+    for key, attribute in SECRET_ENV_KEYS.items():
+        if key in entry:
+            changes[attribute] = _secret_from(f"{where}.{key}", entry[key], env)
     return dataclasses.replace(target, **changes)
 
 
 def _status(where: str, value: Any) -> tuple[range, ...]:
     items = value if isinstance(value, list) else [value]
     if not all(isinstance(i, int | str) and not isinstance(i, bool) for i in items):
-        raise UsageError(f'{where}.expect_status: expected 200, "2xx" or a list of them')
-    return parse_status_ranges(",".join(str(i) for i in items), f"{where}.expect_status")
+        raise UsageError(f'{where}: expected 200, "2xx" or a list of them')
+    return checked(where, parse_status_ranges, ",".join(str(i) for i in items))
 
 
-def _password_from(where: str, variable: str, env: Mapping[str, str]) -> str:
+def _secret_from(where: str, variable: str, env: Mapping[str, str]) -> str:
+    """A secret from the environment variable a *_env key names (never from the file)."""
+    if not variable.isprintable():
+        raise UsageError(f"{where}: {variable!r} is not an environment variable's name")
     if variable not in env:
-        raise UsageError(f"{where}.password_env: the environment variable {variable} is not set")
-    return env[variable]
+        raise UsageError(f"{where}: the environment variable {variable} is not set")
+    value = env[variable]
+    if "\x00" in value:  # os.environ cannot hold one; a mapping passed in might
+        raise UsageError(f"{where}: the value of {variable} holds a NUL character")
+    return value
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise UsageError("contains a control character")
+    return value
+
+
+def _key(key: str) -> str:
+    """A TOML key for a message: as written, or repr'd if it holds a line break (TOML's quoted
+    keys can), and cut short."""
+    return key if key.isprintable() and len(key) <= 40 else _brief(key)
+
+
+def _brief(value: Any) -> str:
+    """A wrong value for a message: its repr, cut short (it may be a whole nested table)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -1,25 +1,20 @@
 """Airflow connections: AIRFLOW_CONN_* variables (URI or JSON) and `airflow connections export`
-files (JSON, YAML, env). Each becomes a target when its type is one tlsprobe probes."""
+files (JSON, YAML, env). Each becomes a target when its type is one tlsprobe probes; its fields
+go through the targets' door one by one (targets.from_parts), never as a URL written to be
+parsed again."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl
 
 from tlsprobe.failures import UsageError
-from tlsprobe.sources import Collected, read_text, userinfo
-from tlsprobe.targets import (
-    REDACTED,
-    Target,
-    client_tls,
-    is_ip_literal,
-    parse_target,
-    urls,
-)
+from tlsprobe.sources import Collected, checked, named, read_text
+from tlsprobe.sources.structured import json_value, yaml_value
+from tlsprobe.targets import Target, client_tls, from_parts, hosts, text, urls
 
 PREFIX = "AIRFLOW_CONN_"
 POSTGRES_TYPES = {"postgres", "postgresql"}
@@ -34,6 +29,7 @@ POSTGRES_EXTRAS = (
     "sslnegotiation",
     "connect_timeout",
 )
+TEXT_FIELDS = ("conn_type", "host", "login", "password", "schema")
 
 
 @dataclass(frozen=True)
@@ -51,9 +47,8 @@ class Connection:
 def from_environment(env: Mapping[str, str]) -> Collected:
     found = Collected()
     for variable in sorted(v for v in env if v.startswith(PREFIX)):
-        conn_id = variable[len(PREFIX) :].lower()
-        connection = parse_connection(conn_id, env[variable], variable)
-        add(found, connection, variable)
+        conn_id, where = variable[len(PREFIX) :].lower(), _label(variable)
+        add(found, parse_connection(conn_id, env[variable], where), where)
     return found
 
 
@@ -62,181 +57,172 @@ def from_file(path: Path) -> Collected:
     entries = _entries(path, read_text(path, "Airflow connections export"))
     found = Collected()
     for conn_id, value in entries.items():
-        where = f"{path.name}: {conn_id}"
+        where = f"{named(Path(path.name))}: {_label(conn_id)}"
         add(found, parse_connection(str(conn_id), value, where), where)
     return found
 
 
-def _entries(path: Path, text: str) -> Mapping[str, Any]:
+def _label(conn_id: object) -> str:
+    name = str(conn_id)
+    return name if name.isprintable() and len(name) <= 200 else repr(name[:200])
+
+
+def _entries(path: Path, content: str) -> Mapping[Any, Any]:
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".json":
-            data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = _yaml(text)
-        elif suffix == ".env":
-            data = dict(_env_line(line) for line in text.splitlines() if _is_entry(line))
-        else:
-            raise UsageError(f"{path}: unknown export format (expected .json, .yaml or .env)")
-    except (json.JSONDecodeError, ValueError) as exc:
-        first = str(exc).splitlines()[0]
-        raise UsageError(f"{path}: not a valid connections export ({first})") from None
+    readers = {".json": json_value, ".yaml": yaml_value, ".yml": yaml_value, ".env": _env_file}
+    if suffix not in readers:
+        raise UsageError(f"{named(path)}: unknown export format (expected .json, .yaml or .env)")
+    data = checked(named(path), readers[suffix], content)
+    if data is None and suffix in (".yaml", ".yml"):
+        return {}  # an empty YAML file
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a mapping of connection ids to connections")
+        raise UsageError(f"{named(path)}: expected a mapping of connection ids to connections")
     return data
 
 
-def _yaml(text: str) -> Any:
-    import yaml  # only for YAML exports: it costs 25 ms at start-up
-
-    try:
-        return yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _is_entry(line: str) -> bool:
-    return bool(line.strip()) and not line.lstrip().startswith("#")
-
-
-def _env_line(line: str) -> tuple[str, str]:
-    key, sep, value = line.partition("=")
-    if not sep:
-        raise ValueError(f"line without '=': {line.strip()[:40]!r}")
-    return key.strip(), value.strip().strip("'\"")
+def _env_file(content: str) -> dict[str, str]:
+    entries: dict[str, str] = {}
+    for number, line in enumerate(content.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise UsageError(f"line {number} has no '='")
+        entries[key.strip()] = value.strip().strip("'\"")
+    return entries
 
 
 def parse_connection(conn_id: str, value: Any, where: str) -> Connection:
     """A connection from Airflow's URI form, its JSON form, or an export's mapping."""
     if isinstance(value, str) and value.lstrip().startswith("{"):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise UsageError(f"{where}: not valid JSON") from None
+        value = checked(where, json_value, value)
     if isinstance(value, Mapping):
         return _from_mapping(conn_id, value, where)
     if isinstance(value, str):
         return _from_uri(conn_id, value, where)
-    raise UsageError(f"{where}: expected a URI or a JSON object")
+    raise UsageError(f"{where}: expected a URI or a JSON object, got {type(value).__name__}")
 
 
 def _from_mapping(conn_id: str, data: Mapping[str, Any], where: str) -> Connection:
-    def text(key: str) -> str:
-        """A string field; a number (a port-like schema, say) is taken as written."""
+    fields: dict[str, str] = {}
+    for key in TEXT_FIELDS:
         value = data.get(key)
-        if value is None:
-            return ""
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise UsageError(f"{where}: {key}: expected a string, got {type(value).__name__}")
-        return str(value)
-
+        if value is not None and not isinstance(value, str):
+            kind = type(value).__name__
+            raise UsageError(f"{where}: {key}: expected a string, got {kind} (quote it)")
+        fields[key] = value or ""
     return Connection(
         conn_id=conn_id,
-        conn_type=text("conn_type").lower().replace("-", "_"),
-        host=text("host"),
+        conn_type=_conn_type(fields["conn_type"]),
+        host=fields["host"],
         port=_port(data.get("port"), where),
-        login=text("login") or None,
-        password=text("password") or None,
-        schema=text("schema"),
+        login=fields["login"] or None,
+        password=fields["password"] or None,
+        schema=fields["schema"],
         extra=_extra(data.get("extra"), where),
     )
+
+
+def _conn_type(text: str) -> str:
+    """Airflow's normalisation: postgresql is postgres, and "-" is "_"."""
+    kind = text.lower().replace("-", "_")
+    return "postgres" if kind == "postgresql" else kind
 
 
 def _port(value: Any, where: str) -> int | None:
     """A port as Airflow stores it: a number, or a string of digits; absent or empty is none."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
-        return value
-    raise UsageError(f"{where}: port: expected a number from 1 to 65535, got {value!r}")
+    return checked(f"{where}: port", hosts.port_number, value)
 
 
-def _extra(value: Any, where: str) -> Mapping[str, Any]:
+def _extra(value: Any, where: str, what: str = "extra") -> Mapping[str, Any]:
     """`extra`: a JSON object, or a string holding one (as Airflow stores it); the extras
     decide how the client connects, so one that cannot be read stops the run."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return {}
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise UsageError(f"{where}: extra is not valid JSON") from None
+        value = checked(f"{where}: {what}", json_value, value)
     if not isinstance(value, Mapping):
-        raise UsageError(f"{where}: extra: expected a JSON object, got {type(value).__name__}")
+        raise UsageError(f"{where}: {what}: expected a JSON object, got {type(value).__name__}")
     return {k: v for k, v in value.items() if v is not None}  # null: as if not given
 
 
 def _from_uri(conn_id: str, uri: str, where: str) -> Connection:
-    try:
-        parts = urlsplit(uri)
-        port = parts.port
-    except ValueError:
-        raise UsageError(f"{where}: not a valid connection URI{urls._encoding_hint(uri)}") from None
-    if not parts.scheme:
+    """Airflow's URI form, read as Airflow reads it: the user name ends at the last "@", the
+    path is the schema, and the query is the extra (or its __extra__ parameter, as JSON)."""
+    parts = urls.split(uri.strip(text.BLANKS))
+    if parts is None:
         raise UsageError(f"{where}: not a connection URI (expected type://host...)")
-    extra: Mapping[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
+    try:
+        if why := text.problem(parts.text):
+            raise urls.refuse(parts, why)
+        if parts.late_at >= 0 and parts.user is None:
+            raise urls.refuse(parts, f"an @ after the host: {urls.ENCODING_HINT}")
+        login, password = urls.credentials(parts)
+        host = urls.host_of(parts) if parts[parts.host] else ""
+        port = urls.port_of(parts, "https") if parts.port and parts[parts.port] else None
+        schema = text.decode(parts[parts.path][1:], "the schema")
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    query = parse_qsl(parts[parts.query], keep_blank_values=True) if parts.query else []
+    extra: Mapping[str, Any] = dict(query)
     if "__extra__" in extra:
-        extra = _extra(extra["__extra__"], f"{where}: __extra__")
+        extra = _extra(extra["__extra__"], where, "__extra__")
     return Connection(
         conn_id=conn_id,
-        conn_type=parts.scheme.lower().replace("-", "_"),
-        host=unquote(parts.hostname or ""),
-        port=_port(port, where),
-        login=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        schema=unquote(parts.path.lstrip("/")),
+        conn_type=_conn_type(parts[parts.scheme]),
+        host=host,
+        port=port,
+        login=login,
+        password=password or None,
+        schema=schema,
         extra=extra,
     )
 
 
 def add(found: Collected, connection: Connection, where: str) -> None:
     """Turn a connection into a target (with how Airflow would connect), or a note."""
-    kind = connection.conn_type
+    kind, label = connection.conn_type, _label(connection.conn_id)
     if kind in POSTGRES_TYPES | SMTP_TYPES | HTTP_TYPES and not connection.host:
-        found.notes.append(f"{where}: connection {connection.conn_id} has no host; not probed")
+        found.notes.append(f"{where}: connection {label} has no host; not probed")
         return
-    if kind in POSTGRES_TYPES:
-        target = _postgres(connection, where)
-    elif kind in SMTP_TYPES:
-        target = _smtp(connection, where)
-    elif kind in HTTP_TYPES:
-        target = _http(connection, where)
-    else:
+    makers = dict.fromkeys(POSTGRES_TYPES, _postgres) | dict.fromkeys(SMTP_TYPES, _smtp)
+    make = (makers | dict.fromkeys(HTTP_TYPES, _http)).get(kind)
+    if make is None:
         found.notes.append(
-            f"{where}: connection {connection.conn_id} is of type {kind or '(none)'}: not probed "
+            f"{where}: connection {label} is of type {_label(kind or '(none)')}: not probed "
             "(tlsprobe probes postgres, smtp/email and http/https connections)"
         )
         return
-    found.targets.append(target)
-
-
-def _authority(connection: Connection, where: str) -> str:
-    return userinfo(connection.login, connection.password) + _hostport(connection, where)
-
-
-def _hostport(connection: Connection, where: str) -> str:
-    """host[:port] for a URL; only an IPv6 address is bracketed. A host with a port, a path or
-    credentials in it would turn into another URL than the one meant, so it is refused."""
-    host = connection.host.strip()
-    if is_ip_literal(host) and ":" in host:
-        host = f"[{host}]"
-    elif any(c in host for c in ":/?#@[]") or any(c.isspace() for c in host):
-        # What precedes an "@" may be a password.
-        shown = f"{REDACTED}@{host.rpartition('@')[2]}" if "@" in host else host
-        raise UsageError(
-            f"{where}: host {shown!r} is not a host name or IP address "
-            "(give the port, schema and login in their own fields)"
-        )
-    return f"{host}:{connection.port}" if connection.port else host
+    try:
+        found.targets.append(make(connection, where))
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def _postgres(connection: Connection, where: str) -> Target:
-    query = {k: str(v) for k, v in connection.extra.items() if k in POSTGRES_EXTRAS}
-    suffix = f"?{urlencode(query)}" if query else ""
-    url = f"postgresql://{_authority(connection, where)}/{connection.schema}{suffix}"
-    return parse_target(url, name=connection.conn_id, source=where)
+    params = [(k, _scalar(k, v)) for k, v in connection.extra.items() if k in POSTGRES_EXTRAS]
+    return from_parts(
+        "postgresql",
+        connection.host,
+        connection.port,
+        user=connection.login,
+        password=connection.password,
+        path="/" + connection.schema,
+        params=params,
+        name=connection.conn_id,
+        source=where,
+    )
+
+
+def _scalar(key: str, value: Any) -> str:
+    """An extra's value as libpq takes it: text, a number or a boolean, written as text."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise UsageError(f"extra {key}: expected a string, got {type(value).__name__}")
 
 
 def _flag(extra: Mapping[str, Any], key: str) -> bool:
@@ -250,19 +236,40 @@ def _smtp(connection: Connection, where: str) -> Target:
     ssl = not _flag(connection.extra, "disable_ssl")
     starttls = not ssl and not _flag(connection.extra, "disable_tls")
     verify = str(connection.extra.get("ssl_context", "default")).lower() != "none"
-    scheme = "smtps" if ssl else "smtp"
-    url = f"{scheme}://{_authority(connection, where)}"
-    target = parse_target(url, name=connection.conn_id, source=where)
+    target = from_parts(
+        "smtps" if ssl else "smtp",
+        connection.host,
+        connection.port,
+        user=connection.login,
+        password=connection.password,
+        name=connection.conn_id,
+        source=where,
+    )
     return replace(target, client=client_tls.for_smtp(starttls, ssl, verify, where))
 
 
 def _http(connection: Connection, where: str) -> Target:
-    host = connection.host
-    scheme = "https" if connection.conn_type == "https" or connection.schema == "https" else "http"
-    if "://" in host:  # Airflow users often put the scheme in the host field
-        scheme, _, host = host.partition("://")
-        host = host.rstrip("/")
-    hostport = f"{host}:{connection.port}" if connection.port else host
-    url = f"{scheme}://{hostport}/"
-    target = parse_target(url, name=connection.conn_id, source=where)
+    """The HTTP provider's base URL: schema://host[:port], or the host as it stands when it
+    holds a scheme (Airflow users often write https://host in the host field)."""
+    scheme = "https" if "https" in (connection.conn_type, connection.schema) else "http"
+    host, port, path = connection.host, connection.port, "/"
+    if "://" in host:
+        scheme, host, given_port, path = _base_url(host)
+        port = port or given_port
+    target = from_parts(scheme, host, port, path=path, name=connection.conn_id, source=where)
     return replace(target, client=client_tls.for_http(target.protocol, where))
+
+
+def _base_url(text_given: str) -> tuple[str, str, int | None, str]:
+    """scheme, host, port and path of a host field written as a URL (http or https only, with
+    no credentials: those go in the login and password fields)."""
+    parts = urls.split(text_given)
+    if parts is None:
+        raise UsageError("host: not a URL and not a host name")
+    scheme = parts[parts.scheme].lower()
+    if scheme not in ("http", "https"):
+        raise urls.refuse(parts, "host: an http:// or https:// URL, or a host name, expected")
+    if parts.user is not None or parts.late_at >= 0:
+        raise urls.refuse(parts, "host: give the login and password in their own fields")
+    port = urls.port_of(parts, scheme) if parts.port and parts[parts.port] else None
+    return scheme, urls.host_of(parts), port, parts[parts.path] or "/"

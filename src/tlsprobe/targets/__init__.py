@@ -1,15 +1,18 @@
-"""Targets: parsed, validated endpoints. Parsing does no I/O and never imports a probe."""
+"""Targets: parsed, validated endpoints, and the one door every input crosses to become one.
+A target is a valid Target or a UsageError whose message is one line naming the input (and
+where it came from) with every secret as ***. Parsing does no I/O and never imports a probe."""
 
 from tlsprobe.failures import UsageError
-from tlsprobe.targets.urls import (
+from tlsprobe.targets.hosts import is_ip_literal
+from tlsprobe.targets.parts import from_parts
+from tlsprobe.targets.target import Target
+from tlsprobe.targets.text import BLANKS, problem, quoted
+from tlsprobe.targets.urls import connect_address, parse_status_ranges
+from tlsprobe.targets.vocabulary import (
     DEFAULT_PORTS,
     REDACTED,
     SECRET_KEYWORDS,
-    Target,
-    is_ip_literal,
-    parse_status_ranges,
-    parse_url,
-    redact_url,
+    is_secret_key,
     supported_schemes,
 )
 
@@ -18,24 +21,62 @@ __all__ = [
     "REDACTED",
     "SECRET_KEYWORDS",
     "Target",
+    "connect_address",
+    "from_parts",
     "is_ip_literal",
+    "is_secret_key",
     "parse_status_ranges",
     "parse_target",
+    "redact",
     "redact_url",
     "supported_schemes",
 ]
 
 
-def parse_target(text: str, *, name: str = "", source: str = "command line") -> Target:
-    """A target from a URL or a libpq keyword string; UsageError naming the input (and where it
-    came from) and what is wrong."""
-    from tlsprobe.targets import libpq  # psycopg-free, but only keyword strings need it
-
+def parse_target(
+    text: str, *, name: str = "", source: str = "command line", where: str | None = None
+) -> Target:
+    """A target from a URL or a libpq keyword string; UsageError naming the input, and
+    `where` it came from (by default its source; nothing for the command line)."""
+    label = where if where is not None else (None if source == "command line" else source)
     try:
-        if libpq.looks_like_keywords(text):  # libpq's `host=db port=5432 sslmode=...`
-            return libpq.keyword_target(text, name=name, source=source)
-        return parse_url(text, name=name, source=source)
+        return _parse(text.strip(BLANKS), name=name, source=source)
     except UsageError as exc:
-        if source == "command line":
+        if label is None:
             raise
-        raise UsageError(f"{source}: {exc}") from None
+        raise UsageError(f"{label}: {exc}") from None
+
+
+def _parse(text: str, *, name: str, source: str) -> Target:
+    from tlsprobe.targets import keywords, pguri, urls
+
+    if why := problem(text):
+        raise UsageError(f"{quoted(redact(text))}: {why}")
+    if name and (why := problem(name)):
+        raise UsageError(f"the name {quoted(name)}: {why}")
+    if keywords.looks_like_keywords(text):
+        return keywords.keyword_target(text, name=name, source=source)
+    parts = urls.split(text)
+    if parts is None:
+        why = "not a URL (expected scheme://host[:port], e.g. https://host)"
+        raise UsageError(f"{quoted(redact(text))}: {why}")
+    protocol = urls.protocol_of(parts)
+    if protocol == "postgresql":
+        return pguri.pg_target(parts, name=name, source=source)
+    return urls.generic_target(parts, protocol, name=name, source=source)
+
+
+def redact(text: str) -> str:
+    """Any input text (a URL, a keyword string, or neither) with every secret it may hold as
+    ***, over-redacting where its structure is unclear: for messages about bad input."""
+    from tlsprobe.targets import keywords, urls
+
+    if keywords.looks_like_keywords(text):
+        return keywords.shown(text, keywords.lex(text))
+    if (parts := urls.split(text)) is not None:
+        return urls.shown_in_error(parts)
+    # Neither: text that was meant as a URL with the scheme left out. Hide any userinfo.
+    return f"{REDACTED}@{text.rpartition('@')[2]}" if "@" in text else text
+
+
+redact_url = redact  # the name it had before keyword strings shared it

@@ -1,247 +1,306 @@
-"""Target: a parsed, validated, redactable endpoint. Parsing does no I/O."""
+"""URLs, split by hand: scheme, userinfo, host, port, path, query and fragment, each with its
+span in the text as written. urllib's urlsplit is lenient where a door must not be (it takes
+`[::1]]`, non-ASCII digits in ports, and parses on after a malformed authority), and it keeps no
+spans: the display form replaces the secrets' spans of the text as given, by structure."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
-
-import idna
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote
 
 from tlsprobe.failures import UsageError
-from tlsprobe.targets.client_tls import ClientTls
+from tlsprobe.targets import hosts
+from tlsprobe.targets.target import Target
+from tlsprobe.targets.text import Span, decode, quoted, render
+from tlsprobe.targets.vocabulary import (
+    DEFAULT_PORTS,
+    LIBPQ_KEYWORDS,
+    SCHEME_ALIASES,
+    assigns_a_secret,
+    is_secret_key,
+)
 
-DEFAULT_PORTS = {"http": 80, "https": 443, "smtp": 587, "smtps": 465, "postgresql": 5432}
-SCHEME_ALIASES = {
-    "postgres": "postgresql",
-    "postgresql+psycopg2": "postgresql",  # SQLAlchemy's forms, as airflow.cfg writes them
-    "postgresql+psycopg": "postgresql",
-}
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
+_DIGITS = re.compile(r"[0-9]*", re.ASCII)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # Options that ride in the URL fragment (never sent to a server): per-target settings on the
 # command line without a config file.
 FRAGMENT_OPTIONS = ("expect_status", "connect")
-REDACTED = "***"
-# libpq keywords whose values are secrets, in keyword strings and as URI query parameters.
-SECRET_KEYWORDS = ("password", "sslpassword")
-_HOSTPORT = re.compile(r"(\[[^\]]*\]|[^:@\[\]]*)(:\d*)?")
-_SECRET_PARAM = re.compile(r"([?&](?:" + "|".join(SECRET_KEYWORDS) + r")=)[^&#]*", re.IGNORECASE)
-# A host name as resolvers take it: letters, digits, "-" and "_" (service records, Windows
-# names) between dots. Anything else (a space, a comma, a quote) is a typo, not a host.
-_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+ENCODING_HINT = (
+    "a / ? or # in a user name or password must be percent-encoded (%2F %3F %23), "
+    "and an @ meant for the path or query written %40"
+)
 
 
 @dataclass(frozen=True)
-class Target:
-    """One endpoint to probe. `password` never appears in repr or in `display`."""
+class Parts:
+    """A URL's parts as spans of `text`; None where the URL has no such part (no userinfo, no
+    ":" before a password or a port, no "?", no "#")."""
 
-    url: str = field(repr=False)  # may hold the password; `display` is the safe form
-    protocol: str
-    host: str
-    port: int
-    path: str = "/"
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    params: tuple[tuple[str, str], ...] = ()
-    connect_host: str | None = None
-    expect_status: tuple[range, ...] = ()
-    name: str = ""
-    source: str = "command line"
-    client: ClientTls | None = None  # how the configured client connects (client.encryption)
-    client_cert: str | None = None
-    client_key: str | None = None
-    # The passphrase of an encrypted client_key (tlsprobe.toml's client_key_password_env).
-    client_key_password: str | None = field(default=None, repr=False)
+    text: str
+    scheme: Span
+    authority: Span
+    user: Span | None
+    password: Span | None
+    host: Span
+    port: Span | None
+    path: Span
+    query: Span | None
+    fragment: Span | None
+
+    def __getitem__(self, span: Span) -> str:
+        return self.text[span[0] : span[1]]
 
     @property
-    def display(self) -> str:
-        """The URL as given, with any password replaced by ***."""
-        shown = redact_url(self.url)
-        # Belt and braces, only where the URL's userinfo held no password to redact: there,
-        # replacing every occurrence also mangles the rest ("htt***s://" for password "p").
-        if self.password and shown == self.url:
-            for form in {self.password, quote(self.password, safe="")}:
-                shown = shown.replace(form, REDACTED)
-        return shown
+    def late_at(self) -> int:
+        """Where the last "@" after the authority is, or -1: with none in the authority, it
+        means a / ? or # in the password cut the authority short."""
+        return self.text.rfind("@", self.authority[1])
 
-    @property
-    def label(self) -> str:
-        return self.name or self.display
-
-    @property
-    def address(self) -> str:
-        """Where to open the TCP connection (the `connect` option overrides the URL's host)."""
-        return self.connect_host or self.host
-
-    @property
-    def is_ip(self) -> bool:
-        return is_ip_literal(self.host)
-
-    def param(self, key: str) -> str | None:
-        return next((v for k, v in self.params if k == key), None)
+    def query_items(self) -> list[tuple[Span, Span | None]]:
+        """(key, value) spans of the query's &-separated items; value None without "="."""
+        if self.query is None:
+            return []
+        items: list[tuple[Span, Span | None]] = []
+        start, end = self.query
+        while True:
+            stop = self.text.find("&", start, end)
+            stop = end if stop < 0 else stop
+            equals = self.text.find("=", start, stop)
+            if equals < 0:
+                items.append(((start, stop), None))
+            else:
+                items.append(((start, equals), (equals + 1, stop)))
+            if stop == end:
+                return items
+            start = stop + 1
 
 
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def redact_url(url: str) -> str:
-    """Replace the password in a URL's userinfo, and secret query parameters (libpq's
-    `?password=` and `?sslpassword=`), with ***, keeping everything else as written."""
-    return _redact_query(_redact_userinfo(url))
-
-
-def _redact_userinfo(url: str) -> str:
-    """The userinfo ends at the last "@" of the authority: Airflow writes user names that
-    contain "@". When what precedes the first "/", "?" or "#" is not a plain host[:port], the
-    authority is taken to run to the last "@" of all, so a password with an unencoded "/", "?"
-    or "#" is still hidden (over-redacting a path that holds "@" is the safe way to be wrong)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    head = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    authority = head if "@" in head or _HOSTPORT.fullmatch(head) else rest
-    userinfo, at, _host = authority.rpartition("@")
-    user, colon, _secret = userinfo.partition(":")
-    if not at or not colon:
-        return url
-    return f"{scheme}://{user}:{REDACTED}@{rest[len(userinfo) + 1 :]}"
-
-
-def _redact_query(url: str) -> str:
-    return _SECRET_PARAM.sub(rf"\g<1>{REDACTED}", url)
-
-
-def parse_url(text: str, *, name: str, source: str) -> Target:
-    """A target URL as a Target; UsageError naming the input and what is wrong."""
-    shown = redact_url(text.strip())
-    url = text.strip()
-    if _CONTROL.search(url):  # urlsplit would silently drop tabs and newlines
-        raise UsageError(f"{shown!r}: contains a control character (a tab, a line break, ...)")
-    if "://" not in url:
-        raise UsageError(f"{shown!r}: not a URL (expected scheme://host[:port], e.g. https://host)")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        why = _plain_urlsplit_error(exc) + _encoding_hint(url)
-        raise UsageError(f"{shown!r}: {why}") from None
-    if port == 0:
-        raise UsageError(f"{shown!r}: the port must be a number from 1 to 65535")
-    scheme = SCHEME_ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
-    if scheme not in supported_schemes():
-        known = ", ".join(f"{s}://" for s in supported_schemes())
-        raise UsageError(f"{shown!r}: unknown scheme {parts.scheme + '://'!r} (expected {known})")
-    if not parts.hostname:
-        raise UsageError(f"{shown!r}: no host name")
-    host = _ascii_host(parts.hostname, shown)
-    options = dict(_fragment_options(parts.fragment, shown))
-    return Target(
-        url=url,
-        protocol=scheme,
-        host=host,
-        port=port or DEFAULT_PORTS[scheme],
-        path=parts.path or "/",
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        params=tuple(parse_qsl(parts.query, keep_blank_values=True)),
-        connect_host=_connect_host(options.get("connect"), shown),
-        expect_status=parse_status_ranges(options.get("expect_status", ""), shown),
-        name=name,
-        source=source,
-    )
-
-
-def supported_schemes() -> tuple[str, ...]:
-    return tuple(DEFAULT_PORTS)
-
-
-def _plain_urlsplit_error(exc: ValueError) -> str:
-    message = str(exc)
-    if "Port" in message or "port" in message:
-        return "the port must be a number from 1 to 65535"
-    if "IPv6" in message:
-        return "malformed IPv6 address (write it as [::1])"
-    return message
-
-
-def _encoding_hint(url: str) -> str:
-    """An "@" past the first "/", "?" or "#" means a user name or password holds one of them
-    unencoded, which moves the URL's host into the password: say so, not just "bad port"."""
-    rest = url.partition("://")[2]
-    head = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in head or "@" not in rest:
-        return ""
-    return " (a / ? or # in a user name or password must be percent-encoded: %2F %3F %23)"
-
-
-def _ascii_host(hostname: str, shown: str) -> str:
-    """The host as it goes on the wire: IP literals as-is, names as IDNA A-labels."""
-    if is_ip_literal(hostname):
-        return hostname
-    if hostname.isascii():
-        if not _valid_dns_name(hostname):
-            raise UsageError(f"{shown!r}: host name {hostname!r} is not a valid DNS name")
-        return hostname.lower()
-    try:
-        return idna.encode(hostname, uts46=True).decode("ascii")
-    except idna.IDNAError as exc:
-        raise UsageError(f"{shown!r}: host name {hostname!r} is not valid ({exc})") from None
-
-
-def _valid_dns_name(hostname: str) -> bool:
-    """Allowed characters, labels of 1 to 63 and at most 253 in all; a last label of digits
-    only is an IPv4 address that is not one (256.1.1.1), not a name."""
-    name = hostname.rstrip(".")
-    labels = name.split(".")
-    return (
-        bool(_HOST_NAME.fullmatch(hostname))
-        and len(name) <= 253
-        and all(0 < len(label) <= 63 for label in labels)
-        and not labels[-1].isdigit()
-    )
-
-
-def _fragment_options(fragment: str, shown: str) -> list[tuple[str, str]]:
-    pairs = parse_qsl(fragment, keep_blank_values=True) if fragment else []
-    for key, _ in pairs:
-        if key not in FRAGMENT_OPTIONS:
-            allowed = ", ".join(FRAGMENT_OPTIONS)
-            raise UsageError(f"{shown!r}: unknown option #{key} (expected one of: {allowed})")
-    return pairs
-
-
-def _connect_host(value: str | None, shown: str) -> str | None:
-    if value is None:
+def split(text: str) -> Parts | None:
+    """The parts of `text`, or None when it does not start with scheme://. Never fails
+    otherwise: each part is validated by whoever reads it."""
+    match = _SCHEME.match(text)
+    if match is None:
         return None
-    host = value.strip("[]")
-    if not host:
-        raise UsageError(f"{shown!r}: #connect needs an address, e.g. #connect=10.0.0.5")
-    return host if is_ip_literal(host) else _ascii_host(host, shown)
+    start = match.end()
+    end = _find(text, "/?#", start, len(text))
+    user = password = None
+    host_start = start
+    if (at := text.rfind("@", start, end)) >= 0:  # Airflow writes user names with "@"
+        colon = text.find(":", start, at)
+        user = (start, at if colon < 0 else colon)
+        password = None if colon < 0 else (colon + 1, at)
+        host_start = at + 1
+    host, port = _host_port(text, host_start, end)
+    path_end = _find(text, "?#", end, len(text))
+    query = fragment = None
+    if (hash_at := text.find("#", path_end)) >= 0:
+        fragment = (hash_at + 1, len(text))
+    if path_end < len(text) and text[path_end] == "?":
+        query = (path_end + 1, hash_at if hash_at >= 0 else len(text))
+    authority, path = (start, end), (end, path_end)
+    return Parts(text, match.span(1), authority, user, password, host, port, path, query, fragment)
 
 
-def parse_status_ranges(spec: str, shown: str) -> tuple[range, ...]:
+def _find(text: str, chars: str, start: int, end: int) -> int:
+    found = [i for c in chars if (i := text.find(c, start, end)) >= 0]
+    return min(found, default=end)
+
+
+def _host_port(text: str, start: int, end: int) -> tuple[Span, Span | None]:
+    """A bracketed host runs to its "]", which only ":port" may follow; an unbracketed one to
+    its only ":". Anything else is left in the host, for the host's door to refuse."""
+    if text.startswith("[", start):
+        close = text.find("]", start, end)
+        if close >= 0 and (close + 1 == end or text[close + 1] == ":"):
+            port = (close + 2, end) if close + 1 < end else None
+            return (start, close + 1), port
+        return (start, end), None
+    colon = text.find(":", start, end)
+    if colon < 0 or text.find(":", colon + 1, end) >= 0:
+        return (start, end), None
+    return (start, colon), (colon + 1, end)
+
+
+def shown(parts: Parts) -> str:
+    """The URL as written with its password and secret query values as ***."""
+    hidden = [parts.password] if parts.password is not None else []
+    for key, value in parts.query_items():
+        if value is not None and _secret(parts, parts[key], parts[value]):
+            hidden.append(value)
+    return render(parts.text, hidden)
+
+
+def shown_in_error(parts: Parts, extra: Sequence[Span] = ()) -> str:
+    """The URL for a message about it, over-redacted: as `shown`, and everything up to the
+    last "@" (a password holding / ? or # spills past the authority), every query item after
+    a secret key to the end (a password holding & or #), a port that is no number and all
+    after it (to that last "@", if any), and `extra`."""
+    hidden = [*extra, *([parts.password] if parts.password is not None else [])]
+    if parts.late_at >= 0:
+        hidden.append((parts.authority[0], parts.late_at))
+    if _port_is_text(parts) and parts.port is not None:  # a password, its host left out?
+        end = parts.late_at if parts.late_at >= 0 else len(parts.text)
+        hidden.append((parts.port[0], end))
+    for key, value in parts.query_items():
+        if value is not None and _secret(parts, parts[key], parts[value]):
+            hidden.append((value[0], len(parts.text)))  # an & or # in it ends it early
+    return render(parts.text, hidden)
+
+
+def _port_is_text(parts: Parts) -> bool:
+    return parts.port is not None and not _DIGITS.fullmatch(parts[parts.port])
+
+
+def _secret_may_run_on(parts: Parts) -> bool:
+    """Whether a password may run on past a "#": one in the query, or one in the port's place."""
+    items = parts.query_items()
+    return _port_is_text(parts) or any(
+        v is not None and _secret(parts, parts[k], parts[v]) for k, v in items
+    )
+
+
+def _secret(parts: Parts, raw_key: str, raw_value: str) -> bool:
+    """Whether a query value is hidden: a secret's, one that assigns a secret, and for
+    postgresql any but libpq's own keywords' (a driver option may be a misspelt password)."""
+    if assigns_a_secret(unquote(raw_value)):
+        return True
+    try:
+        key = decode(raw_key, "key", strict=False)
+    except UsageError:
+        return True  # undecodable: hide its value rather than guess
+    scheme = parts[parts.scheme].lower()
+    if SCHEME_ALIASES.get(scheme, scheme) == "postgresql" and key not in LIBPQ_KEYWORDS:
+        return key != "ssl"  # libpq's alias of sslmode=require
+    return is_secret_key(key)
+
+
+def refuse(parts: Parts, why: str, hidden: Sequence[Span] = ()) -> UsageError:
+    """A UsageError quoting the URL over-redacted (and with the `hidden` spans as ***)."""
+    return UsageError(f"{quoted(shown_in_error(parts, hidden))}: {why}")
+
+
+def protocol_of(parts: Parts) -> str:
+    scheme = parts[parts.scheme].lower()
+    protocol = SCHEME_ALIASES.get(scheme, scheme)
+    if protocol not in DEFAULT_PORTS:
+        known = ", ".join(f"{s}://" for s in DEFAULT_PORTS)
+        raise refuse(parts, f"unknown scheme {parts[parts.scheme] + '://'!r} (expected {known})")
+    if parts.late_at >= 0 and parts.user is None:
+        raise refuse(parts, f"an @ after the host: {ENCODING_HINT}")
+    return protocol
+
+
+def credentials(parts: Parts, *, strict: bool = False) -> tuple[str | None, str | None]:
+    """The user name and password, percent-decoded (`strict`ly where libpq reads them); an
+    empty user name is none."""
+    user = password = None
+    try:
+        if parts.user is not None:
+            user = decode(parts[parts.user], "the user name", strict=strict) or None
+        if parts.password is not None:
+            password = decode(parts[parts.password], "the password", strict=strict)
+    except UsageError as exc:
+        raise refuse(parts, str(exc)) from None
+    if user is not None and not user.isprintable():
+        raise refuse(parts, "the user name holds a control character once decoded")
+    return user, password
+
+
+def host_of(parts: Parts) -> str:
+    raw = parts[parts.host]
+    if ":" in raw and not raw.startswith("["):
+        raise refuse(parts, "an IPv6 address in a URL goes in brackets, e.g. https://[::1]:8443/")
+    try:
+        return hosts.url_host(raw)
+    except UsageError as exc:
+        raise refuse(parts, str(exc)) from None
+
+
+def port_of(parts: Parts, protocol: str) -> int:
+    """The port as written (an empty one, as in `host:/`, is the default, as RFC 3986 has it)."""
+    if parts.port is None or parts.port[0] == parts.port[1]:
+        return DEFAULT_PORTS[protocol]
+    try:
+        return hosts.port_number(parts[parts.port])
+    except UsageError as exc:
+        raise refuse(parts, str(exc)) from None
+
+
+def options_of(parts: Parts) -> tuple[str | None, tuple[range, ...]]:
+    """The fragment's tlsprobe options: #connect= and #expect_status=."""
+    pairs = parse_qsl(parts[parts.fragment], keep_blank_values=True) if parts.fragment else []
+    options = dict(pairs)
+    if unknown := [key for key, _ in pairs if key not in FRAGMENT_OPTIONS]:
+        allowed = ", ".join(FRAGMENT_OPTIONS)
+        if _IDENTIFIER.fullmatch(unknown[0]) and not _secret_may_run_on(parts):
+            raise refuse(parts, f"unknown option #{unknown[0]} (expected one of: {allowed})")
+        # Not named: after a # in a password, the "option" is the password's tail.
+        why = f"an unknown option after # (expected one of: {allowed}; a # in a password is %23)"
+        raise refuse(parts, why)
+    try:
+        connect = connect_address(options["connect"]) if "connect" in options else None
+        return connect, parse_status_ranges(options.get("expect_status", ""))
+    except UsageError as exc:  # quotes the option's value, unless it may be a password's tail
+        why = "a bad option after # (a # in a password is %23)"
+        raise refuse(parts, why if _secret_may_run_on(parts) else str(exc)) from None
+
+
+def connect_address(value: str) -> str:
+    """Where #connect= (or tlsprobe.toml's connect) sends the connection: an address or a
+    name; an IPv6 address with or without its brackets."""
+    if not value:
+        raise UsageError("#connect needs an address, e.g. #connect=10.0.0.5")
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    return hosts.field_host(value)
+
+
+def parse_status_ranges(spec: str) -> tuple[range, ...]:
     """Parse '200', '200,204', '2xx' or '200-299' into ranges; empty means the default (< 400)."""
     ranges: list[range] = []
     for item in filter(None, (s.strip() for s in spec.split(","))):
-        low, dash, high = item.partition("-")
-        try:
-            if item.lower().endswith("xx") and len(item) == 3:
-                first = int(item[0]) * 100
-                ranges.append(range(first, first + 100))
-            elif dash:
-                ranges.append(range(int(low), int(high) + 1))
-            else:
-                ranges.append(range(int(item), int(item) + 1))
-            if not all(r.start >= 100 and r.stop <= 600 and r for r in ranges):
-                raise ValueError(item)
-        except ValueError:
-            raise UsageError(
-                f"{shown!r}: expect_status {item!r} is not a status (use 200, 2xx or 200-299)"
-            ) from None
+        if re.fullmatch(r"[1-5]xx", item, re.ASCII | re.IGNORECASE):
+            first = int(item[0]) * 100
+            ranges.append(range(first, first + 100))
+        elif match := re.fullmatch(r"([0-9]{3})(?:-([0-9]{3}))?", item, re.ASCII):
+            low, high = int(match[1]), int(match[2] or match[1])
+            if not 100 <= low <= high <= 599:
+                raise _not_a_status(item)
+            ranges.append(range(low, high + 1))
+        else:
+            raise _not_a_status(item)
     return tuple(ranges)
+
+
+def _not_a_status(item: str) -> UsageError:
+    return UsageError(f"expect_status {item!r} is not a status (use 200, 2xx or 200-299)")
+
+
+def generic_target(parts: Parts, protocol: str, *, name: str, source: str) -> Target:
+    """An https, http, smtp or smtps URL as a Target."""
+    user, password = credentials(parts)
+    host, port = host_of(parts), port_of(parts, protocol)
+    path = parts[parts.path]
+    if protocol in ("smtp", "smtps") and path not in ("", "/"):
+        raise refuse(parts, f"{protocol}:// URLs have no path (give host[:port] only)")
+    query = parts[parts.query] if parts.query is not None else ""
+    connect, expect_status = options_of(parts)
+    return Target(
+        url=parts.text,
+        protocol=protocol,
+        host=host,
+        port=port,
+        path=path or "/",
+        user=user,
+        password=password,
+        params=tuple(parse_qsl(query, keep_blank_values=True)),
+        connect_host=connect,
+        expect_status=expect_status,
+        name=name,
+        source=source,
+        shown=shown(parts),
+        query=query,
+    )

@@ -10,7 +10,7 @@ import http
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpcore
 
@@ -104,9 +104,8 @@ def answer(
 
 def request_target(target: Target) -> bytes:
     """The path and query of the target's URL, percent-encoded where the user left them raw."""
-    parts = urlsplit(target.url)
-    path = quote(parts.path or "/", safe=_PATH_SAFE)
-    query = f"?{quote(parts.query, safe=_QUERY_SAFE)}" if parts.query else ""
+    path = quote(target.path or "/", safe=_PATH_SAFE)
+    query = f"?{quote(target.query, safe=_QUERY_SAFE)}" if target.query else ""
     return (path + query).encode("ascii")
 
 

@@ -1,0 +1,70 @@
+"""Target: a parsed, validated endpoint. Made only by the door (URLs, keyword strings, a
+source's parts); its display form is computed there, from the input's structure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from tlsprobe.targets.client_tls import ClientTls
+from tlsprobe.targets.hosts import is_ip_literal
+from tlsprobe.targets.vocabulary import REDACTED
+
+
+@dataclass(frozen=True, repr=False)
+class Target:
+    """One endpoint to probe. `url` may hold secrets; `display` and repr never do."""
+
+    url: str  # the text as given, or a source's canonical URL: matches exporter requests
+    protocol: str
+    host: str
+    port: int
+    path: str = "/"
+    user: str | None = None
+    password: str | None = None
+    params: tuple[tuple[str, str], ...] = ()  # may hold sslpassword
+    connect_host: str | None = None
+    expect_status: tuple[range, ...] = ()
+    name: str = ""
+    source: str = "command line"
+    client: ClientTls | None = None  # how the configured client connects (client.encryption)
+    client_cert: str | None = None
+    client_key: str | None = None
+    # The passphrase of an encrypted client_key (tlsprobe.toml's client_key_password_env).
+    client_key_password: str | None = None
+    shown: str = ""  # the input with every secret as ***, made by the door from its structure
+    query: str = field(default="", compare=False)  # an https URL's query, as written
+
+    @property
+    def display(self) -> str:
+        """The input as given (or a source's canonical URL), every secret replaced by ***."""
+        shown = self.shown
+        # A password set apart from the text (password_env) is hidden wherever it shows; not
+        # where the text's own was hidden, lest a one-letter one mangle "https".
+        if self.password and REDACTED not in shown:
+            for form in {self.password, quote(self.password, safe="")}:
+                shown = shown.replace(form, REDACTED)
+        return shown
+
+    @property
+    def label(self) -> str:
+        return self.name or self.display
+
+    @property
+    def address(self) -> str:
+        """Where to open the TCP connection: #connect= or libpq's hostaddr, else the host."""
+        return self.connect_host or self.host
+
+    @property
+    def is_ip(self) -> bool:
+        return is_ip_literal(self.host)
+
+    def param(self, key: str) -> str | None:
+        return next((v for k, v in self.params if k == key), None)
+
+    def __repr__(self) -> str:
+        # Built by hand: the generated repr would show params (sslpassword) and the url.
+        return (
+            f"Target({self.display!r}, protocol={self.protocol!r}, host={self.host!r}, "
+            f"port={self.port!r}, name={self.name!r}, source={self.source!r})"
+        )

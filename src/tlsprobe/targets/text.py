@@ -1,0 +1,68 @@
+"""Text-level rules shared by every input form: what characters a target may hold, strict
+percent-decoding, and how a (redacted) input is quoted in a one-line message."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+from tlsprobe.failures import UsageError
+from tlsprobe.targets.vocabulary import REDACTED
+
+MAX_LENGTH = 8192  # longer than any real URL or keyword string; bounds the work per input
+SHOWN_LENGTH = 160  # of an input quoted in a message
+BLANKS = " \t\r\n\f\v"  # ASCII whitespace: str.strip() would also eat \x1c-\x1f and U+2028
+_ESCAPES = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*", re.DOTALL)
+Span = tuple[int, int]
+
+
+def problem(text: str) -> str | None:
+    """What makes `text` unusable as a target whatever its form, or None."""
+    if len(text) > MAX_LENGTH:
+        return f"longer than {MAX_LENGTH} characters"
+    if not text.isprintable():  # control characters, U+2028, bidi overrides, lone surrogates
+        what = "a control character (a tab, a line break, an invisible format character, ...)"
+        return f"contains {what}"
+    return None
+
+
+def quoted(shown: str) -> str:
+    """A redacted input for a message: shortened, and repr'd so that it stays on one line."""
+    if len(shown) > SHOWN_LENGTH:
+        shown = shown[: SHOWN_LENGTH - 1] + "…"
+    return repr(shown)
+
+
+def render(text: str, hidden: Iterable[Span]) -> str:
+    """`text` with each span (overlapping ones merged) replaced by ***."""
+    out: list[str] = []
+    pos = 0
+    for first, end in sorted(hidden):
+        if end < pos:
+            continue
+        start = max(first, pos)
+        if start > pos or not out or out[-1] != REDACTED:
+            out.extend((text[pos:start], REDACTED))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def decode(raw: str, what: str, *, strict: bool = True, plus: bool = False) -> str:
+    """Percent-decoding. `strict`, as libpq does it: every % starts two hex digits; else as
+    urllib's unquote (SQLAlchemy's, Airflow's), which keeps a % that starts no escape. Either
+    way the bytes must be UTF-8 and %00 is refused. `plus` reads + as a space, as parse_qsl."""
+    if plus:
+        raw = raw.replace("+", " ")
+    if "%" not in raw:
+        return raw
+    if strict and not _ESCAPES.fullmatch(raw):
+        raise UsageError(f"{what}: a % not followed by two hex digits (write a % as %25)")
+    try:
+        value = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what}: not UTF-8 once percent-decoded") from None
+    if "\x00" in value:
+        raise UsageError(f"{what}: %00 (a NUL character) is not allowed")
+    return value
