@@ -181,3 +181,17 @@ def test_client_certificate_from_params_or_source() -> None:
     assert libpq.resolve(base, {"PGSSLCERT": "/env.pem"}).sslcert == "/env.pem"
     own = parse_target("postgresql://u@db?sslcert=/own.pem&sslkey=/own.key")
     assert libpq.resolve(own, {"PGSSLCERT": "/env.pem"}).sslcert == "/own.pem"
+
+
+def test_client_key_password_from_the_source_is_sslpassword() -> None:
+    """tlsprobe.toml's client_key_password_env reaches libpq as sslpassword; a target's own
+    sslpassword wins over it."""
+    base = dataclasses.replace(parse_target("postgresql://u@db"), client_key_password="k3y")
+    settings = libpq.resolve(base, {})
+    assert dict(settings.extra)["sslpassword"] == "k3y"
+    assert settings.origin("sslpassword") == "client_key_password_env"
+    own = dataclasses.replace(
+        parse_target("postgresql://u@db?sslpassword=mine"), client_key_password="k3y"
+    )
+    assert dict(libpq.resolve(own, {}).extra)["sslpassword"] == "mine"
+    assert "sslpassword" not in dict(libpq.resolve(parse_target("postgresql://u@db"), {}).extra)

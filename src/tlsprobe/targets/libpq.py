@@ -72,6 +72,10 @@ def resolve(target: Target, env: Mapping[str, str], ca_file: Path | None = None)
             values[key], origins[key] = env[ENVIRONMENT[key]], ENVIRONMENT[key]
     if "sslrootcert" not in values and ca_file is not None:
         values["sslrootcert"], origins["sslrootcert"] = str(ca_file), "--ca-file"
+    if "sslpassword" not in values and target.client_key_password:
+        # tlsprobe.toml's client_key_password_env: libpq's sslpassword by another name.
+        values["sslpassword"] = target.client_key_password
+        origins["sslpassword"] = "client_key_password_env"
     user = target.user
     used = {"sslmode", "sslrootcert", "sslcert", "sslkey", "sslnegotiation", "connect_timeout"}
     used |= {"dbname", "password", "hostaddr", "user", "host", "port"}

@@ -164,8 +164,7 @@ def _client_cert(state: ProbeState, settings: libpq.Settings) -> tls.ClientCert 
 
 async def _open(state: ProbeState) -> tuple[asyncio.Transport, wire.Wire]:
     target = state.target
-    # `?hostaddr=` is read here only until target parsing makes it the target's address.
-    address = target.connect_host or target.param("hostaddr") or target.address
+    address = target.address  # hostaddr (or #connect) when given, as libpq connects
     state.enter("connect")
     state.log(f"connect {address} port {target.port}")
     loop = asyncio.get_running_loop()

@@ -188,9 +188,8 @@ def conninfo(state: ProbeState, settings: Settings) -> dict[str, str]:
         "application_name": "tlsprobe",
         "gssencmode": "disable",  # no Kerberos round trip before the TLS one
     }
-    hostaddr = target.connect_host or target.param("hostaddr")
     optional = {
-        "hostaddr": hostaddr,
+        "hostaddr": target.connect_host,
         "password": settings.password,
         "sslrootcert": settings.sslrootcert,
         "sslcert": settings.sslcert,
