@@ -18,9 +18,12 @@ from tlsprobe.cli.output import (
     check_output,
     exit_code,
     flush_stdout,
+    say,
     silence_stdout,
+    standard_descriptors,
     write_report,
 )
+from tlsprobe.escaping import visible
 from tlsprobe.failures import UsageError
 from tlsprobe.model import Policy
 from tlsprobe.plan import Flags, Plan, make_plan
@@ -42,9 +45,9 @@ def _plan(args: argparse.Namespace, *, required: bool = True) -> Plan:
 
 def announce(plan: Plan) -> None:
     for line in plan.warnings:
-        print(f"tlsprobe: warning: {line}", file=sys.stderr)
+        say(f"warning: {line}")
     for line in plan.notes:
-        print(f"tlsprobe: note: {line}", file=sys.stderr)
+        say(f"note: {line}")
 
 
 def run_and_report(targets: Sequence[Target], policy: Policy, args: argparse.Namespace) -> int:
@@ -83,8 +86,13 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
     found = collect(sources_of(args), os.environ)
     announce(Plan(tuple(found.targets), Policy(), tuple(found.notes), tuple(found.warnings)))
-    for target in found.targets:
-        print(f"{target.label}\t{target.display}\t{target.source}")
+    # A name or a source path is the user's own text, but a tab or an ESC in it would still
+    # break the columns or act on the terminal: each field is shown visibly.
+    rows = (
+        "\t".join(visible(field) for field in (t.label, t.display, t.source)) + "\n"
+        for t in found.targets
+    )
+    write_report("".join(rows), None)
     return EXIT_OK
 
 
@@ -104,10 +112,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         targets = [parse_target(e.url, name=e.name, source=e.description) for e in lab.endpoints]
         run_and_report(targets, policy, args)
     if args.format == "table" and args.output is None:
-        print(
+        write_report(
             "\nPoint tlsprobe at your own endpoints: tlsprobe check https://your.host "
             "smtp://mail.host:587 postgresql://db.host/app?sslmode=verify-full, or "
-            "tlsprobe check --airflow-cfg airflow.cfg"
+            "tlsprobe check --airflow-cfg airflow.cfg\n",
+            None,
         )
     return EXIT_OK
 
@@ -125,21 +134,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         allow_any=args.allow_any_target,
         listen=args.listen,
     )
-    return exporter.run_until_stopped(
-        server, lambda line: print(f"tlsprobe: {line}", file=sys.stderr)
-    )
+    return exporter.run_until_stopped(server, say)
 
 
 COMMANDS = {"check": cmd_check, "targets": cmd_targets, "demo": cmd_demo, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout_closed = standard_descriptors()
     args = build_parser().parse_args(argv)
     try:
+        if stdout_closed and getattr(args, "output", None) is None:
+            raise UsageError("standard output is closed: nowhere to write (give -o FILE)")
         code = COMMANDS[args.command](args)
         flush_stdout()
     except UsageError as exc:
-        print(f"tlsprobe: {exc}", file=sys.stderr)
+        say(str(exc))
         return EXIT_USAGE
     except BrokenPipeError:
         # The reader left early (`tlsprobe check ... | head`): nothing is wrong but the pipe.
@@ -147,6 +157,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"tlsprobe: {where}{exc.strerror or exc}", file=sys.stderr)
+        say(f"{where}{exc.strerror or exc}")
         return EXIT_USAGE
     return code

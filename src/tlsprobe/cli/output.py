@@ -17,6 +17,36 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shell tools exit when their reader goes away
 
 
+def say(line: str) -> None:
+    """One line on stderr, "tlsprobe: " first: every message of the command line goes here, so a
+    path, a value or a server's word with a line break or an ESC in it stays one visible line."""
+    from tlsprobe.escaping import visible
+
+    print(f"tlsprobe: {visible(line)}", file=sys.stderr, flush=True)
+
+
+def standard_descriptors() -> bool:
+    """Descriptors 0, 1 and 2 open, /dev/null standing in for a closed one; True when standard
+    output was closed (`tlsprobe check URL >&-`). Why: the next socket would otherwise get a
+    standard descriptor's number, and uvloop aborts the whole process on that (an assertion in
+    libuv), and a report or a message would be written into a socket."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+    if 2 in closed or sys.stderr is None:
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    if 1 in closed or sys.stdout is None:
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    return 1 in closed
+
+
 def exit_code(results: Sequence[TargetResult], *, strict: bool) -> int:
     statuses = {r.status for r in results}
     if Status.FAIL in statuses or (strict and Status.WARN in statuses):
@@ -166,7 +196,4 @@ def append_step_summary(
         with open(path, "ab") as summary_file:
             write_all(summary_file.fileno(), (markdown.render(results, info) + "\n").encode())
     except OSError as exc:  # a lost summary must not turn a passing check red
-        print(
-            f"tlsprobe: warning: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
+        say(f"warning: cannot append to $GITHUB_STEP_SUMMARY: {exc.strerror or exc}")

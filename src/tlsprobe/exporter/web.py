@@ -128,6 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
         page would quote the request line (and a password in it) in the status and the body."""
         del message, explain
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            # Set before a request line is understood; an HTTP/0.9 answer has no status line,
+            # so an HTTP/1.1 client would never see the 400 it is owed.
+            self.request_version = "HTTP/1.0"
         phrase = self.responses.get(code, ("error",))[0]
         self._text(code, f"{code} {phrase}\n")
 
