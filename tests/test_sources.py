@@ -56,7 +56,7 @@ def test_airflow2_plaintext_settings_are_caught() -> None:
     assert web.client.encrypts is Encrypts.NO
     assert smtp.client is not None
     assert smtp.client.encrypts is Encrypts.NO
-    assert targets["metadata-db"].param("sslmode") == "disable"
+    assert dict(targets["metadata-db"].params).get("sslmode") == "disable"
     assert targets["metadata-db"].password == "pa%ss"  # "%%" is Airflow's escape for "%"
 
 
@@ -114,7 +114,7 @@ def test_airflow_conn_variables_uri_and_json() -> None:
     found = connections.from_environment(env)
     targets = {t.name: t for t in found.targets}
     assert set(targets) == {"warehouse", "alerts"}
-    assert targets["warehouse"].param("sslmode") == "verify-ca"
+    assert dict(targets["warehouse"].params).get("sslmode") == "verify-ca"
     alerts = targets["alerts"]
     assert (alerts.protocol, alerts.user, alerts.password) == ("smtp", "a@b.c", "pw2")
     assert any("has no host" in n for n in found.notes)
@@ -142,7 +142,7 @@ def test_connection_exports(name: str) -> None:
     found = connections.from_file(AIRFLOW / name)
     db = {t.name: t for t in found.targets}["reporting_db"]
     assert (db.host, db.port, db.user) == ("reports.example.com", 5432, "reader")
-    assert db.param("sslmode") in ("verify-full", "require", "prefer")
+    assert dict(db.params).get("sslmode") in ("verify-full", "require", "prefer")
 
 
 def test_json_export_maps_http_and_skips_aws() -> None:

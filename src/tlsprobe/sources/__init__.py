@@ -3,31 +3,20 @@ environment and connection exports. Sources read files and the environment, neve
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from tlsprobe.failures import UsageError
 from tlsprobe.targets import Target
 
 MAX_BYTES = 2 * 1024 * 1024  # of a source file: far above any real one, and a bound on the work
-T = TypeVar("T")
-V = TypeVar("V")
 
 
 def named(path: Path) -> str:
     """A file's name for a one-line message (a name may hold a line break)."""
     text = str(path)
     return text if text.isprintable() else repr(text)
-
-
-def checked(where: str, check: Callable[[V], T], value: V) -> T:
-    """check(value), its UsageError prefixed with `where` the value came from."""
-    try:
-        return check(value)
-    except UsageError as exc:
-        raise UsageError(f"{where}: {exc}") from None
 
 
 def ca_file_problem(path: Path) -> str | None:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tlsprobe.failures import UsageError
-from tlsprobe.sources import Collected, checked, named, read_text
+from tlsprobe.sources import Collected, named, read_text
 from tlsprobe.sources.connections import from_environment
-from tlsprobe.targets import Target, client_tls, from_parts, hosts, parse_target, redact
+from tlsprobe.targets import Target, checked, client_tls, from_parts, hosts, parse_target, redact
 from tlsprobe.targets.text import quoted
 
 CMD_TIMEOUT_S = 10

@@ -10,9 +10,9 @@ from typing import Any
 
 from tlsprobe.failures import UsageError
 from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS
-from tlsprobe.sources import Collected, ca_file_problem, checked, named, read_text
+from tlsprobe.sources import Collected, ca_file_problem, named, read_text
 from tlsprobe.sources.structured import toml_document
-from tlsprobe.targets import Target, connect_address, parse_status_ranges, parse_target
+from tlsprobe.targets import Target, checked, connect_address, parse_status_ranges, parse_target
 
 TARGET_KEYS = (
     "url",
