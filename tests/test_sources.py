@@ -10,7 +10,8 @@ import pytest
 from tlsprobe.cli import main
 from tlsprobe.failures import UsageError
 from tlsprobe.lab import Lab
-from tlsprobe.sources import airflow, config, connections
+from tlsprobe.model import MinTls
+from tlsprobe.sources import PolicyDefaults, airflow, config, connections
 from tlsprobe.targets.client_tls import Encrypts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -157,12 +158,9 @@ def test_json_export_maps_http_and_skips_aws() -> None:
 def test_toml_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """tlsprobe.toml gives defaults and named targets with their options."""
     found = config.load(FIXTURES / "config" / "tlsprobe.toml", {"TLSPROBE_SMTP_PASSWORD": "pw"})
-    assert found.defaults == {
-        "timeout": 5.0,
-        "min_tls": "1.2",
-        "expiry_warn_days": 30,
-        "concurrency": 20,
-    }
+    assert found.defaults == PolicyDefaults(
+        timeout=5.0, min_tls=MinTls.TLS12, expiry_warn_days=30, concurrency=20
+    )
     targets = {t.name: t for t in found.targets}
     api = targets["api-behind-lb"]
     assert api.connect_host == "10.0.0.7"
