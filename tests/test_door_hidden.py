@@ -1,8 +1,7 @@
-"""One rule for what a secret is: every value the door hides in a target's display (an https
-query's api_key=, a driver option that may be a misspelt password, a keyword string's password=)
-is recorded on the Target, and the runner's scrub hides exactly those, wherever they come back.
-End to end: a real HTTPS server that redirects to http:// keeping the query gets no secret of
-that query printed in any report. And the display is the door's, nothing more: a password given
+"""One rule for what a secret is, end to end: every value the door hides in a target's display
+(an https query's api_key=, say) is recorded on the Target (unit tests: test_door_secrets.py), and
+the runner's scrub hides exactly those wherever they come back: a real HTTPS server that
+redirects to http:// keeping the query gets no secret of that query printed in any report. And the display is the door's, nothing more: a password given
 apart from the text (password_env) is never searched for in it."""
 
 from __future__ import annotations
@@ -20,8 +19,6 @@ import pytest
 import trustme
 
 from tlsprobe.cli import main
-from tlsprobe.secrets import Secrets
-from tlsprobe.targets import from_parts, parse_target
 
 # Each key the door reads as naming a secret, with a value no other text holds.
 SECRET_QUERIES = {
@@ -158,66 +155,6 @@ def test_the_twin_a_query_value_under_a_plain_key_is_printed(
         f"{base}?page{n}={value}": f"{said} {plain}?page{n}={value}"
         for n, value in enumerate(SECRET_QUERIES.values())
     }
-
-
-# --- what the door records, unit by unit -------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "shown", "hidden"),
-    [
-        ("https://h/?token=a%2Fb+c&x=1", "https://h/?token=***&x=1", ("a%2Fb+c", "a/b+c", "a/b c")),
-        ("https://h/?x=1", "https://h/?x=1", ()),
-        ("https://u:p%40ss@h/", "https://u:***@h/", ("p%40ss", "p@ss")),
-        (
-            "postgresql+psycopg2://u@db/x?pasword=Zq9w",
-            "postgresql+psycopg2://u@db/x?pasword=***",
-            ("Zq9w",),
-        ),
-        (
-            "postgresql+psycopg2://u@db/x?application_name=etl",
-            "postgresql+psycopg2://u@db/x?application_name=etl",
-            (),
-        ),
-        ("host=db password='a b\\'c'", "host=db password=***", ("'a b\\'c'", "a b'c")),
-        ("host=db sslmode=require", "host=db sslmode=require", ()),
-    ],
-)
-def test_the_door_records_every_value_it_hides(
-    text: str, shown: str, hidden: tuple[str, ...]
-) -> None:
-    """Target.hidden holds each value the display hides, as written and decoded; a target
-    with nothing hidden records nothing."""
-    target = parse_target(text)
-    assert target.display == shown
-    assert target.hidden == hidden
-
-
-def test_a_source_s_secret_parameter_is_recorded() -> None:
-    """A field-built target's secret parameter is hidden in the display and recorded, as given
-    and as its URL writes it; a plain one is neither."""
-    target = from_parts(
-        "postgresql", "db", params=[("sslpassword", "k/y z"), ("sslmode", "require")], source="s"
-    )
-    assert target.display == "postgresql://db/?sslpassword=***&sslmode=require"
-    assert target.hidden == ("k/y z", "k/y%20z")
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["https://h/?api_key=Zq9wKey", "postgresql+psycopg2://u@db/x?pasword=Zq9wKey"],
-)
-def test_the_scrub_hides_what_the_door_hid(text: str) -> None:
-    """A value the door hid is hidden by the runner's scrub too, which knew only libpq's
-    secret keywords before."""
-    scrub = Secrets.of(parse_target(text), {}).scrub
-    assert scrub("the server said Zq9wKey, twice: Zq9wKey") == "the server said ***, twice: ***"
-
-
-def test_the_scrub_leaves_a_value_the_door_showed() -> None:
-    """The twin: a query value the display shows is not a secret to the scrub either."""
-    scrub = Secrets.of(parse_target("https://h/?page=Zq9wKey"), {}).scrub
-    assert scrub("the server said Zq9wKey") == "the server said Zq9wKey"
 
 
 # --- the display is the door's, nothing more ----------------------------------------------------

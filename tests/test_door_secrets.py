@@ -1,6 +1,8 @@
 """A distinct password in each place a password can be written, well or badly: none shows in
 Target.display, Target.label, repr(Target) or a UsageError's message, in any of its forms (as
-given, percent-decoded, percent-encoded), nor any part of it (its first and last letters)."""
+given, percent-decoded, percent-encoded), nor any part of it (its first and last letters). And
+every value the display hides is recorded on the Target (Target.hidden), for the runner's scrub
+to hide too: one rule for what a secret is."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from urllib.parse import quote
 import pytest
 
 from tlsprobe.failures import UsageError
+from tlsprobe.secrets import Secrets
 from tlsprobe.sources import airflow, config, connections
-from tlsprobe.targets import Target, parse_target
+from tlsprobe.targets import Target, from_parts, parse_target
 from tlsprobe.targets.urls import ENCODING_HINT
 
 
@@ -342,3 +345,63 @@ def test_the_passwords_are_read_where_the_input_is_well_formed(tmp_path: Path) -
         (target,) = case.make(password, tmp_path)
         assert target.password == password
         assert "***" in target.display
+
+
+# --- what the door records, unit by unit -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "hidden"),
+    [
+        ("https://h/?token=a%2Fb+c&x=1", "https://h/?token=***&x=1", ("a%2Fb+c", "a/b+c", "a/b c")),
+        ("https://h/?x=1", "https://h/?x=1", ()),
+        ("https://u:p%40ss@h/", "https://u:***@h/", ("p%40ss", "p@ss")),
+        (
+            "postgresql+psycopg2://u@db/x?pasword=Zq9w",
+            "postgresql+psycopg2://u@db/x?pasword=***",
+            ("Zq9w",),
+        ),
+        (
+            "postgresql+psycopg2://u@db/x?application_name=etl",
+            "postgresql+psycopg2://u@db/x?application_name=etl",
+            (),
+        ),
+        ("host=db password='a b\\'c'", "host=db password=***", ("'a b\\'c'", "a b'c")),
+        ("host=db sslmode=require", "host=db sslmode=require", ()),
+    ],
+)
+def test_the_door_records_every_value_it_hides(
+    text: str, shown: str, hidden: tuple[str, ...]
+) -> None:
+    """Target.hidden holds each value the display hides, as written and decoded; a target
+    with nothing hidden records nothing."""
+    target = parse_target(text)
+    assert target.display == shown
+    assert target.hidden == hidden
+
+
+def test_a_source_s_secret_parameter_is_recorded() -> None:
+    """A field-built target's secret parameter is hidden in the display and recorded, as given
+    and as its URL writes it; a plain one is neither."""
+    target = from_parts(
+        "postgresql", "db", params=[("sslpassword", "k/y z"), ("sslmode", "require")], source="s"
+    )
+    assert target.display == "postgresql://db/?sslpassword=***&sslmode=require"
+    assert target.hidden == ("k/y z", "k/y%20z")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["https://h/?api_key=Zq9wKey", "postgresql+psycopg2://u@db/x?pasword=Zq9wKey"],
+)
+def test_the_scrub_hides_what_the_door_hid(text: str) -> None:
+    """A value the door hid is hidden by the runner's scrub too, which knew only libpq's
+    secret keywords before."""
+    scrub = Secrets.of(parse_target(text), {}).scrub
+    assert scrub("the server said Zq9wKey, twice: Zq9wKey") == "the server said ***, twice: ***"
+
+
+def test_the_scrub_leaves_a_value_the_door_showed() -> None:
+    """The twin: a query value the display shows is not a secret to the scrub either."""
+    scrub = Secrets.of(parse_target("https://h/?page=Zq9wKey"), {}).scrub
+    assert scrub("the server said Zq9wKey") == "the server said Zq9wKey"

@@ -4,6 +4,7 @@ overrides the file; *_cmd values run only with --allow-cmd; *_secret values are 
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import shlex
 import signal
@@ -205,7 +206,8 @@ def _command_output(found: Value) -> str:
         try:
             output, _ = process.communicate(timeout=CMD_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # with whatever it started
+            with contextlib.suppress(OSError):  # the group may have just ended
+                os.killpg(process.pid, signal.SIGKILL)  # the command and what it started
             raise UsageError(f"{where} did not finish within {CMD_TIMEOUT_S:g} s") from None
     if process.returncode != 0:
         raise UsageError(f"{where} failed (exit status {process.returncode})")
