@@ -1,8 +1,9 @@
 """One rule for what a secret is, end to end: every value the door hides in a target's display
 (an https query's api_key=, say) is recorded on the Target (unit tests: test_door_secrets.py), and
 the runner's scrub hides exactly those wherever they come back: a real HTTPS server that
-redirects to http:// keeping the query gets no secret of that query printed in any report. And the display is the door's, nothing more: a password given
-apart from the text (password_env) is never searched for in it."""
+redirects to http:// keeping the query gets no secret of that query printed in any report. And
+the display is the door's, nothing more: a password given apart from the text (password_env) is
+never searched for in it."""
 
 from __future__ import annotations
 
