@@ -18,7 +18,7 @@ from tlsprobe import runner
 from tlsprobe.escaping import HIDDEN_CATEGORIES
 from tlsprobe.model import CertInfo, Check, Policy, Status, TargetResult, TlsInfo, map_texts
 from tlsprobe.probes.postgres.login import explain_psycopg
-from tlsprobe.targets import Target, libpq, parse_target
+from tlsprobe.targets import Target, parse_target, pgsettings
 
 PASSWORD = "Hunter?2 x"
 SSLPASSWORD = "key-phrase:9"
@@ -156,7 +156,7 @@ def test_an_explained_psycopg_error_is_scrubbed(
 ) -> None:
     """pg.login's own translation of that error carries the password out of the probe (the
     probe no longer redacts); the runner hides it."""
-    settings = libpq.resolve(target(), {})
+    settings = pgsettings.resolve(target(), {})
 
     async def probe(target: Target, policy: Policy) -> TargetResult:
         try:

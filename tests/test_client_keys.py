@@ -23,7 +23,7 @@ from tlsprobe.lab.https import CLIENT_IDENTITY
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes.base import ProbeState
 from tlsprobe.probes.postgres.login import login
-from tlsprobe.targets import Target, libpq, parse_target
+from tlsprobe.targets import Target, parse_target, pgsettings
 
 TIMEOUT = 3.0
 PASSPHRASE = "correct horse; battery"
@@ -368,5 +368,5 @@ def test_libpq_key_errors_read_as_the_handshake_says_them(
 async def _login_only(target: Target, lab: Lab) -> Check:
     """pg.login on its own, past the handshake step that would catch the key first."""
     policy = Policy(timeout=TIMEOUT, ca_file=lab.ca_file)
-    settings = libpq.resolve(target, {}, lab.ca_file)
+    settings = pgsettings.resolve(target, {}, lab.ca_file)
     return await login(ProbeState(target, policy, ("pg.login",)), settings)

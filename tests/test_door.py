@@ -9,6 +9,7 @@ from tlsprobe.failures import UsageError
 from tlsprobe.targets import Target, parse_target
 from tlsprobe.targets.hosts import IPV4_RULE, PORT_RULE, field_host, ip_literal, port_number
 from tlsprobe.targets.urls import ENCODING_HINT
+from tlsprobe.targets.vocabulary import NESTED_DBNAME as NESTED
 
 
 def refused(text: str) -> str:
@@ -170,7 +171,7 @@ def test_other_query_parameters_are_shown() -> None:
     """The twin: ?sslmode=require is no secret and is shown as given."""
     target = parse_target("postgresql://u@db/app?sslmode=require")
     assert target.display == "postgresql://u@db/app?sslmode=require"
-    assert target.param("sslmode") == "require"
+    assert dict(target.params).get("sslmode") == "require"
 
 
 def test_query_password_wins_over_the_userinfo_password() -> None:
@@ -293,7 +294,13 @@ def test_unreadable_keyword_string_hides_from_the_last_value_on(
 def test_dbname_holding_a_connection_string_is_refused_hidden() -> None:
     """A dbname that is itself a connection string (psql expands it) is refused, hidden."""
     message = refused("host=db dbname='postgresql://u:S3CRET@h/x'")
-    assert message == "'host=db dbname=***': dbname holds a connection string (give its settings)"
+    assert message == f"'host=db dbname=***': {NESTED}"
+
+
+def test_uri_dbname_holding_a_connection_string_is_refused_in_the_same_words() -> None:
+    """A URI's database name holding settings is refused, hidden, with the same message."""
+    message = refused("postgresql://u@db/host%3Devil%20password%3DS3CRET")
+    assert message == f"'postgresql://u@db***': {NESTED}"
 
 
 def test_plain_dbname_is_the_path() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tlsprobe.failures import UsageError
-from tlsprobe.targets import libpq, parse_target
+from tlsprobe.targets import parse_target, pgsettings
 
 KEYWORDS = (
     "host=db.example port=6432 user=airflow password='s3 cret' dbname=meta sslmode=verify-full"
@@ -20,8 +20,8 @@ def test_keyword_string_parses_into_a_target() -> None:
     target = parse_target(KEYWORDS)
     assert (target.protocol, target.host, target.port) == ("postgresql", "db.example", 6432)
     assert (target.user, target.password) == ("airflow", "s3 cret")
-    assert target.param("sslmode") == "verify-full"
-    assert target.param("dbname") == "meta"
+    assert dict(target.params).get("sslmode") == "verify-full"
+    assert dict(target.params).get("dbname") == "meta"
 
 
 def test_keyword_string_display_hides_the_password() -> None:
@@ -85,7 +85,7 @@ def test_uri_and_sqlalchemy_schemes(scheme: str) -> None:
         6432,
         "/airflow",
     )
-    assert target.param("sslmode") == "require"
+    assert dict(target.params).get("sslmode") == "require"
     assert target.display == f"{scheme}://airflow:***@db:6432/airflow?sslmode=require"
 
 
@@ -102,8 +102,8 @@ def test_percent_encoded_password_decodes() -> None:
     assert "ss" not in target.display.split("@")[0]
 
 
-def resolve(url: str, env: dict[str, str], ca: Path | None = None) -> libpq.Settings:
-    return libpq.resolve(parse_target(url), env, ca)
+def resolve(url: str, env: dict[str, str], ca: Path | None = None) -> pgsettings.Settings:
+    return pgsettings.resolve(parse_target(url), env, ca)
 
 
 def test_environment_fills_in_what_the_target_leaves_out() -> None:
@@ -174,24 +174,26 @@ def test_client_certificate_from_params_or_source() -> None:
     base = dataclasses.replace(
         parse_target("postgresql://u@db"), client_cert="/src.pem", client_key="/src.key"
     )
-    assert (libpq.resolve(base, {}).sslcert, libpq.resolve(base, {}).sslkey) == (
+    assert (pgsettings.resolve(base, {}).sslcert, pgsettings.resolve(base, {}).sslkey) == (
         "/src.pem",
         "/src.key",
     )
-    assert libpq.resolve(base, {"PGSSLCERT": "/env.pem"}).sslcert == "/env.pem"
+    assert pgsettings.resolve(base, {"PGSSLCERT": "/env.pem"}).sslcert == "/env.pem"
     own = parse_target("postgresql://u@db?sslcert=/own.pem&sslkey=/own.key")
-    assert libpq.resolve(own, {"PGSSLCERT": "/env.pem"}).sslcert == "/own.pem"
+    assert pgsettings.resolve(own, {"PGSSLCERT": "/env.pem"}).sslcert == "/own.pem"
 
 
 def test_client_key_password_from_the_source_is_sslpassword() -> None:
     """tlsprobe.toml's client_key_password_env reaches libpq as sslpassword; a target's own
     sslpassword wins over it."""
     base = dataclasses.replace(parse_target("postgresql://u@db"), client_key_password="k3y")
-    settings = libpq.resolve(base, {})
+    settings = pgsettings.resolve(base, {})
     assert dict(settings.extra)["sslpassword"] == "k3y"
     assert settings.origin("sslpassword") == "client_key_password_env"
     own = dataclasses.replace(
         parse_target("postgresql://u@db?sslpassword=mine"), client_key_password="k3y"
     )
-    assert dict(libpq.resolve(own, {}).extra)["sslpassword"] == "mine"
-    assert "sslpassword" not in dict(libpq.resolve(parse_target("postgresql://u@db"), {}).extra)
+    assert dict(pgsettings.resolve(own, {}).extra)["sslpassword"] == "mine"
+    assert "sslpassword" not in dict(
+        pgsettings.resolve(parse_target("postgresql://u@db"), {}).extra
+    )

@@ -11,7 +11,7 @@ from tlsprobe.model import Check, Status
 from tlsprobe.probes.postgres import wire
 from tlsprobe.probes.postgres.login import explain_psycopg, judge_login
 from tlsprobe.probes.postgres.sslmodes import sslmodes
-from tlsprobe.targets import libpq, parse_target
+from tlsprobe.targets import parse_target, pgsettings
 
 P, W, F = Status.PASS, Status.WARN, Status.FAIL
 
@@ -134,14 +134,14 @@ def test_sslmodes_legacy_server_fails_every_tls_mode() -> None:
     )
 
 
-SETTINGS = libpq.resolve(parse_target("postgresql://probe:hunter2@db/x"), {})
+SETTINGS = pgsettings.resolve(parse_target("postgresql://probe:hunter2@db/x"), {})
 
 
 def test_login_pass_and_fallback_fail() -> None:
     """TLS in pg_stat_ssl passes; no TLS under prefer fails; no TLS under disable warns."""
     assert judge_login(SETTINGS, True, "TLSv1.3 X").status is P
     assert judge_login(SETTINGS, False, "None None").status is F
-    disable = libpq.resolve(parse_target("postgresql://probe@db/x?sslmode=disable"), {})
+    disable = pgsettings.resolve(parse_target("postgresql://probe@db/x?sslmode=disable"), {})
     assert judge_login(disable, False, "None None").status is W
 
 

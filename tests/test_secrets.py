@@ -106,13 +106,6 @@ def test_short_password_does_not_mangle_the_url(url: str, shown: str) -> None:
     assert parse_target(url).display.startswith(shown)
 
 
-def test_password_outside_the_userinfo_is_still_hidden() -> None:
-    """The twin: a password the URL holds elsewhere than its userinfo (set from the
-    environment, as password_env does) is still replaced wherever it appears."""
-    target = dataclasses.replace(parse_target("https://h/x-Pw0rd"), password="x-Pw0rd")
-    assert target.display == "https://h/***"
-
-
 @pytest.mark.parametrize(
     "target",
     [

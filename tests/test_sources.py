@@ -10,7 +10,8 @@ import pytest
 from tlsprobe.cli import main
 from tlsprobe.failures import UsageError
 from tlsprobe.lab import Lab
-from tlsprobe.sources import airflow, config, connections
+from tlsprobe.model import MinTls
+from tlsprobe.sources import PolicyDefaults, airflow, config, connections
 from tlsprobe.targets.client_tls import Encrypts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -56,7 +57,7 @@ def test_airflow2_plaintext_settings_are_caught() -> None:
     assert web.client.encrypts is Encrypts.NO
     assert smtp.client is not None
     assert smtp.client.encrypts is Encrypts.NO
-    assert targets["metadata-db"].param("sslmode") == "disable"
+    assert dict(targets["metadata-db"].params).get("sslmode") == "disable"
     assert targets["metadata-db"].password == "pa%ss"  # "%%" is Airflow's escape for "%"
 
 
@@ -114,7 +115,7 @@ def test_airflow_conn_variables_uri_and_json() -> None:
     found = connections.from_environment(env)
     targets = {t.name: t for t in found.targets}
     assert set(targets) == {"warehouse", "alerts"}
-    assert targets["warehouse"].param("sslmode") == "verify-ca"
+    assert dict(targets["warehouse"].params).get("sslmode") == "verify-ca"
     alerts = targets["alerts"]
     assert (alerts.protocol, alerts.user, alerts.password) == ("smtp", "a@b.c", "pw2")
     assert any("has no host" in n for n in found.notes)
@@ -142,7 +143,7 @@ def test_connection_exports(name: str) -> None:
     found = connections.from_file(AIRFLOW / name)
     db = {t.name: t for t in found.targets}["reporting_db"]
     assert (db.host, db.port, db.user) == ("reports.example.com", 5432, "reader")
-    assert db.param("sslmode") in ("verify-full", "require", "prefer")
+    assert dict(db.params).get("sslmode") in ("verify-full", "require", "prefer")
 
 
 def test_json_export_maps_http_and_skips_aws() -> None:
@@ -157,12 +158,9 @@ def test_json_export_maps_http_and_skips_aws() -> None:
 def test_toml_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """tlsprobe.toml gives defaults and named targets with their options."""
     found = config.load(FIXTURES / "config" / "tlsprobe.toml", {"TLSPROBE_SMTP_PASSWORD": "pw"})
-    assert found.defaults == {
-        "timeout": 5.0,
-        "min_tls": "1.2",
-        "expiry_warn_days": 30,
-        "concurrency": 20,
-    }
+    assert found.defaults == PolicyDefaults(
+        timeout=5.0, min_tls=MinTls.TLS12, expiry_warn_days=30, concurrency=20
+    )
     targets = {t.name: t for t in found.targets}
     api = targets["api-behind-lb"]
     assert api.connect_host == "10.0.0.7"

@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from tlsprobe.failures import UsageError
 from tlsprobe.model import MinTls, Policy
-from tlsprobe.sources import Collected, ca_file_problem
+from tlsprobe.sources import Collected, PolicyDefaults, ca_file_problem
 from tlsprobe.targets import Target, parse_target
 
 DEFAULT_CONFIG = Path("tlsprobe.toml")  # read from the working directory when it is there
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Flags:
     """The policy flags as given; None where not given (tlsprobe.toml or a default applies)."""
 
     timeout: float | None = None
-    min_tls: str | None = None
+    min_tls: MinTls | None = None
     expiry_warn_days: int | None = None
     ca_file: Path | None = None
     concurrency: int | None = None
@@ -93,23 +94,25 @@ def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) 
     return found
 
 
-def policy_from(flags: Flags, defaults: Mapping[str, Any], default_timeout: float) -> Policy:
+def policy_from(flags: Flags, defaults: PolicyDefaults, default_timeout: float) -> Policy:
     """Flags win over tlsprobe.toml's [defaults], which win over the built-in defaults."""
-
-    def pick(name: str, fallback: Any) -> Any:
-        flag = getattr(flags, name)
-        return flag if flag is not None else defaults.get(name, fallback)
-
     if flags.ca_file is not None:  # tlsprobe.toml's was checked when read
         problem = ca_file_problem(flags.ca_file)
         if problem is not None:
             raise UsageError(f"--ca-file {flags.ca_file}: {problem}")
-    ca_text = pick("ca_file", None)
     built_in = Policy()
+    ca_file = _first(flags.ca_file, defaults.ca_file, otherwise=None)
     return Policy(
-        timeout=pick("timeout", default_timeout),
-        min_tls=MinTls(pick("min_tls", built_in.min_tls)),
-        expiry_warn_days=pick("expiry_warn_days", built_in.expiry_warn_days),
-        ca_file=Path(ca_text).resolve() if ca_text is not None else None,
-        concurrency=pick("concurrency", built_in.concurrency),
+        timeout=_first(flags.timeout, defaults.timeout, otherwise=default_timeout),
+        min_tls=_first(flags.min_tls, defaults.min_tls, otherwise=built_in.min_tls),
+        expiry_warn_days=_first(
+            flags.expiry_warn_days, defaults.expiry_warn_days, otherwise=built_in.expiry_warn_days
+        ),
+        ca_file=ca_file.resolve() if ca_file is not None else None,
+        concurrency=_first(flags.concurrency, defaults.concurrency, otherwise=built_in.concurrency),
     )
+
+
+def _first(*given: T | None, otherwise: T) -> T:
+    """The first value given (not None: 0 days is a value), else `otherwise`."""
+    return next((value for value in given if value is not None), otherwise)

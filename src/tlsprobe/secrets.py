@@ -143,8 +143,10 @@ class Secrets:
 
 def secret_values(target: Target, env: Mapping[str, str]) -> list[str]:
     """The secrets themselves: password, secret libpq parameters, the client key's passphrase,
-    and PGPASSWORD for PostgreSQL (libpq uses it when the target gives no password)."""
-    values = [target.password, target.client_key_password]
+    every value the door hid in the target's display (an https query's api_key=, a driver
+    option that may be a misspelt password), and PGPASSWORD for PostgreSQL (libpq uses it
+    when the target gives no password)."""
+    values = [target.password, target.client_key_password, *target.hidden]
     values += [v for k, v in target.params if k.lower() in SECRET_KEYWORDS]
     if target.protocol == "postgresql":
         values.append(env.get("PGPASSWORD"))

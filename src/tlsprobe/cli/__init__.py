@@ -102,12 +102,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"the lab needs the 'lab' extra ({exc.name} is missing)") from None
     from tlsprobe.plan import policy_from
+    from tlsprobe.sources import PolicyDefaults
 
     check_output(args.output)
     with Lab() as lab:
         flags = flags_of(args)
         policy = policy_from(
-            Flags(**{**vars(flags), "ca_file": lab.ca_file}), {}, args.default_timeout
+            Flags(**{**vars(flags), "ca_file": lab.ca_file}), PolicyDefaults(), args.default_timeout
         )
         targets = [parse_target(e.url, name=e.name, source=e.description) for e in lab.endpoints]
         run_and_report(targets, policy, args)

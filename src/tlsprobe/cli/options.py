@@ -4,6 +4,7 @@ one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import NoReturn
 
@@ -15,6 +16,10 @@ from tlsprobe.report import FORMATS
 EXIT_USAGE = 2
 DEFAULT_LISTEN = ("127.0.0.1", 9468)
 DESCRIPTION = "Probe the TLS of PostgreSQL, SMTP and HTTPS endpoints and print the verdicts."
+# Numbers as ASCII digits only: int() and float() also take other scripts' digits (U+0661),
+# blanks, "_" separators, signs, exponents, "inf" and "nan".
+_WHOLE = re.compile(r"[0-9]+", re.ASCII)
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+", re.ASCII)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,22 +29,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _whole(text: str) -> int:
+    if not _WHOLE.fullmatch(text):
+        raise ValueError(text)
+    return int(text)
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
         raise ValueError(text)
     return value
 
 
 def _days(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if not 0 <= value <= MAX_WARN_DAYS:
         raise ValueError(text)
     return value
 
 
 def positive_seconds(text: str) -> float:
-    """Seconds for --timeout and --interval: above 0 and at most a day (nan and inf fail)."""
+    """Seconds for --timeout and --interval: above 0 and at most a day, written in ASCII
+    digits with an optional decimal point."""
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(text)
     value = float(text)
     if not 0 < value <= MAX_TIMEOUT_S:
         raise ValueError(text)
@@ -207,7 +221,7 @@ def sources_of(args: argparse.Namespace) -> Sources:
 def flags_of(args: argparse.Namespace) -> Flags:
     return Flags(
         timeout=args.timeout,
-        min_tls=args.min_tls,
+        min_tls=MinTls(args.min_tls) if args.min_tls is not None else None,
         expiry_warn_days=args.expiry_warn_days,
         ca_file=args.ca_file,
         concurrency=args.concurrency,

@@ -33,7 +33,7 @@ from tlsprobe.exporter.metrics import Round, RoundCollector
 from tlsprobe.exporter.web import Refused, Server, bind
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.runner import SAFETY_GRACE_S, Run, probe_one, run_loop
-from tlsprobe.targets import Target, parse_target
+from tlsprobe.targets import Target, in_url, parse_target
 
 _START_TIMEOUT_S = 10.0
 
@@ -169,7 +169,7 @@ def run_until_stopped(exporter: Exporter, announce: Callable[[str], None]) -> in
     try:
         with exporter:
             host, port = exporter.address
-            shown = f"[{host}]" if ":" in host else host
+            shown = in_url(host)
             announce(f"listening on http://{shown}:{port}/ (/probe?target=URL, /metrics)")
             with contextlib.suppress(KeyboardInterrupt):
                 while not stop.wait(1.0):

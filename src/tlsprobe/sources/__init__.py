@@ -3,31 +3,20 @@ environment and connection exports. Sources read files and the environment, neve
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
 from tlsprobe.failures import UsageError
+from tlsprobe.model import MinTls
 from tlsprobe.targets import Target
 
 MAX_BYTES = 2 * 1024 * 1024  # of a source file: far above any real one, and a bound on the work
-T = TypeVar("T")
-V = TypeVar("V")
 
 
 def named(path: Path) -> str:
     """A file's name for a one-line message (a name may hold a line break)."""
     text = str(path)
     return text if text.isprintable() else repr(text)
-
-
-def checked(where: str, check: Callable[[V], T], value: V) -> T:
-    """check(value), its UsageError prefixed with `where` the value came from."""
-    try:
-        return check(value)
-    except UsageError as exc:
-        raise UsageError(f"{where}: {exc}") from None
 
 
 def ca_file_problem(path: Path) -> str | None:
@@ -47,6 +36,18 @@ def ca_file_problem(path: Path) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PolicyDefaults:
+    """tlsprobe.toml's [defaults], checked: None where the file sets none (a flag, then the
+    built-in default applies)."""
+
+    timeout: float | None = None
+    min_tls: MinTls | None = None
+    expiry_warn_days: int | None = None
+    ca_file: Path | None = None  # resolved, and a readable PEM file of roots
+    concurrency: int | None = None
+
+
 @dataclass
 class Collected:
     """What the sources found: targets to probe, and notes on what was seen but not probed."""
@@ -54,13 +55,14 @@ class Collected:
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    defaults: dict[str, Any] = field(default_factory=dict)
+    defaults: PolicyDefaults = field(default_factory=PolicyDefaults)
 
     def extend(self, other: Collected) -> None:
         self.targets.extend(other.targets)
         self.notes.extend(other.notes)
         self.warnings.extend(other.warnings)
-        self.defaults.update(other.defaults)
+        if other.defaults != PolicyDefaults():  # one source has defaults: tlsprobe.toml
+            self.defaults = other.defaults
 
 
 def read_text(path: Path, what: str) -> str:

@@ -4,23 +4,39 @@ overrides the file; *_cmd values run only with --allow-cmd; *_secret values are 
 from __future__ import annotations
 
 import configparser
-import re
+import contextlib
+import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tlsprobe.failures import UsageError
-from tlsprobe.sources import Collected, checked, named, read_text
+from tlsprobe.sources import Collected, named, read_text
 from tlsprobe.sources.connections import from_environment
-from tlsprobe.targets import Target, client_tls, from_parts, hosts, parse_target, redact
-from tlsprobe.targets.text import quoted
+from tlsprobe.targets import (
+    Target,
+    checked,
+    client_tls,
+    from_parts,
+    hosts,
+    parse_target,
+    redact,
+    urls,
+)
+from tlsprobe.targets.text import BLANKS, quoted
 
-CMD_TIMEOUT_S = 10
+CMD_TIMEOUT_S = 10.0
 _TRUE = {"t", "true", "1", "yes", "on"}
 _FALSE = {"f", "false", "0", "no", "off"}
-_SCHEME = re.compile(r"[a-z][a-z0-9.-]*")
+# The databases a sql_alchemy_conn's scheme may name (SQLAlchemy's own dialects and common
+# third-party ones): only these are named in the note; any other word may be a password.
+_DATABASES = """sqlite mysql mariadb mssql oracle cockroachdb redshift snowflake duckdb
+    clickhouse trino presto hive databricks bigquery db2 ibm_db_sa firebird sybase teradatasql
+    vertica hana exasol"""
+DATABASES = frozenset(_DATABASES.split())
 # Airflow runs *_cmd and reads *_secret only for its sensitive options (sensitive_config_values);
 # for any other option it ignores them, and so does tlsprobe. These are the ones tlsprobe reads.
 SENSITIVE = {
@@ -119,17 +135,7 @@ class AirflowConfig:
         if not self.allow_cmd:
             self.notes.append(f"{found.origin}: a command, not run (pass --allow-cmd to run it)")
             return _UNKNOWN
-        try:
-            done = subprocess.run(
-                shlex.split(found.text),
-                capture_output=True,
-                text=True,
-                timeout=CMD_TIMEOUT_S,
-                check=True,
-            )
-        except (OSError, subprocess.SubprocessError, ValueError):
-            raise UsageError(f"{found.origin}: the command failed") from None
-        return Value(done.stdout.strip(), f"{found.origin} (command output)", False)
+        return Value(_command_output(found), f"{found.origin} (command output)", False)
 
     def boolean(self, sections: tuple[str, ...], key: str, default: bool) -> bool:
         value = self.first(sections, key)
@@ -137,7 +143,7 @@ class AirflowConfig:
             return default
         word = value.text.strip().lower()
         if word not in _TRUE | _FALSE:
-            raise UsageError(f"{value.origin}: expected True or False, got {value.text[:20]!r}")
+            raise UsageError(f"{value.origin}: expected True or False")  # the value may be a secret
         return word in _TRUE
 
 
@@ -158,10 +164,10 @@ def _metadata_db(config: AirflowConfig) -> Collected:
         if "sql_alchemy_conn" not in config.unknown:
             found.notes.append("no sql_alchemy_conn: Airflow's default SQLite database, not probed")
         return found
-    scheme = value.text.split("://", 1)[0].split("+", 1)[0].lower()
-    if scheme not in ("postgresql", "postgres"):
-        # Name the scheme only when it is one: text without "://" may be all password.
-        what = f"a {scheme} database" if _SCHEME.fullmatch(scheme) else "not a database URL"
+    dialect = _dialect(value.text)
+    if dialect not in ("postgresql", "postgres"):
+        # Name the database only when the word is one: any other text may be all password.
+        what = f"a {dialect} database" if dialect in DATABASES else "not a database URL"
         found.notes.append(f"{value.origin}: {what}, not probed")
         return found
     target = parse_target(value.text, name="metadata-db", source=value.origin)
@@ -172,6 +178,43 @@ def _metadata_db(config: AirflowConfig) -> Collected:
             "in the environment, or use sql_alchemy_conn_secret"
         )
     return found
+
+
+def _dialect(text: str) -> str | None:
+    """The database of an SQLAlchemy URL (postgresql+psycopg2:// is postgresql), or None."""
+    parts = urls.split(text.strip(BLANKS))
+    return None if parts is None else parts[parts.scheme].lower().partition("+")[0]
+
+
+def _command_output(found: Value) -> str:
+    """What a *_cmd prints, run as Airflow runs it (split as a shell would, but no shell), with
+    no terminal to prompt on: stdin is /dev/null, and a session of its own leaves it without a
+    controlling terminal, so that a `read </dev/tty` fails at once instead of waiting for a
+    password nobody types. Its stderr is dropped: it may quote the secret."""
+    where = f"{found.origin}: the command"
+    try:
+        process = subprocess.Popen(
+            shlex.split(found.text),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except (OSError, ValueError):  # no such program; unbalanced quotes
+        raise UsageError(f"{where} could not be started") from None
+    with process:
+        try:
+            output, _ = process.communicate(timeout=CMD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):  # the group may have just ended
+                os.killpg(process.pid, signal.SIGKILL)  # the command and what it started
+            raise UsageError(f"{where} did not finish within {CMD_TIMEOUT_S:g} s") from None
+    if process.returncode != 0:
+        raise UsageError(f"{where} failed (exit status {process.returncode})")
+    try:
+        return output.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise UsageError(f"{where} printed no UTF-8 text") from None
 
 
 def _webserver(config: AirflowConfig) -> Collected:

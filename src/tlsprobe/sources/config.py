@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tlsprobe.failures import UsageError
-from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS
-from tlsprobe.sources import Collected, ca_file_problem, checked, named, read_text
+from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS, MinTls
+from tlsprobe.sources import Collected, PolicyDefaults, ca_file_problem, named, read_text
 from tlsprobe.sources.structured import toml_document
-from tlsprobe.targets import Target, connect_address, parse_status_ranges, parse_target
+from tlsprobe.targets import Target, checked, connect_address, parse_status_ranges, parse_target
 
 TARGET_KEYS = (
     "url",
@@ -26,6 +29,8 @@ TARGET_KEYS = (
 )
 # Keys naming an environment variable that holds a secret, and the Target field it fills.
 SECRET_ENV_KEYS = {"password_env": "password", "client_key_password_env": "client_key_password"}
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+T = TypeVar("T")
 
 
 def _seconds(value: Any) -> float | None:
@@ -41,22 +46,44 @@ def _count(minimum: int, maximum: int | None = None) -> Callable[[Any], int | No
     return check
 
 
-def _tls_version(value: Any) -> str | None:
-    return value if value in ("1.2", "1.3") else None
+def _tls_version(value: Any) -> MinTls | None:
+    return MinTls(value) if value in ("1.2", "1.3") else None
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value.isprintable() else None
 
 
-# key: (validator returning the value or None, what was expected)
-DEFAULT_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "timeout": (_seconds, f"a positive number of seconds, at most {MAX_TIMEOUT_S:g}"),
-    "min_tls": (_tls_version, 'a string, "1.2" or "1.3"'),
-    "expiry_warn_days": (_count(0, MAX_WARN_DAYS), f"a whole number of days, 0 to {MAX_WARN_DAYS}"),
-    "ca_file": (_text, "a path to a PEM file"),
-    "concurrency": (_count(1), "a whole number, 1 or more"),
-}
+@dataclass(frozen=True)
+class _Setting(Generic[T]):
+    """A key of [defaults]: how its value is checked, and what a message says it must be."""
+
+    key: str
+    validate: Callable[[Any], T | None]
+    expected: str
+    text: bool = False  # a string is the right type: a wrong one is "another string"
+
+    def read(self, where: str, table: Mapping[str, Any]) -> T | None:
+        """The checked value, None when the table has none; UsageError when it is wrong."""
+        if self.key not in table:
+            return None
+        raw = table[self.key]
+        value = self.validate(raw)
+        if value is None:
+            text = self.text and isinstance(raw, str) and raw.strip()
+            got = "another string" if text else _kind(raw)
+            raise UsageError(f"{where}.{self.key}: expected {self.expected}, got {got}")
+        return value
+
+
+TIMEOUT = _Setting("timeout", _seconds, f"a positive number of seconds, at most {MAX_TIMEOUT_S:g}")
+MIN_TLS = _Setting("min_tls", _tls_version, '"1.2" or "1.3" (a string)', text=True)
+EXPIRY_WARN_DAYS = _Setting(
+    "expiry_warn_days", _count(0, MAX_WARN_DAYS), f"a whole number of days, 0 to {MAX_WARN_DAYS}"
+)
+CA_FILE = _Setting("ca_file", _text, "a path to a PEM file", text=True)
+CONCURRENCY = _Setting("concurrency", _count(1), "a whole number, 1 or more")
+DEFAULT_KEYS = tuple(s.key for s in (TIMEOUT, MIN_TLS, EXPIRY_WARN_DAYS, CA_FILE, CONCURRENCY))
 
 
 def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
@@ -83,26 +110,30 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
     return found
 
 
-def _defaults(path: Path, table: Any) -> dict[str, Any]:
+def _defaults(path: Path, table: Any) -> PolicyDefaults:
     if not isinstance(table, dict):
         raise UsageError(f"{named(path)}: defaults must be a table ([defaults])")
-    values: dict[str, Any] = {}
-    for key, raw in table.items():
-        where = f"{named(path)}: defaults.{_key(key)}"
+    where = f"{named(path)}: defaults"
+    for key in table:
         if key not in DEFAULT_KEYS:
             allowed = ", ".join(DEFAULT_KEYS)
-            raise UsageError(f"{where}: unknown key (expected one of: {allowed})")
-        validate, expected = DEFAULT_KEYS[key]
-        value = validate(raw)
-        if value is None:
-            raise UsageError(f"{where}: expected {expected}, got {_brief(raw)}")
-        values[key] = value
-    if "ca_file" in values:
-        ca_file = (path.parent / values["ca_file"]).resolve()
-        if (problem := ca_file_problem(ca_file)) is not None:
-            raise UsageError(f"{named(path)}: defaults.ca_file: {named(ca_file)}: {problem}")
-        values["ca_file"] = str(ca_file)
-    return values
+            raise UsageError(f"{where}.{_key(key)}: unknown key (expected one of: {allowed})")
+    ca_file = CA_FILE.read(where, table)
+    return PolicyDefaults(
+        timeout=TIMEOUT.read(where, table),
+        min_tls=MIN_TLS.read(where, table),
+        expiry_warn_days=EXPIRY_WARN_DAYS.read(where, table),
+        ca_file=None if ca_file is None else _roots(path, ca_file),
+        concurrency=CONCURRENCY.read(where, table),
+    )
+
+
+def _roots(path: Path, ca_file: str) -> Path:
+    """defaults.ca_file, relative to the file's directory, checked to be a PEM file of roots."""
+    resolved = (path.parent / ca_file).resolve()
+    if (problem := ca_file_problem(resolved)) is not None:
+        raise UsageError(f"{named(path)}: defaults.ca_file: {named(resolved)}: {problem}")
+    return resolved
 
 
 def _target(path: Path, index: int, entry: Any, env: Mapping[str, str]) -> Target:
@@ -114,7 +145,7 @@ def _target(path: Path, index: int, entry: Any, env: Mapping[str, str]) -> Targe
             allowed = ", ".join(TARGET_KEYS)
             raise UsageError(f"{where}.{_key(key)}: unknown key (expected one of: {allowed})")
         if key != "expect_status" and not (isinstance(value, str) and value.strip()):
-            raise UsageError(f"{where}.{key}: expected a non-empty string, got {_brief(value)}")
+            raise UsageError(f"{where}.{key}: expected a non-empty string, got {_kind(value)}")
     if "url" not in entry:
         raise UsageError(f"{where}: missing url")
     source = f"{named(Path(path.name))} targets[{index}]"
@@ -143,9 +174,10 @@ def _status(where: str, value: Any) -> tuple[range, ...]:
 
 
 def _secret_from(where: str, variable: str, env: Mapping[str, str]) -> str:
-    """A secret from the environment variable a *_env key names (never from the file)."""
-    if not variable.isprintable():
-        raise UsageError(f"{where}: {variable!r} is not an environment variable's name")
+    """A secret from the environment variable a *_env key names (never from the file). Only
+    a variable's name is quoted: anything else may be the secret itself, written here."""
+    if not _VARIABLE.fullmatch(variable):
+        raise UsageError(f"{where}: must name an environment variable (letters, digits and _)")
     if variable not in env:
         raise UsageError(f"{where}: the environment variable {variable} is not set")
     value = env[variable]
@@ -166,7 +198,21 @@ def _key(key: str) -> str:
     return key if key.isprintable() and len(key) <= 40 else _brief(key)
 
 
-def _brief(value: Any) -> str:
-    """A wrong value for a message: its repr, cut short (it may be a whole nested table)."""
-    text = repr(value)
+def _brief(key: str) -> str:
+    """A key for a message: its repr, cut short."""
+    text = repr(key)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _kind(value: Any) -> str:
+    """A wrong value for a message: a number or a boolean as written, anything else by its
+    type alone. A string is never quoted: it may be a password written in the wrong place."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        text = repr(value)
+        return text if len(text) <= 40 else f"a number of {len(text)} digits"
+    if isinstance(value, str):
+        return "a string" if value.strip() else "an empty string"
+    kinds = {list: "an array", dict: "a table", dt.datetime: "a date-time", dt.date: "a date"}
+    return next((word for kind, word in kinds.items() if isinstance(value, kind)), "a time")

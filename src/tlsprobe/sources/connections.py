@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from tlsprobe.failures import UsageError
-from tlsprobe.sources import Collected, checked, named, read_text
+from tlsprobe.sources import Collected, named, read_text
 from tlsprobe.sources.structured import json_value, yaml_value
-from tlsprobe.targets import Target, client_tls, from_parts, hosts, text, urls
+from tlsprobe.targets import Target, checked, client_tls, from_parts, hosts, text, urls
 
 PREFIX = "AIRFLOW_CONN_"
 POSTGRES_TYPES = {"postgres", "postgresql"}

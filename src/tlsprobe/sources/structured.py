@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tomllib
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ def json_value(text: str) -> Any:
     except RecursionError:  # unreachable past _check_nesting; kept as the last line of defence
         raise UsageError(_TOO_DEEP) from None
     except ValueError as exc:  # JSONDecodeError, and int() refusing a 5,000-digit number
-        raise UsageError(f"not valid JSON ({_first_line(exc)})") from None
+        raise UsageError(f"not valid JSON ({_reason(exc)})") from None
     check_walk(value)
     return value
 
@@ -46,8 +47,8 @@ def toml_document(text: str) -> dict[str, Any]:
         document = tomllib.loads(text)
     except RecursionError:
         raise UsageError(_TOO_DEEP) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"not valid TOML ({_first_line(exc)})") from None
+    except ValueError as exc:  # TOMLDecodeError, and int() refusing a 5,000-digit number
+        raise UsageError(f"not valid TOML ({_reason(exc)})") from None
     check_walk(document)  # dotted keys (a.b.c...) nest without brackets
     return document
 
@@ -57,7 +58,7 @@ def yaml_value(text: str) -> Any:
 
     loader = None
     try:
-        loader = _loader_class(yaml)(text)  # it starts reading: a bad character fails here
+        loader = _loader_class()(text)  # it starts reading: a bad character fails here
         value = loader.get_single_data()
     except RecursionError:
         raise UsageError(_TOO_DEEP) from None
@@ -67,6 +68,8 @@ def yaml_value(text: str) -> Any:
         raise UsageError(f"not valid YAML ({where}{exc.problem})") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"not valid YAML ({_first_line(exc)})") from None
+    except ValueError as exc:  # a constructor's int() or date(): 5,000 digits, 30 February
+        raise UsageError(f"not valid YAML ({_reason(exc)})") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -74,10 +77,11 @@ def yaml_value(text: str) -> Any:
     return value
 
 
-def _loader_class(yaml: Any) -> type[yaml.SafeLoader]:
+def _loader_class() -> type[yaml.SafeLoader]:
     """PyYAML's safe loader, counting depth as it composes: its composer recurses per level."""
+    import yaml
 
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+    class Loader(yaml.SafeLoader):
         depth = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
@@ -120,6 +124,14 @@ def _check_nesting(text: str, tokens: re.Pattern[str]) -> None:
                 raise UsageError(_TOO_DEEP)
         elif token in ("]", "}"):
             depth -= 1
+
+
+def _reason(exc: ValueError) -> str:
+    """A parser's reason in a few words; Python's limit on the digits of an int (CVE-2020-10735)
+    is said as such, without its advice to Python programmers."""
+    if "integer string conversion" in str(exc):
+        return f"a number longer than {sys.get_int_max_str_digits()} digits"
+    return _first_line(exc)
 
 
 def _first_line(exc: Exception) -> str:

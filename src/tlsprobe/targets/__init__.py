@@ -3,13 +3,14 @@ A target is a valid Target or a UsageError whose message is one line naming the 
 where it came from) with every secret as ***. Parsing does no I/O and never imports a probe."""
 
 from tlsprobe.failures import UsageError
-from tlsprobe.targets.hosts import is_ip_literal
+from tlsprobe.targets.hosts import in_url, is_ip_literal
 from tlsprobe.targets.parts import from_parts
 from tlsprobe.targets.target import Target
-from tlsprobe.targets.text import BLANKS, problem, quoted
+from tlsprobe.targets.text import BLANKS, checked, problem, quoted, without_userinfo
 from tlsprobe.targets.urls import connect_address, parse_status_ranges
 from tlsprobe.targets.vocabulary import (
     DEFAULT_PORTS,
+    PATH_SAFE,
     REDACTED,
     SECRET_KEYWORDS,
     is_secret_key,
@@ -18,17 +19,19 @@ from tlsprobe.targets.vocabulary import (
 
 __all__ = [
     "DEFAULT_PORTS",
+    "PATH_SAFE",
     "REDACTED",
     "SECRET_KEYWORDS",
     "Target",
+    "checked",
     "connect_address",
     "from_parts",
+    "in_url",
     "is_ip_literal",
     "is_secret_key",
     "parse_status_ranges",
     "parse_target",
     "redact",
-    "redact_url",
     "supported_schemes",
 ]
 
@@ -75,8 +78,4 @@ def redact(text: str) -> str:
         return keywords.shown(text, keywords.lex(text))
     if (parts := urls.split(text)) is not None:
         return urls.shown_in_error(parts)
-    # Neither: text that was meant as a URL with the scheme left out. Hide any userinfo.
-    return f"{REDACTED}@{text.rpartition('@')[2]}" if "@" in text else text
-
-
-redact_url = redact  # the name it had before keyword strings shared it
+    return without_userinfo(text)  # neither: meant as a URL, with the scheme left out

@@ -10,7 +10,7 @@ import re
 import idna
 
 from tlsprobe.failures import UsageError
-from tlsprobe.targets.text import quoted
+from tlsprobe.targets.text import quoted, without_userinfo
 
 PORT_RULE = "the port must be a number from 1 to 65535"
 IPV4_RULE = "write an IPv4 address as four decimal numbers from 0 to 255, e.g. 127.0.0.1"
@@ -65,8 +65,7 @@ def field_host(text: str) -> str:
     if not text:
         raise UsageError("no host name")
     if "@" in text or _NOT_IN_HOST.search(text):
-        # What precedes an "@" may be a password: user:password@host in a host field.
-        shown = f"***@{text.rpartition('@')[2]}" if "@" in text else text
+        shown = without_userinfo(text)  # user:password@host in a host field
         raise UsageError(f"host {quoted(shown)} is not a host name or IP address ({_APART})")
     if ":" in text:
         if text.startswith("["):

@@ -8,22 +8,25 @@ Tests hold the lexer to libpq's parser."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from tlsprobe.failures import UsageError
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
-from tlsprobe.targets.text import Span, quoted, render
-from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS, assigns_a_secret, is_secret_key
+from tlsprobe.targets.text import Span, checked, quoted, render
+from tlsprobe.targets.vocabulary import (
+    LIBPQ_KEYWORDS,
+    NESTED_DBNAME,
+    assigns_a_secret,
+    holds_conninfo,
+    is_secret_key,
+)
 
 _BLANKS = " \t\n\r\f\v"  # C's isspace, as libpq tests it
 _START = re.compile(r"[ \t\n\r\f\v]*[A-Za-z_][A-Za-z0-9_]*[ \t\n\r\f\v]*=", re.ASCII)
-_CONNINFO = re.compile(r"=|://")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _OWN_FIELDS = ("host", "port", "user", "password")
-T = TypeVar("T")
 
 
 def looks_like_keywords(text: str) -> bool:
@@ -101,6 +104,10 @@ def shown(text: str, lexed: Lexed, also: Collection[str] = ()) -> str:
     """The string as written with the values of secret and unknown keys (and of `also`) as
     ***, tails of secrets hidden whole (see _tails), and where libpq's syntax broke, all to the
     end: with the value before, for a word without "=" may be that value's tail."""
+    return render(text, _hidden(text, lexed, also))
+
+
+def _hidden(text: str, lexed: Lexed, also: Collection[str] = ()) -> list[Span]:
     tails = _tails(text, lexed.pairs)
     hidden = [(p.key_at, p.value[1]) for p in tails]
     for pair in lexed.pairs:
@@ -111,7 +118,19 @@ def shown(text: str, lexed: Lexed, also: Collection[str] = ()) -> str:
         if lexed.why == _NO_EQUALS and lexed.pairs:
             start = lexed.pairs[-1].value[0]
         hidden.append((start, len(text)))
-    return render(text, hidden)
+    return hidden
+
+
+def _hidden_values(
+    text: str, spans: Sequence[Span], lexed: Lexed, given: Mapping[str, str]
+) -> tuple[str, ...]:
+    """What the display hides, as written (quotes and backslashes included) and as libpq read
+    it: for the scrub of everything said about the target."""
+    inside = [
+        p.key for p in lexed.pairs if any(a <= p.value[0] and p.value[1] <= b for a, b in spans)
+    ]
+    every = [text[a:b] for a, b in spans] + [given.get(key, "") for key in inside]
+    return tuple(dict.fromkeys(value for value in every if value.strip("'")))
 
 
 def _tails(text: str, pairs: Sequence[Pair]) -> list[Pair]:
@@ -161,29 +180,31 @@ def keyword_target(text: str, *, name: str, source: str) -> Target:
     except (psycopg.Error, ValueError):  # its text may quote a password: never shown
         raise UsageError(f"{quoted(shown(text, lexed))}: {_why(text, lexed)}") from None
     given = {k: str(v) for k, v in parsed.items() if v is not None}  # all str, from a string
-    display = shown(text, lexed if lexed.stop is None else Lexed((), 0))
+    spans = _hidden(text, lexed if lexed.stop is None else Lexed((), 0))
+    display = render(text, spans)
     where = quoted(display)
     values = {p.key: given[p.key] for p in lexed.pairs if p.key in given} | given
     for key, value in values.items():
         if not is_secret_key(key) and assigns_a_secret(value):
             why = f"{key}= took the next setting as its value (write {key}='' if it is empty)"
             raise UsageError(f"{where}: {why}")
-    if _CONNINFO.search(values.get("dbname", "")):
+    if holds_conninfo(values.get("dbname", "")):
         hidden = quoted(shown(text, lexed, also=("dbname",)))
-        raise UsageError(f"{hidden}: dbname holds a connection string (give its settings)")
+        raise UsageError(f"{hidden}: {NESTED_DBNAME}")
     return Target(
         url=text,
         protocol="postgresql",
-        host=_checked(where, _host, values.get("host", "")),
-        port=_checked(where, hosts.port_number, values.get("port") or "5432"),
+        host=checked(where, _host, values.get("host", "")),
+        port=checked(where, hosts.port_number, values.get("port") or "5432"),
         path="/" + values.get("dbname", ""),
         user=values.get("user") or None,
         password=values.get("password") or None,  # libpq: empty is none
         params=tuple((k, v) for k, v in values.items() if k not in _OWN_FIELDS),
-        connect_host=_checked(where, _hostaddr, values.get("hostaddr", "")),
+        connect_host=checked(where, _hostaddr, values.get("hostaddr", "")),
         name=name,
         source=source,
         shown=display,
+        hidden=_hidden_values(text, spans, lexed, given),
     )
 
 
@@ -209,10 +230,3 @@ def _host(text: str) -> str:
 
 def _hostaddr(text: str) -> str | None:
     return hosts.ip_literal(text) if text else None
-
-
-def _checked(where: str, check: Callable[[str], T], value: str) -> T:
-    try:
-        return check(value)
-    except UsageError as exc:
-        raise UsageError(f"{where}: {exc}") from None

@@ -5,16 +5,42 @@ no URL written only to be parsed again. Shown as a canonical URL, the password a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from tlsprobe.failures import UsageError
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
-from tlsprobe.targets.vocabulary import DEFAULT_PORTS, LIBPQ_KEYWORDS, REDACTED, is_secret_key
+from tlsprobe.targets.vocabulary import (
+    DEFAULT_PORTS,
+    LIBPQ_KEYWORDS,
+    PATH_SAFE,
+    REDACTED,
+    is_secret_key,
+)
 
-# RFC 3986 characters a path may hold unescaped; "%" keeps escapes already made.
-PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _VALUE_SAFE = "/:,"  # readable paths in query values (sslrootcert=/etc/ssl/root.pem)
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """A source's fields once each has passed the door; `port` None for the scheme's default
+    (left out of the URL)."""
+
+    protocol: str
+    host: str
+    port: int | None
+    user: str | None
+    password: str | None
+    path: str
+    params: tuple[tuple[str, str], ...]
+
+    def url(self, *, hide: bool) -> str:
+        """The canonical URL of the fields, with the secrets as *** when `hide`."""
+        where = hosts.in_url(self.host) + ("" if self.port is None else f":{self.port}")
+        userinfo = _userinfo(self.protocol, self.user, self.password, hide)
+        tail = _tail(self.protocol, self.path, self.params, hide)
+        return f"{self.protocol}://{userinfo}{where}{tail}"
 
 
 def from_parts(
@@ -32,36 +58,46 @@ def from_parts(
     """A Target from separate fields; UsageError with a short phrase naming the bad field (the
     caller names the source). `port` None or "" means the scheme's default (left out of the
     display); for postgresql, `path` is "/" and the database name."""
+    fields = _fields(
+        protocol, host, port, user=user, password=password, path=path, params=tuple(params)
+    )
+    _text("the name", name)
+    return Target(
+        url=fields.url(hide=False),
+        protocol=protocol,
+        host=fields.host,
+        port=DEFAULT_PORTS[protocol] if fields.port is None else fields.port,
+        path=path or "/",
+        user=fields.user,
+        password=fields.password,
+        params=fields.params,
+        name=name,
+        source=source,
+        shown=fields.url(hide=True),
+        hidden=_hidden_values(fields.params),
+    )
+
+
+def _fields(
+    protocol: str,
+    host: object,
+    port: object,
+    *,
+    user: object,
+    password: object,
+    path: str,
+    params: tuple[tuple[str, str], ...],
+) -> _Fields:
+    """Each field through its door, in the order a message names the first bad one."""
     checked_host = hosts.field_host(_text("host", host) or "")
-    number = DEFAULT_PORTS[protocol] if port in (None, "") else hosts.port_number(port)
+    number = None if port in (None, "") else hosts.port_number(port)
     login, secret = _text("user", user) or None, _secret(password)
     _check_path(protocol, path)
     for key, value in params:
         _text(f"{key!r}", value)
         if protocol == "postgresql" and key not in LIBPQ_KEYWORDS:
             raise UsageError(f"{key!r} is not a libpq connection parameter")
-    _text("the name", name)
-
-    def url(hide: bool) -> str:
-        shown_port = "" if port in (None, "") else f":{number}"
-        where = f"{hosts.in_url(checked_host)}{shown_port}"
-        return f"{protocol}://{_userinfo(protocol, login, secret, hide)}{where}" + _tail(
-            protocol, path, params, hide
-        )
-
-    return Target(
-        url=url(hide=False),
-        protocol=protocol,
-        host=checked_host,
-        port=number,
-        path=path or "/",
-        user=login,
-        password=secret,
-        params=tuple(params),
-        name=name,
-        source=source,
-        shown=url(hide=True),
-    )
+    return _Fields(protocol, checked_host, number, login, secret, path, params)
 
 
 def _text(what: str, value: object) -> str | None:
@@ -113,6 +149,12 @@ def _tail(protocol: str, path: str, params: Sequence[tuple[str, str]], hide: boo
         rendered = quote(path, safe=PATH_SAFE)
     query = "&".join(f"{quote(k, safe='')}={_value(k, v, hide)}" for k, v in params)
     return rendered + (f"?{query}" if query else "")
+
+
+def _hidden_values(params: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The values the display hides, as given and as the URL writes them."""
+    secret = [value for key, value in params if is_secret_key(key) and value]
+    return tuple(dict.fromkeys([*secret, *(quote(v, safe=_VALUE_SAFE) for v in secret)]))
 
 
 def _value(key: str, value: str, hide: bool) -> str:

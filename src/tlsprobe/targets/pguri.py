@@ -7,23 +7,32 @@ sslmode=require, an empty password is none, and the user name ends at the first 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import TypeVar
-
 from tlsprobe.failures import UsageError
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
-from tlsprobe.targets.text import Span, decode
-from tlsprobe.targets.urls import Parts, credentials, host_of, options_of, port_of, refuse, shown
-from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS, LIBPQ_SCHEMES, is_secret_key
+from tlsprobe.targets.text import Span, checked, decode
+from tlsprobe.targets.urls import (
+    Parts,
+    credentials,
+    hidden_values,
+    host_of,
+    in_error,
+    options_of,
+    port_of,
+    refuse,
+    shown,
+)
+from tlsprobe.targets.vocabulary import (
+    LIBPQ_KEYWORDS,
+    LIBPQ_SCHEMES,
+    NESTED_DBNAME,
+    holds_conninfo,
+    is_secret_key,
+)
 
-_CONNINFO = re.compile(r"=|://")
 _FIRST_AT = (
     "an @ in a user name or password must be written %40 (libpq ends the user name at the first @)"
 )
-_NESTED = "the database name holds a connection string (give its settings instead)"
-T = TypeVar("T")
 
 
 def pg_target(parts: Parts, *, name: str, source: str) -> Target:
@@ -54,6 +63,7 @@ def pg_target(parts: Parts, *, name: str, source: str) -> Target:
         name=name,
         source=source,
         shown=shown(parts),
+        hidden=hidden_values(parts),
     )
 
 
@@ -82,8 +92,8 @@ def _settings(parts: Parts, by_libpq: bool) -> dict[str, str]:
         values[key] = value
     if not values.get("dbname", "x"):
         del values["dbname"]  # ?dbname= (empty): libpq's default, as with no dbname at all
-    if _CONNINFO.search(values.get("dbname", "")):
-        raise refuse(parts, _NESTED, [parts.path])
+    if holds_conninfo(values.get("dbname", "")):
+        raise refuse(parts, NESTED_DBNAME, [parts.path])
     return values
 
 
@@ -118,22 +128,15 @@ def _host(parts: Parts, given: str | None) -> str:
         raise refuse(parts, f"host {text!r} is a Unix socket: give a TCP host name or address")
     if given is None:
         return host_of(parts)
-    return _checked(parts, hosts.field_host, given)
+    return checked(in_error(parts), hosts.field_host, given)
 
 
 def _port(parts: Parts, given: str | None) -> int:
     if given is None:
         return port_of(parts, "postgresql")
-    return _checked(parts, hosts.port_number, given) if given else 5432
+    return checked(in_error(parts), hosts.port_number, given) if given else 5432
 
 
 def _hostaddr(parts: Parts, given: str | None) -> str | None:
     """libpq's hostaddr: where to connect, while host stays the name to verify."""
-    return _checked(parts, hosts.ip_literal, given) if given else None
-
-
-def _checked(parts: Parts, check: Callable[[str], T], value: str) -> T:
-    try:
-        return check(value)
-    except UsageError as exc:
-        raise refuse(parts, str(exc)) from None
+    return checked(in_error(parts), hosts.ip_literal, given) if given else None

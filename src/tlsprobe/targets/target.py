@@ -4,11 +4,9 @@ source's parts); its display form is computed there, from the input's structure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 from tlsprobe.targets.client_tls import ClientTls
 from tlsprobe.targets.hosts import is_ip_literal
-from tlsprobe.targets.vocabulary import REDACTED
 
 
 @dataclass(frozen=True, repr=False)
@@ -34,17 +32,16 @@ class Target:
     client_key_password: str | None = None
     shown: str = ""  # the input with every secret as ***, made by the door from its structure
     query: str = field(default="", compare=False)  # an https URL's query, as written
+    # Every value `shown` hides (a query's api_key=, a keyword string's password=), as written
+    # and decoded: the runner's scrub hides exactly what the door hid, wherever it comes back.
+    hidden: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def display(self) -> str:
-        """The input as given (or a source's canonical URL), every secret replaced by ***."""
-        shown = self.shown
-        # A password set apart from the text (password_env) is hidden wherever it shows; not
-        # where the text's own was hidden, lest a one-letter one mangle "https".
-        if self.password and REDACTED not in shown:
-            for form in {self.password, quote(self.password, safe="")}:
-                shown = shown.replace(form, REDACTED)
-        return shown
+        """The input as given (or a source's canonical URL), every secret replaced by ***.
+        Made from the input's structure alone: a password given apart from the text
+        (password_env) never was in it."""
+        return self.shown
 
     @property
     def label(self) -> str:
@@ -58,9 +55,6 @@ class Target:
     @property
     def is_ip(self) -> bool:
         return is_ip_literal(self.host)
-
-    def param(self, key: str) -> str | None:
-        return next((v for k, v in self.params if k == key), None)
 
     def __repr__(self) -> str:
         # Built by hand: the generated repr would show params (sslpassword) and the url.

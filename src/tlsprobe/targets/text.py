@@ -4,7 +4,8 @@ percent-decoding, and how a (redacted) input is quoted in a one-line message."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 from urllib.parse import unquote
 
 from tlsprobe.failures import UsageError
@@ -15,6 +16,8 @@ SHOWN_LENGTH = 160  # of an input quoted in a message
 BLANKS = " \t\r\n\f\v"  # ASCII whitespace: str.strip() would also eat \x1c-\x1f and U+2028
 _ESCAPES = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*", re.DOTALL)
 Span = tuple[int, int]
+T = TypeVar("T")
+V = TypeVar("V")
 
 
 def problem(text: str) -> str | None:
@@ -25,6 +28,20 @@ def problem(text: str) -> str | None:
         what = "a control character (a tab, a line break, an invisible format character, ...)"
         return f"contains {what}"
     return None
+
+
+def checked(where: str, check: Callable[[V], T], value: V) -> T:
+    """check(value), its UsageError prefixed with `where` the value came from."""
+    try:
+        return check(value)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def without_userinfo(text: str) -> str:
+    """`text` with all up to its last "@" as ***: what precedes an "@" may be a password, in
+    a URL with its scheme left out or a host field written user:password@host."""
+    return f"{REDACTED}@{text.rpartition('@')[2]}" if "@" in text else text
 
 
 def quoted(shown: str) -> str:

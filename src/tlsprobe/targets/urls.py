@@ -8,12 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from tlsprobe.failures import UsageError
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
-from tlsprobe.targets.text import Span, decode, quoted, render
+from tlsprobe.targets.text import Span, checked, decode, quoted, render
 from tlsprobe.targets.vocabulary import (
     DEFAULT_PORTS,
     LIBPQ_KEYWORDS,
@@ -126,11 +126,23 @@ def _host_port(text: str, start: int, end: int) -> tuple[Span, Span | None]:
 
 def shown(parts: Parts) -> str:
     """The URL as written with its password and secret query values as ***."""
+    return render(parts.text, _hidden(parts))
+
+
+def hidden_values(parts: Parts) -> tuple[str, ...]:
+    """What `shown` hides, as written and as each reader decodes it (urllib's unquote, and
+    parse_qsl's with + as a space): for the scrub of everything said about the target."""
+    written = [parts[span] for span in _hidden(parts)]
+    every = [form for raw in written for form in (raw, unquote(raw), unquote_plus(raw))]
+    return tuple(dict.fromkeys(form for form in every if form))
+
+
+def _hidden(parts: Parts) -> list[Span]:
     hidden = [parts.password] if parts.password is not None else []
     for key, value in parts.query_items():
         if value is not None and _secret(parts, parts[key], parts[value]):
             hidden.append(value)
-    return render(parts.text, hidden)
+    return hidden
 
 
 def shown_in_error(parts: Parts, extra: Sequence[Span] = ()) -> str:
@@ -179,7 +191,12 @@ def _secret(parts: Parts, raw_key: str, raw_value: str) -> bool:
 
 def refuse(parts: Parts, why: str, hidden: Sequence[Span] = ()) -> UsageError:
     """A UsageError quoting the URL over-redacted (and with the `hidden` spans as ***)."""
-    return UsageError(f"{quoted(shown_in_error(parts, hidden))}: {why}")
+    return UsageError(f"{in_error(parts, hidden)}: {why}")
+
+
+def in_error(parts: Parts, hidden: Sequence[Span] = ()) -> str:
+    """The URL quoted for a message about it, over-redacted (see shown_in_error)."""
+    return quoted(shown_in_error(parts, hidden))
 
 
 def protocol_of(parts: Parts) -> str:
@@ -213,20 +230,14 @@ def host_of(parts: Parts) -> str:
     raw = parts[parts.host]
     if ":" in raw and not raw.startswith("["):
         raise refuse(parts, "an IPv6 address in a URL goes in brackets, e.g. https://[::1]:8443/")
-    try:
-        return hosts.url_host(raw)
-    except UsageError as exc:
-        raise refuse(parts, str(exc)) from None
+    return checked(in_error(parts), hosts.url_host, raw)
 
 
 def port_of(parts: Parts, protocol: str) -> int:
     """The port as written (an empty one, as in `host:/`, is the default, as RFC 3986 has it)."""
     if parts.port is None or parts.port[0] == parts.port[1]:
         return DEFAULT_PORTS[protocol]
-    try:
-        return hosts.port_number(parts[parts.port])
-    except UsageError as exc:
-        raise refuse(parts, str(exc)) from None
+    return checked(in_error(parts), hosts.port_number, parts[parts.port])
 
 
 def options_of(parts: Parts) -> tuple[str | None, tuple[range, ...]]:
@@ -303,4 +314,5 @@ def generic_target(parts: Parts, protocol: str, *, name: str, source: str) -> Ta
         source=source,
         shown=shown(parts),
         query=query,
+        hidden=hidden_values(parts),
     )

@@ -14,6 +14,8 @@ SCHEME_ALIASES = {
 # The schemes libpq itself reads; SQLAlchemy reads the others (and passes driver options).
 LIBPQ_SCHEMES = ("postgresql", "postgres")
 REDACTED = "***"
+# RFC 3986 characters a path may hold unescaped; "%" keeps escapes already made.
+PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 # libpq keywords whose values are secrets: those libpq itself marks secret ("*": password,
 # sslpassword, oauth_client_secret) and the SCRAM keys, which stand in for a password.
 SECRET_KEYWORDS = (
@@ -40,6 +42,10 @@ _SECRET_WORDS = ("pas", "pw", "secret", "token", "auth", "cred", "key", "sig")
 
 
 _WORD_END = re.compile(r"[\s'\\&?;,]")  # what ends a key written inside a value
+# A dbname holding settings or a URI: libpq would read it as a second connection string
+# (expand_dbname) and connect where it says, not where the target does.
+_CONNINFO = re.compile(r"=|://")
+NESTED_DBNAME = "dbname holds a connection string (give its settings instead)"
 
 
 def supported_schemes() -> tuple[str, ...]:
@@ -54,6 +60,11 @@ def is_secret_key(key: str) -> bool:
     if key in LIBPQ_KEYWORDS:  # libpq's own, and not secret: sslkey is a path
         return False
     return any(word in folded for word in _SECRET_WORDS)
+
+
+def holds_conninfo(dbname: str) -> bool:
+    """Whether libpq would read `dbname` as a connection string of its own."""
+    return bool(_CONNINFO.search(dbname))
 
 
 def assigns_a_secret(value: str) -> bool:

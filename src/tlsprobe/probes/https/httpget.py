@@ -16,14 +16,12 @@ import httpcore
 
 from tlsprobe import __version__
 from tlsprobe.probes.https.backend import AsyncioBackend
-from tlsprobe.targets import Target
+from tlsprobe.targets import DEFAULT_PORTS, PATH_SAFE, Target, in_url
 
 USER_AGENT = f"tlsprobe/{__version__}"
 BACKEND = AsyncioBackend()
 
-# RFC 3986 characters allowed unescaped in a path and a query; "%" keeps escapes already made.
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
-_QUERY_SAFE = _PATH_SAFE + "?"
+_QUERY_SAFE = PATH_SAFE + "?"  # RFC 3986: a query may hold what a path may, and "?"
 
 
 @dataclass(frozen=True)
@@ -104,15 +102,14 @@ def answer(
 
 def request_target(target: Target) -> bytes:
     """The path and query of the target's URL, percent-encoded where the user left them raw."""
-    path = quote(target.path or "/", safe=_PATH_SAFE)
+    path = quote(target.path or "/", safe=PATH_SAFE)
     query = f"?{quote(target.query, safe=_QUERY_SAFE)}" if target.query else ""
     return (path + query).encode("ascii")
 
 
 def host_header(target: Target) -> str:
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    default = 80 if target.protocol == "http" else 443
-    return host if target.port == default else f"{host}:{target.port}"
+    host = in_url(target.host)
+    return host if target.port == DEFAULT_PORTS[target.protocol] else f"{host}:{target.port}"
 
 
 def _standard_reason(status: int) -> str:

@@ -24,7 +24,7 @@ from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres import wire
 from tlsprobe.probes.postgres.login import login
 from tlsprobe.probes.postgres.sslmodes import sslmodes
-from tlsprobe.targets import Target, client_tls, libpq
+from tlsprobe.targets import Target, client_tls, pgsettings
 
 IDS = ("connect", "pg.sslrequest", *TLS_CHECK_IDS, "pg.plaintext")
 ALPN = ("postgresql",)
@@ -55,7 +55,7 @@ async def probe(
 ) -> TargetResult:
     """Probe a postgresql:// target; `env` stands in for libpq's environment (os.environ)."""
     env = os.environ if env is None else env
-    settings = libpq.resolve(target, env, policy.ca_file)
+    settings = pgsettings.resolve(target, env, policy.ca_file)
     if target.client is None:  # client.encryption as this environment would configure libpq
         client = client_tls.for_postgres_params(dict(target.params), env)
         target = dataclasses.replace(target, client=client)
@@ -67,7 +67,7 @@ async def probe(
     return await run_probe(target, policy, ids, body)
 
 
-async def _body(state: ProbeState, settings: libpq.Settings) -> None:
+async def _body(state: ProbeState, settings: pgsettings.Settings) -> None:
     state.facts["sslnegotiation"] = settings.sslnegotiation
     stage = _direct if settings.direct else _negotiated
     negotiated = await stage(state, settings)
@@ -84,7 +84,7 @@ async def _body(state: ProbeState, settings: libpq.Settings) -> None:
         state.put(await login(state, settings))
 
 
-async def _negotiated(state: ProbeState, settings: libpq.Settings) -> Outcome:
+async def _negotiated(state: ProbeState, settings: pgsettings.Settings) -> Outcome:
     """SSLRequest then TLS, as libpq does; a failure is recorded and says whether to go on."""
 
     async def attempt(ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
@@ -108,7 +108,7 @@ async def _negotiated(state: ProbeState, settings: libpq.Settings) -> Outcome:
         return Stop.STOP
 
 
-async def _direct(state: ProbeState, settings: libpq.Settings) -> Outcome:
+async def _direct(state: ProbeState, settings: pgsettings.Settings) -> Outcome:
     """sslnegotiation=direct: the ClientHello first. A server that fails it but answers S to
     an SSLRequest is a PostgreSQL older than 17, not a broken one."""
 
@@ -149,7 +149,7 @@ def _fail_tls(state: ProbeState, exc: Exception) -> None:
     state.fail_step(why.detail, why.hint)
 
 
-def _client_cert(state: ProbeState, settings: libpq.Settings) -> tls.ClientCert | None:
+def _client_cert(state: ProbeState, settings: pgsettings.Settings) -> tls.ClientCert | None:
     """libpq sends a client certificate only when its file exists, and so does the probe. Its
     key is loaded now, with sslpassword: one that cannot be used fails the handshake step before
     any connection, as libpq fails before its handshake."""
@@ -236,7 +236,7 @@ async def _sslrequest_only(state: ProbeState) -> bytes:
         transport.abort()
 
 
-async def _plaintext(state: ProbeState, settings: libpq.Settings) -> Check:
+async def _plaintext(state: ProbeState, settings: pgsettings.Settings) -> Check:
     """pg.plaintext: a plaintext StartupMessage; close at the first answer, never log in."""
     who, database = settings.user or "postgres", settings.dbname
     try:

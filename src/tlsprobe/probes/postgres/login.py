@@ -15,7 +15,7 @@ from tlsprobe.failures import KIND_HINTS, ClientKeyError, Explained, KeyProblem,
 from tlsprobe.model import Check, Status
 from tlsprobe.probes.base import ProbeState
 from tlsprobe.targets import REDACTED, SECRET_KEYWORDS
-from tlsprobe.targets.libpq import Settings
+from tlsprobe.targets.pgsettings import Settings
 
 QUERY = "SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 # libpq's connect_timeout is in whole seconds, and it treats 1 as 2.

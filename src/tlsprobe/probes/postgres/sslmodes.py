@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tlsprobe.model import Check, Status
-from tlsprobe.targets.libpq import SSLMODES
+from tlsprobe.targets.pgsettings import SSLMODES
 
 TLS_UNVERIFIED = "TLS without verifying"
 
