@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from tlsprobe import __version__
-from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS, MinTls
+from tlsprobe.cli.output import EXIT_USAGE
+from tlsprobe.escaping import visible
+from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS, MinTls, Policy
 from tlsprobe.plan import Flags, Sources
 from tlsprobe.report import FORMATS
 
-EXIT_USAGE = 2
 DEFAULT_LISTEN = ("127.0.0.1", 9468)
+DEFAULTS = Policy()  # the built-in defaults the help text names
 DESCRIPTION = "Probe the TLS of PostgreSQL, SMTP and HTTPS endpoints and print the verdicts."
 # Numbers as ASCII digits only: int() and float() also take other scripts' digits (U+0661),
 # blanks, "_" separators, signs, exponents, "inf" and "nan".
@@ -26,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {visible(message)} (see {self.prog} --help)\n")
 
 
 def _whole(text: str) -> int:
@@ -87,18 +89,21 @@ def _add_policy_options(parser: argparse.ArgumentParser, *, timeout: float) -> N
         help=f"deadline per target, every phase included (default {timeout:g})",
     )
     parser.add_argument(
-        "--concurrency", type=_positive_int, metavar="N", help="targets probed at once (default 50)"
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help=f"targets probed at once (default {DEFAULTS.concurrency})",
     )
     parser.add_argument(
         "--min-tls",
         choices=[v.value for v in MinTls],
-        help="lowest acceptable TLS version (default 1.2)",
+        help=f"lowest acceptable TLS version (default {DEFAULTS.min_tls})",
     )
     parser.add_argument(
         "--expiry-warn-days",
         type=_days,
         metavar="N",
-        help="warn when a certificate expires within N days (default 14)",
+        help=f"warn when a certificate expires within N days (default {DEFAULTS.expiry_warn_days})",
     )
     parser.set_defaults(default_timeout=timeout)
 
