@@ -251,9 +251,15 @@ async def _ehlo(state: ProbeState, session: Session, step: Step) -> None:
 
 
 async def _login(state: ProbeState, session: Session) -> None:
-    """AUTH inside TLS with the URL's credentials, with the first mechanism both sides know."""
+    """AUTH inside TLS with the URL's credentials, with the first mechanism both sides know;
+    only over a session a default client would trust with them, as HTTPS sends Basic ones."""
     state.enter("smtp.login")
     target = state.target
+    why = tls.credentials_withheld(session.tls_context(), session.handshake(), target.host)
+    if why is not None:
+        state.log(f"credentials in the URL withheld: {why}")
+        state.put(checks.login_withheld(why))
+        return
     mechanism = checks.pick_mechanism(session.auth_methods)
     if mechanism is None:
         state.put(checks.no_mechanism(session.extensions, session.auth_methods))

@@ -178,10 +178,17 @@ class Session:
             self.tap.redact = False
 
     def handshake(self) -> tls.Handshake:
-        ssl_object = self.transport.get_extra_info("ssl_object")
+        return tls.capture(self._ssl_object())
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The context this connection's TLS session was made with."""
+        return self._ssl_object().context
+
+    def _ssl_object(self) -> ssl.SSLObject:
+        ssl_object: ssl.SSLObject | None = self.transport.get_extra_info("ssl_object")
         if ssl_object is None:
             raise RuntimeError("no TLS session on this connection")
-        return tls.capture(ssl_object)
+        return ssl_object
 
     async def quit(self) -> None:
         """QUIT politely, but never wait long for the 221."""
