@@ -103,6 +103,8 @@ class Tap(SMTPProtocol):
             self._partial.clear()
 
     def _shown(self, line: str) -> str:
+        # Policy, not redaction (the runner's scrub is that): AUTH payloads are never logged,
+        # whatever they hold, so a transcript never carries a credential or a challenge answer.
         verb, _, rest = line.partition(" ")
         if verb.upper() == "AUTH":
             mechanism = rest.split(" ", 1)[0]
