@@ -17,8 +17,10 @@ def main() -> None:
                 f"{endpoint.name:<{name_width}}  {endpoint.url:<{url_width}}  "
                 f"{endpoint.description}"
             )
-        print(f"CA file: {lab.ca_file}", flush=True)
+        # Inside the try: a Ctrl-C that comes as soon as the line is out (the tests send one
+        # then) may interrupt print() itself, before it returns.
         try:
+            print(f"CA file: {lab.ca_file}", flush=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
