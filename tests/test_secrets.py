@@ -281,6 +281,44 @@ def test_a_password_with_quotes_is_hidden_in_every_repr(text: str, shown: str) -
     assert secrets_of(QUOTES).scrub(text) == shown
 
 
+MESSY = "a'b\"c\\dé\te"  # both quotes, a backslash, a tab and a two-byte character
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        json.dumps(MESSY)[1:-1],
+        MESSY.encode().decode("ascii", "backslashreplace"),
+        MESSY.encode("unicode_escape").decode("ascii"),
+        repr(MESSY)[1:-1],
+        repr(MESSY.encode())[2:-1],
+    ],
+    ids=["json", "bytes escaped", "unicode_escape", "str repr", "bytes repr"],
+)
+def test_each_escaping_of_a_password_is_hidden(form: str) -> None:
+    """Each escaping writes this password differently (backslash doubled or not, the tab and
+    the é written out each its own way), and each is hidden whole."""
+    assert len({form, MESSY}) == 2
+    assert secrets_of(MESSY).scrub(f"<{form}>") == "<***>"
+
+
+@pytest.mark.parametrize(
+    ("password", "text", "shown"),
+    [
+        # The quotes around it make a repr escape a ' it would leave alone on its own.
+        ("It's", repr(bytearray(b'say "It\'s"')), "bytearray(b'say \"***\"')"),
+        ('Sé "hi"', 'Go %q: "Sé \\"hi\\""', 'Go %q: "***"'),  # " escaped, é kept
+        ('It\'s "é"', 'addslashes: It\\\'s \\"é\\"', "addslashes: ***"),  # both escaped
+    ],
+)
+def test_a_quote_escaped_for_the_quotes_around_it_is_hidden(
+    password: str, text: str, shown: str
+) -> None:
+    """A ' or a " escaped (or both) where the password itself would not make a repr escape it:
+    its quotes are escaped for the quotes around it."""
+    assert secrets_of(password).scrub(text) == shown
+
+
 URI_PASSWORD = "a'b(c)!d*e~f g/h?i:j@k&l=m+n$o,p;q#r"
 
 

@@ -2,7 +2,8 @@
 
 One session does greeting, EHLO, STARTTLS, the handshake (judged by the shared TLS judge), EHLO
 inside TLS and, with credentials, AUTH; QUIT, no mail. A second connection tests STARTTLS
-command injection (CVE-2011-0411). Credentials are sent only inside TLS, and never logged.
+command injection (CVE-2011-0411). Credentials are sent only inside a TLS session a default
+client would trust with them (tls.credentials_withheld, as for HTTPS), and never logged.
 """
 
 from __future__ import annotations
