@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from typing import Any
 
 import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 
 from certbuild import (
     DAY,
@@ -152,6 +153,48 @@ def test_cert_info_rsa_and_no_san() -> None:
     assert info.subject == info.issuer == "CN=only-cn"
     rsa_leaf = trustme_leaf("db.lab.test", key_type=trustme.KeyType.RSA)
     assert certs.key_text(rsa_leaf) == "RSA-2048"
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        (ec.generate_private_key(ec.SECP384R1()), "EC P-384"),
+        (ec.generate_private_key(ec.SECP521R1()), "EC P-521"),
+        (ec.generate_private_key(ec.SECP256K1()), "EC secp256k1"),
+        (ed25519.Ed25519PrivateKey.generate(), "Ed25519"),
+        (ed448.Ed448PrivateKey.generate(), "Ed448"),
+    ],
+    ids=["P-384", "P-521", "secp256k1", "Ed25519", "Ed448"],
+)
+def test_key_text_names_each_key(key: Any, text: str) -> None:
+    """Each key type and curve is named as people know it; a curve without a short name by
+    OpenSSL's."""
+    assert certs.key_text(build("k", key=key, issuer=("CA", EC_KEY))) == text
+
+
+def test_role_of_each_position() -> None:
+    """The first certificate is the leaf; after it a self-issued one is a root, any other an
+    intermediate."""
+    root, inter = build("Root"), build("Inter", issuer=("Root", EC_KEY))
+    assert [certs.role(0, root), certs.role(1, root), certs.role(1, inter)] == [
+        "leaf",
+        "root",
+        "intermediate",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "minimum", "expected"),
+    [
+        ("TLSv1.2", "TLSv1.2", True),
+        ("TLSv1.1", "TLSv1.2", False),
+        ("TLSv1", "SSLv3", True),
+        ("unknown", "SSLv3", False),
+    ],
+)
+def test_version_at_least(version: str, minimum: str, expected: bool) -> None:
+    """Versions compare by age; one that is not known is below every minimum, SSLv3 too."""
+    assert certs.version_at_least(version, minimum) is expected
 
 
 @pytest.mark.parametrize(

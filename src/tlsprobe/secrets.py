@@ -35,7 +35,6 @@ every form before replacing any, is what the usual chain of str.replace calls ge
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -104,13 +103,7 @@ class Secrets:
     def of(cls, target: Target, env: Mapping[str, str] | None = None) -> Secrets:
         """The secrets of `target`; `env` is the environment libpq reads PGPASSWORD from."""
         values = secret_values(target, env or {}) + libpq_files.passwords(target, env or {})
-        return cls.made(tuple(values), target.user or "")
-
-    @classmethod
-    @functools.lru_cache(maxsize=256)
-    def made(cls, values: tuple[str, ...], user: str) -> Secrets:
-        """The Secrets of these values for this user: made once for as long as they recur (the
-        exporter probes the same targets at every scrape; many targets share a password)."""
+        user = target.user or ""
         forms = {form for value in values for form in forms_of(value, user)}
         forms.discard("")
         cores = {core for value in values for core in base64_cores(value)}
