@@ -309,6 +309,8 @@ def test_each_escaping_of_a_password_is_hidden(form: str) -> None:
         ("It's", repr(bytearray(b'say "It\'s"')), "bytearray(b'say \"***\"')"),
         ('Sé "hi"', 'Go %q: "Sé \\"hi\\""', 'Go %q: "***"'),  # " escaped, é kept
         ('It\'s "é"', 'addslashes: It\\\'s \\"é\\"', "addslashes: ***"),  # both escaped
+        # Both quotes escaped and the backslash not, as a naive escaper leaves it.
+        ('It\'s "a\\b"', 'naive: It\\\'s \\"a\\b\\"', "naive: ***"),
     ],
 )
 def test_a_quote_escaped_for_the_quotes_around_it_is_hidden(
