@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import os
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,7 @@ def test_a_password_in_the_url_is_logged_by_libpq_keyword_as_stars(libpq_env: Pa
         ("#db:5432:app:probe:commented\nhost:1:2:3\n\n", ()),
         ("a:1:b:c:first\nd:2:e:f:second", ("first", "second")),
         ("a:1:b:c:form\x0cfeed\n", ("form\x0cfeed",)),
+        ("a:1:b:c:blank-and-X-kept \tX\r\n", ("blank-and-X-kept \tX",)),
     ],
 )
 def test_pgpass_passwords(text: str, found: tuple[str, ...]) -> None:
@@ -189,9 +190,10 @@ def test_service_file_entries() -> None:
     """Every section's password and sslpassword, as written and trimmed, and the password
     files a service names; comments and other keys count for nothing."""
     text = (
-        "[a]\nhost=db\n  password= spaced \n#password=commented\n[b]\nsslpassword=k\npassfile=/p\n"
+        "[a]\nhost=db\n  password= spaced \n#password=commented\npassword\n"
+        "[b=c]\nsslpassword=k=v\npassfile=/p\n"
     )
-    assert libpq_files.service_file_entries(text) == ((" spaced", "spaced", "k", "k"), ("/p",))
+    assert libpq_files.service_file_entries(text) == ((" spaced", "spaced", "k=v"), ("/p",))
 
 
 def postgres_target(query: str = "") -> Any:
@@ -259,6 +261,23 @@ def test_a_file_that_cannot_be_read_holds_no_password(tmp_path: Path, kind: str)
     assert libpq_files.passwords(postgres_target(), env) == []
 
 
+def test_homes_are_home_and_the_password_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """~ is $HOME and the user's home in the password database, each once; without an entry
+    there (a container's unnamed uid) $HOME alone."""
+    import pwd
+
+    own = pwd.getpwuid(os.getuid()).pw_dir
+    assert libpq_files._homes({"HOME": "/h"}) == ["/h", own]
+    assert libpq_files._homes({"HOME": own}) == [own]
+    assert libpq_files._homes({}) == [own]
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert libpq_files._homes({"HOME": "/h"}) == ["/h"]
+
+
 def test_a_file_is_read_once_while_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -280,3 +299,29 @@ def test_a_file_is_read_once_while_unchanged(
     pgpass(path, "*:*:*:*:second-version-longer")
     assert Secrets.of(target, env).scrub("second-version-longer") == "***"
     assert opened.count(str(path)) == 2
+
+
+def test_any_change_of_the_file_is_seen(tmp_path: Path) -> None:
+    """A file rewritten in place at the same size, one grown with its time set back, and one
+    replaced by another of the same size and time are each read anew."""
+    path = pgpass(tmp_path / "pgpass", "*:*:*:*:version-1")
+    env = {"PGPASSFILE": str(path), "HOME": "/nonexistent"}
+
+    def seen() -> list[str]:
+        return libpq_files.passwords(postgres_target(), env)
+
+    def keep_time(change: Callable[[], object]) -> None:
+        before = path.stat().st_mtime_ns
+        change()
+        os.utime(path, ns=(before, before))
+
+    assert seen() == ["version-1"]
+    path.write_text("*:*:*:*:version-2\n")  # same size, same inode, a new time
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+    assert seen() == ["version-2"]
+    keep_time(lambda: path.write_text("*:*:*:*:version-three\n"))  # only the size differs
+    assert seen() == ["version-three"]
+    other = pgpass(tmp_path / "other", "*:*:*:*:version-four!")  # only the inode differs
+    os.utime(other, ns=(path.stat().st_mtime_ns,) * 2)
+    os.replace(other, path)
+    assert seen() == ["version-four!"]

@@ -130,17 +130,15 @@ def _pgpass_fields(line: str) -> list[str]:
 def service_file_entries(text: str) -> Entries:
     """The secret keywords' values in a service file, in every section, and the password files
     it names (passfile=): `[name]` sections of `key=value` lines, "#" comments (libpq's
-    parseServiceFile, which keeps the value exactly as written after "=")."""
+    parseServiceFile, which keeps the value exactly as written after the first "="). A comment
+    or a section line needs no test of its own: its key ("#password", "[name") is none of these."""
     secrets: list[str] = []
     passfiles: list[str] = []
-    for written in _lines(text):
-        line = written.strip()
-        key, equals, value = line.partition("=")
-        if not equals or line.startswith(("#", "[")):
-            continue
+    for line in _lines(text):
+        key, equals, value = line.strip().partition("=")
         key = key.strip().lower()
-        if key in SECRET_KEYWORDS:
-            secrets += [value, value.strip()]
-        elif key == "passfile":
+        if equals and key in SECRET_KEYWORDS:
+            secrets += dict.fromkeys((value, value.strip()))
+        elif equals and key == "passfile":
             passfiles.append(value.strip())
     return tuple(secrets), tuple(passfiles)
