@@ -5,7 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from tlsprobe.model import CHECKS
+from tlsprobe.probes.base import check_of, step_for
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "tlsprobe"
@@ -92,3 +95,77 @@ def test_every_check_a_probe_reports_is_in_the_catalogue() -> None:
 
     named = {*https.IDS, *https.PLAIN_IDS, *smtp.IDS, "smtp.login", *postgres.IDS, "pg.login"}
     assert named - set(CHECKS) == set()
+
+
+# Calls whose first argument, written as a literal, is a check id, or a step "check/phase".
+ID_CALLS = frozenset({"Check", "enter", "passed", "step_for", "Step"})
+# Of those, the calls that enter a whole check as a step: its catalogue entry says how a deadline
+# that catches it reads.
+STEP_CALLS = frozenset({"enter", "step_for"})
+
+
+def literal_ids(tree: ast.AST) -> list[tuple[str, int, str]]:
+    """(call, line, literal) for every ID_CALLS call in `tree` whose first argument is a string."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        first = node.args[0]
+        if name in ID_CALLS and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            found.append((name, node.lineno, first.value))
+    return found
+
+
+def unknown_ids(found: list[tuple[str, int, str]]) -> list[str]:
+    return [
+        f"{call}({value!r}) line {line}"
+        for call, line, value in found
+        if check_of(value) not in CHECKS
+    ]
+
+
+def src_literal_ids() -> list[tuple[str, int, str]]:
+    return [
+        hit for path in PACKAGE.rglob("*.py") for hit in literal_ids(ast.parse(path.read_text()))
+    ]
+
+
+def test_every_literal_check_id_is_in_the_catalogue() -> None:
+    """Every check id written as a literal in Check(), enter(), passed(), step_for() or Step()
+    anywhere in src/ (a step "check/phase" by its check) is in model.CHECKS."""
+    found = src_literal_ids()
+    assert len(found) > 50  # the scan sees the probes' calls
+    assert unknown_ids(found) == []
+
+
+def test_the_scan_catches_a_typo() -> None:
+    """The bad twin: a mistyped id in any of the calls is reported, a good one is not."""
+    source = """
+state.enter("tls.handshak")
+state.passed("connect", "ok")
+Check("cert.chian", Status.PASS)
+step_for("pg.login")
+Step("smtp.starttsl/ehlo", "no reply")
+"""
+    assert unknown_ids(literal_ids(ast.parse(source))) == [
+        "enter('tls.handshak') line 2",
+        "Check('cert.chian') line 4",
+        "Step('smtp.starttsl/ehlo') line 6",
+    ]
+
+
+def test_steps_entered_by_name_have_stall_words_and_no_others_do() -> None:
+    """A check entered as a step by name says how a deadline that catches it reads; a check
+    never entered so has no such words (they would be dead data)."""
+    entered = {value for call, _, value in src_literal_ids() if call in STEP_CALLS}
+    with_words = {check_id for check_id, spec in CHECKS.items() if spec.stall}
+    assert entered == with_words
+
+
+def test_step_for_a_name_not_in_the_catalogue_raises() -> None:
+    """step_for has no fallback wording that would hide a typo: an unknown id is a KeyError."""
+    assert step_for("tls.handshake").stall == "no TLS ServerHello within {t:g} s"
+    with pytest.raises(KeyError):
+        step_for("tls.handshak")

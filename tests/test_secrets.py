@@ -253,6 +253,100 @@ def test_every_form_of_the_password_is_hidden(form: str) -> None:
     assert secrets_of(FORM_PASSWORD).scrub(f"said: {form} (end)") == "said: *** (end)"
 
 
+QUOTES = "It's\"Sécret"  # both quotes, and a character that is two bytes in UTF-8
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # h11 quotes a bad header line as the repr of its bytearray: ' escaped, " not.
+        (repr(bytearray(f"X {QUOTES}: y".encode())), "bytearray(b'X ***: y')"),
+        (repr(f"X {QUOTES}"), "'X ***'"),  # a str repr: ' escaped, é as it is
+        (json.dumps(QUOTES), '"***"'),  # " escaped, é as \\u00e9
+        (json.dumps(QUOTES, ensure_ascii=False), '"***"'),
+        ("It\\'s\\\"S\\xc3\\xa9cret!", "***!"),  # both escaped, as bytes
+        ("It's\\\"S\\u00e9cret!", "***!"),  # " escaped, as unicode_escape writes é
+    ],
+)
+def test_a_password_with_quotes_is_hidden_in_every_repr(text: str, shown: str) -> None:
+    """A password holding both quotes is found however a repr or JSON escapes them: ' alone,
+    " alone, or both, in its text and in its bytes."""
+    assert secrets_of(QUOTES).scrub(text) == shown
+
+
+MESSY = "a'b\"c\\dé\te"  # both quotes, a backslash, a tab and a two-byte character
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        json.dumps(MESSY)[1:-1],
+        MESSY.encode().decode("ascii", "backslashreplace"),
+        MESSY.encode("unicode_escape").decode("ascii"),
+        repr(MESSY)[1:-1],
+        repr(MESSY.encode())[2:-1],
+    ],
+    ids=["json", "bytes escaped", "unicode_escape", "str repr", "bytes repr"],
+)
+def test_each_escaping_of_a_password_is_hidden(form: str) -> None:
+    """Each escaping writes this password differently (backslash doubled or not, the tab and
+    the é written out each its own way), and each is hidden whole."""
+    assert len({form, MESSY}) == 2
+    assert secrets_of(MESSY).scrub(f"<{form}>") == "<***>"
+
+
+@pytest.mark.parametrize(
+    ("password", "text", "shown"),
+    [
+        # The quotes around it make a repr escape a ' it would leave alone on its own.
+        ("It's", repr(bytearray(b'say "It\'s"')), "bytearray(b'say \"***\"')"),
+        ('Sé "hi"', 'Go %q: "Sé \\"hi\\""', 'Go %q: "***"'),  # " escaped, é kept
+        ('It\'s "é"', 'addslashes: It\\\'s \\"é\\"', "addslashes: ***"),  # both escaped
+        # Both quotes escaped and the backslash not, as a naive escaper leaves it.
+        ('It\'s "a\\b"', 'naive: It\\\'s \\"a\\b\\"', "naive: ***"),
+    ],
+)
+def test_a_quote_escaped_for_the_quotes_around_it_is_hidden(
+    password: str, text: str, shown: str
+) -> None:
+    """A ' or a " escaped (or both) where the password itself would not make a repr escape it:
+    its quotes are escaped for the quotes around it."""
+    assert secrets_of(password).scrub(text) == shown
+
+
+URI_PASSWORD = "a'b(c)!d*e~f g/h?i:j@k&l=m+n$o,p;q#r"
+
+
+@pytest.mark.parametrize(
+    ("safe", "plus"),
+    [
+        ("-_.!~*'()", False),  # JavaScript's encodeURIComponent
+        ("-_.!~*'();/?:@&=+$,#", False),  # JavaScript's encodeURI
+        ("!$&'()*+,;=:@", False),  # RFC 3986: a path segment
+        ("!$&'()*+,;=:", False),  # RFC 3986: userinfo
+        ("/", False),  # Python's quote by default
+        ("/", True),
+    ],
+)
+def test_a_password_encoded_with_another_safe_set_is_hidden(safe: str, plus: bool) -> None:
+    """Percent-encoding leaves different characters alone in JavaScript, in each part of a URI
+    and in Python's defaults: the password is found encoded each way."""
+    encoded = (quote_plus if plus else quote)(URI_PASSWORD, safe=safe)
+    assert encoded not in (URI_PASSWORD, quote(URI_PASSWORD, safe=""))
+    assert (
+        secrets_of(URI_PASSWORD).scrub(f"Location: /x?p={encoded} end") == "Location: /x?p=*** end"
+    )
+
+
+def test_a_password_in_capitals_or_small_letters_is_hidden() -> None:
+    """A server that changes the case of what it echoes (an HSTS note in capitals) still shows
+    ***; the twin, another password with the same letters, is left alone."""
+    hidden = secrets_of("MixedCase-Pw1 é")
+    assert hidden.scrub("NOTE: MIXEDCASE-PW1 É; mixedcase-pw1 é") == "NOTE: ***; ***"
+    assert hidden.scrub("p=MIXEDCASE-PW1%20%C3%89&q=mixedcase-pw1%20%c3%a9") == "p=***&q=***"
+    assert hidden.scrub("MixedCase-Pw2") == "MixedCase-Pw2"
+
+
 def test_a_password_given_encoded_is_found_decoded_and_with_blanks_collapsed() -> None:
     """A password set encoded (password_env holding "a%20b") is found decoded too, and one with a
     run of blanks is found as a tidied message shows it ("a b")."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import inspect
 import json
+import re
 import ssl
 from pathlib import Path
 from typing import Any
@@ -16,14 +18,18 @@ from aiosmtpd.smtp import SMTP as AiosmtpdServer
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from aiosmtplib import errors as smtp_errors
 
-from conftest import statuses
+from conftest import detail, statuses
 from tlsprobe.cli import main
+from tlsprobe.failures import KIND_HINTS, Kind
 from tlsprobe.lab import Lab
 from tlsprobe.lab.certs import Pki
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.probes import smtp
+from tlsprobe.probes.base import Step
+from tlsprobe.probes.smtp import steps
 from tlsprobe.probes.smtp import verdicts as smtp_checks
 from tlsprobe.probes.smtp.session import Tap, explain_smtp
+from tlsprobe.runner import probe_one
 from tlsprobe.targets import parse_target
 
 SECRET = "s3cret-pw"
@@ -118,7 +124,7 @@ def make(cls: type[BaseException]) -> BaseException:
 @pytest.mark.parametrize("cls", aiosmtplib_exceptions(), ids=lambda c: c.__name__)
 def test_every_aiosmtplib_exception_is_explained(cls: type[BaseException]) -> None:
     """Every aiosmtplib exception becomes a plain-language fact, never "unexpected error"."""
-    why = explain_smtp(make(cls), "connect/greeting")
+    why = explain_smtp(make(cls), steps.GREETING)
     assert why.kind != "internal"
     assert "unexpected" not in why.detail
 
@@ -126,9 +132,31 @@ def test_every_aiosmtplib_exception_is_explained(cls: type[BaseException]) -> No
 def test_closed_during_greeting_and_after_220() -> None:
     """A disconnect reads differently before the greeting and after 220 to STARTTLS."""
     closed = smtp_errors.SMTPServerDisconnected("Unexpected EOF received")
-    assert "before its greeting" in explain_smtp(closed, "connect/greeting").detail
-    after = explain_smtp(closed, "tls.handshake/starttls")
+    assert "before its greeting" in explain_smtp(closed, steps.GREETING).detail
+    after = explain_smtp(closed, steps.HANDSHAKE_AFTER_STARTTLS)
     assert "after answering 220 to STARTTLS" in after.detail
+
+
+@pytest.mark.parametrize(
+    ("step", "detail", "hint"),
+    [
+        (steps.CONNECT, "before its greeting was complete", "refuses this client"),
+        (steps.BANNER, "before its greeting was complete", "refuses this client"),
+        (steps.EHLO_IMPLICIT, "instead of answering EHLO", "refuses this client"),
+        (steps.EHLO_TLS, "instead of answering EHLO inside TLS", ""),
+        (steps.HANDSHAKE, "during the TLS handshake", "may not speak TLS on this port"),
+        (steps.LOGIN, "during AUTH", ""),
+        (steps.INJECTION, "during smtp.starttls_injection", ""),
+    ],
+)
+def test_closed_words_are_the_steps_own_or_its_checks(step: Step, detail: str, hint: str) -> None:
+    """A closed connection is said by its step's own words, else its check's, part by part
+    (an EHLO phase of connect has its own place and connect's hint); else the step is named."""
+    why = explain_smtp(smtp_errors.SMTPServerDisconnected("Unexpected EOF received"), step)
+    assert why.detail == f"the server closed the connection {detail}"
+    assert hint in why.hint
+    if not hint:
+        assert why.hint == KIND_HINTS[Kind.EOF]
 
 
 def test_injection_window_stays_inside_the_deadline() -> None:
@@ -187,3 +215,51 @@ def test_real_aiosmtpd_server(tmp_path: Path) -> None:
     }
     assert statuses(good) == every
     assert statuses(bad) == {**every, "smtp.login": "fail"}
+
+
+async def probe_greeting(greeting: bytes) -> TargetResult:
+    """Probe, through the runner, a server that greets with `greeting` and then waits."""
+
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        writer.write(greeting)
+        with contextlib.suppress(OSError):
+            await writer.drain()
+            await reader.read()  # until the probe hangs up
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        return await probe_one(parse_target(f"smtp://localhost:{port}"), Policy(timeout=3.0))
+    finally:
+        server.close()
+        await asyncio.wait(handlers, timeout=2.0)
+        await server.wait_closed()
+
+
+def test_a_greeting_with_no_line_end_says_what_came() -> None:
+    """64 KB with no line end reads as that many bytes with no line end, quoting their start
+    with its control characters written out, not as "(nothing)"."""
+    result = asyncio.run(probe_greeting(b"\x1b[2J" + b"A" * 65532))
+    assert statuses(result)["connect"] == "fail"
+    said = re.fullmatch(
+        r"the greeting is not SMTP: (\d+) bytes came with no line end; they begin (.*)",
+        detail(result, "connect"),
+    )
+    assert said is not None
+    assert 32768 < int(said.group(1)) <= 65536
+    assert said.group(2) == "\\x1b[2J" + "A" * 56
+
+
+def test_a_greeting_line_that_is_not_smtp_is_quoted() -> None:
+    """The twin: a complete line that is not SMTP (an SSH banner) is quoted as it came."""
+    result = asyncio.run(probe_greeting(b"SSH-2.0-OpenSSH_9.6\r\n"))
+    assert statuses(result)["connect"] == "fail"
+    assert detail(result, "connect") == "the greeting is not SMTP: SSH-2.0-OpenSSH_9.6"

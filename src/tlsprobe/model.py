@@ -125,13 +125,14 @@ def _field(name: str, value: Any, change: Callable[[str], str]) -> Any:
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A check id, defined once: its column title, and how a deadline that catches its step
-    is said ({t:g} is the deadline in seconds) with what to change then ("" takes the hint
-    for timeouts)."""
+    """A check id, defined once: its column title and, for a check a probe enters as a step,
+    how a deadline that catches it is said ({t:g} is the deadline in seconds; "": the check is
+    never a step, the judge decides it from what other steps found) with what to change then
+    ("" takes the hint for timeouts)."""
 
     id: str
     title: str
-    stall: str
+    stall: str = ""
     stall_hint: str = ""
 
 
@@ -141,15 +142,15 @@ def _catalogue(*specs: CheckSpec) -> dict[str, CheckSpec]:
 
 # Every check id, in report order: reports lay their columns out in this order.
 CHECKS = _catalogue(
-    CheckSpec("client.encryption", "encryption", "no verdict on the client within {t:g} s"),
+    CheckSpec("client.encryption", "encryption"),
     CheckSpec("connect", "connect", "no TCP connection within {t:g} s"),
     CheckSpec("pg.sslrequest", "sslrequest", "no answer to the SSLRequest within {t:g} s"),
     CheckSpec("smtp.starttls", "starttls", "no reply to STARTTLS within {t:g} s"),
     CheckSpec("tls.handshake", "handshake", "no TLS ServerHello within {t:g} s"),
-    CheckSpec("tls.version", "version", "no verdict on the TLS version within {t:g} s"),
+    CheckSpec("tls.version", "version"),
     CheckSpec("cert.chain", "chain", "no verdict on the certificate chain within {t:g} s"),
-    CheckSpec("cert.hostname", "hostname", "no verdict on the host name within {t:g} s"),
-    CheckSpec("cert.expiry", "expiry", "no verdict on the expiry dates within {t:g} s"),
+    CheckSpec("cert.hostname", "hostname"),
+    CheckSpec("cert.expiry", "expiry"),
     CheckSpec(
         "http.status",
         "status",
@@ -157,8 +158,8 @@ CHECKS = _catalogue(
         "the request was sent but no response came: the application (or a proxy's upstream) "
         "is hung or slow; look at it, or raise --timeout",
     ),
-    CheckSpec("http.hsts", "hsts", "no HTTP response within {t:g} s"),
-    CheckSpec("smtp.auth_before_tls", "auth before tls", "no reply to EHLO within {t:g} s"),
+    CheckSpec("http.hsts", "hsts"),
+    CheckSpec("smtp.auth_before_tls", "auth before tls"),
     CheckSpec(
         "smtp.starttls_injection",
         "starttls injection",

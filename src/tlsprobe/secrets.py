@@ -3,12 +3,15 @@ through before any report or the exporter sees it (the runner applies it).
 
 The secrets of a target: its password, the values of libpq's secret keywords (password,
 sslpassword) among its parameters, the passphrase of its client key, and, for PostgreSQL, the
-PGPASSWORD that libpq would use. A secret can come back in the words of a server or a library
+PGPASSWORD that libpq would use and every password libpq could find in its files (~/.pgpass,
+service files: libpq_files.py). A secret can come back in the words of a server or a library
 in any of the shapes it travelled in, so each is searched for as given, percent-decoded,
-percent-encoded (both quote styles, both cases of hex), with its blanks collapsed (as messages
-are tidied), as a repr would escape it, as its UTF-8 bytes read as Latin-1 or ASCII (an HTTP
-header, a reason phrase), and in base64: alone (AUTH LOGIN), as AUTH PLAIN's `\\0user\\0password`
-and HTTP Basic's `user:password`, and inside any other base64 run (any user, any authzid).
+with its blanks collapsed (as messages are tidied), in capitals and in small letters, and each
+of those percent-encoded (with Python's, JavaScript's and RFC 3986's sets of characters left
+alone, `+` or `%20` for a blank, both cases of hex), as a repr or JSON would escape it (either
+quote escaped, or both), as its UTF-8 bytes read as Latin-1 or ASCII (an HTTP header, a reason
+phrase), and in base64: alone (AUTH LOGIN), as AUTH PLAIN's `\\0user\\0password` and HTTP
+Basic's `user:password`, and inside any other base64 run (any user, any authzid).
 Not covered: a secret that a probe's own shortening cuts (a greeting quoted to 120 characters)
 shows its first characters; the forms above are searched for whole.
 
@@ -32,18 +35,24 @@ every form before replacing any, is what the usual chain of str.replace calls ge
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
+from tlsprobe import libpq_files
 from tlsprobe.targets import REDACTED, SECRET_KEYWORDS, Target
 
 __all__ = ["Secrets", "scrub_structure"]
 
 SHORTEST_ANYWHERE = 3  # shorter forms are replaced only where they stand alone
 SHORTEST_CORE = 4  # base64 shorter than this inside a longer run is too likely by chance
+# What each way of percent-encoding leaves as it is, besides letters, digits and "_.-~": nothing
+# (a URL component in Python), "/" (a path, Python's default), JavaScript's encodeURIComponent
+# and encodeURI, and RFC 3986's sub-delimiters in a path segment and in userinfo.
+SAFE_SETS = ("", "/", "!~*'()", "!~*'();/?:@&=+$,#", "!$&'()*+,;=:@", "!$&'()*+,;=:")
 _WORD_CHAR = re.compile(r"[A-Za-z0-9]")
 _HEX = re.compile(r"%[0-9A-F]{2}")
 _BASE64_CHAR = "[A-Za-z0-9+/]"
@@ -93,7 +102,7 @@ class Secrets:
     @classmethod
     def of(cls, target: Target, env: Mapping[str, str] | None = None) -> Secrets:
         """The secrets of `target`; `env` is the environment libpq reads PGPASSWORD from."""
-        values = secret_values(target, env or {})
+        values = secret_values(target, env or {}) + libpq_files.passwords(target, env or {})
         user = target.user or ""
         forms = {form for value in values for form in forms_of(value, user)}
         forms.discard("")
@@ -156,24 +165,49 @@ def secret_values(target: Target, env: Mapping[str, str]) -> list[str]:
 def forms_of(secret: str, user: str) -> set[str]:
     """Every shape of `secret` this module searches for (see the module's docstring)."""
     plain = {secret, unquote(secret), unquote_plus(secret), " ".join(secret.split())}
-    forms = set(plain)
+    # A server may change the case of what it echoes (an HSTS note in capitals, say).
+    cased = plain | {text.upper() for text in plain} | {text.lower() for text in plain}
+    forms = {form for text in cased for form in text_forms(text)}
+    name = user.encode("utf-8", "surrogatepass")
     for text in plain:
         raw = text.encode("utf-8", "surrogatepass")
-        # "surrogatepass": a password from a non-UTF-8 environment holds lone surrogates, and
-        # working out its forms must never fail.
-        quoted = (
-            quote(text, "", errors="surrogatepass"),
-            quote_plus(text, "", errors="surrogatepass"),
-        )
-        for encoded in quoted:
-            forms |= {encoded, _HEX.sub(lambda m: m.group().lower(), encoded)}
-        forms.add(raw.decode("latin-1"))
-        forms.add(raw.decode("ascii", "replace"))
-        forms.add(raw.decode("ascii", "backslashreplace"))
-        forms.add(text.encode("unicode_escape").decode("ascii"))
-        name = user.encode("utf-8", "surrogatepass")
         for sent in (raw, b"\0" + name + b"\0" + raw, name + b":" + raw):
             forms.add(base64.b64encode(sent).decode("ascii"))
+    return forms
+
+
+def text_forms(text: str) -> set[str]:
+    """`text` as it reads in a text: as given, percent-encoded, its UTF-8 bytes read as
+    Latin-1 or ASCII, and as reprs write it."""
+    # "surrogatepass": a password from a non-UTF-8 environment holds lone surrogates, and
+    # working out its forms must never fail.
+    raw = text.encode("utf-8", "surrogatepass")
+    forms = {text, raw.decode("latin-1"), raw.decode("ascii", "replace")}
+    for safe in SAFE_SETS:
+        for encoded in (
+            quote(text, safe, errors="surrogatepass"),
+            quote_plus(text, safe, errors="surrogatepass"),
+        ):
+            forms |= {encoded, _HEX.sub(lambda m: m.group().lower(), encoded)}
+    return forms | escaped_forms(text, raw)
+
+
+def escaped_forms(text: str, raw: bytes) -> set[str]:
+    """`text` as a repr of it or of its bytes, or JSON, shows it (backslashes doubled or not,
+    non-ASCII escaped), with either quote escaped or both: which one a repr escapes depends on
+    the quotes around the secret, not in it (h11 shows `bytearray(b'X It\\'s"Secret: y')`)."""
+    shown = {
+        text,
+        json.dumps(text)[1:-1],  # as JSON writes it: "\\u00e9", "\\n"
+        raw.decode("ascii", "backslashreplace"),
+        text.encode("unicode_escape").decode("ascii"),
+        repr(text)[1:-1],
+        repr(raw)[2:-1],
+    }
+    forms = set()
+    for form in shown:
+        single = form.replace("'", "\\'")
+        forms |= {form, single, form.replace('"', '\\"'), single.replace('"', '\\"')}
     return forms
 
 

@@ -23,6 +23,7 @@ from netservers import (
     blackhole,
     closed_port,
     connecting_to,
+    needs,
     needs_ipv6,
     resolving,
     serving,
@@ -262,7 +263,7 @@ def link_local_address() -> str | None:
 LINK_LOCAL = link_local_address()
 
 
-@pytest.mark.skipif(LINK_LOCAL is None, reason="no link-local IPv6 address on this machine")
+@needs(LINK_LOCAL is not None, "no link-local IPv6 address on this machine")
 def test_a_link_local_address_keeps_its_zone(on_loop: Runner) -> None:
     """A server on a link-local address is reached through its zone ("%eth0"), which uvloop
     would drop twice (resolving a typed query, connecting): the peer is that address."""

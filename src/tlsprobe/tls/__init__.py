@@ -1,7 +1,16 @@
 """The TLS judge shared by every protocol: contexts (trust), the handshake and its retries
 (negotiate), the verdicts (judge), and pure certificate facts (certs)."""
 
-from tlsprobe.tls.judge import chain_check, handshake_check, judge, tls_info
+from tlsprobe.tls.judge import (
+    chain_check,
+    credentials_withheld,
+    expiry_check,
+    handshake_check,
+    hostname_check,
+    judge,
+    tls_info,
+    version_check,
+)
 from tlsprobe.tls.negotiate import Attempt, Handshake, Negotiated, VerifyError, capture, negotiate
 from tlsprobe.tls.trust import (
     LEGACY_MINIMUM,
@@ -9,7 +18,6 @@ from tlsprobe.tls.trust import (
     Mode,
     check_client_cert,
     context,
-    is_strict,
     load_system_trust,
 )
 
@@ -25,10 +33,13 @@ __all__ = [
     "chain_check",
     "check_client_cert",
     "context",
+    "credentials_withheld",
+    "expiry_check",
     "handshake_check",
-    "is_strict",
+    "hostname_check",
     "judge",
     "load_system_trust",
     "negotiate",
     "tls_info",
+    "version_check",
 ]

@@ -1,4 +1,5 @@
-"""Tiny pure functions for TLS facts: certificates in, facts and verdicts out. No I/O."""
+"""Tiny pure functions for TLS facts: certificates in, facts out. No I/O, and no verdicts:
+judge.py builds the checks from these facts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from tlsprobe.model import MAX_WARN_DAYS, CertInfo, Check, Status, utc_text
+from tlsprobe.model import CertInfo
 
 TLS_VERSION_ORDER = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 MIN_RSA_BITS = 2048
@@ -179,77 +180,30 @@ def ip_matches(san: str, host: str) -> bool:
         return False
 
 
-def hostname_check(cert: x509.Certificate, host: str) -> Check:
-    """cert.hostname: the leaf's subjectAltName must cover the host; a CN-only match fails."""
-    sans = san_names(cert)
+def matching_name(cert: x509.Certificate, host: str) -> str | None:
+    """The first subjectAltName entry that covers `host`, or None: an IP address for an IP
+    host, a DNS name otherwise (a host is matched against one kind only); never the CN."""
     dns, ips = san_entries(cert)
     if ip_matches(host, host):
-        matches = [s for s in ips if ip_matches(s, host)]
-    else:
-        matches = [s for s in dns if dns_name_matches(s, host)]
-    if matches:
-        return Check("cert.hostname", Status.PASS, f"{host} matches {matches[0]}")
-    cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    if not sans:
-        cn = f" (CN={cns[0]})" if cns else ""
-        return Check(
-            "cert.hostname",
-            Status.FAIL,
-            f"the certificate has no subjectAltName{cn}; clients ignore the CN (RFC 6125)",
-            f"reissue the certificate with {host} in subjectAltName",
-        )
-    return Check(
-        "cert.hostname",
-        Status.FAIL,
-        f"the certificate is for {', '.join(sans)}, not {host}{_wildcard_note(sans, host)}",
-        f"reissue the certificate with {host} in subjectAltName, or use a name it covers",
-    )
+        return next((san for san in ips if ip_matches(san, host)), None)
+    return next((san for san in dns if dns_name_matches(san, host)), None)
 
 
-def _wildcard_note(sans: Sequence[str], host: str) -> str:
-    for san in sans:
-        if san.startswith("*.") and host.lower().endswith("." + san[2:].lower()):
-            return f" ({san} covers exactly one label, not {host})"
-    return ""
+def covers_host(cert: x509.Certificate, host: str) -> bool:
+    """Whether the certificate's subjectAltName covers `host`, as clients match it."""
+    return matching_name(cert, host) is not None
 
 
-# --- expiry ---------------------------------------------------------------------------------
+def common_names(cert: x509.Certificate) -> list[str]:
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
-def _days(delta: dt.timedelta) -> str:
-    """A duration in whole days, rounded, as people say it ("in 3 days" for 2 d 23 h)."""
-    days = round(abs(delta).total_seconds() / 86400)
-    if days == 0:
-        hours = int(abs(delta).total_seconds() // 3600)
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{days} day{'s' if days != 1 else ''}"
+# --- dates ----------------------------------------------------------------------------------
 
 
-def expiry_check(chain: Sequence[x509.Certificate], now: dt.datetime, warn_days: int) -> Check:
-    """cert.expiry: fail on any expired or not-yet-valid certificate, warn inside the window."""
-    if not chain:
-        return Check("cert.expiry", Status.SKIP, "no certificate received")
-    # Clamped: beyond a century every certificate warns anyway, and a larger timedelta overflows.
-    window = dt.timedelta(days=min(max(warn_days, 0), MAX_WARN_DAYS))
-    problems: list[Check] = []
-    for index, cert in enumerate(chain):
-        label = "leaf" if index == 0 else f"{role(index, cert)} {short_name(cert.subject)}"
-        start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-        if now > end:
-            text = f"{label} expired {_days(now - end)} ago ({utc_text(end)})"
-            problems.append(Check("cert.expiry", Status.FAIL, text, "renew the certificate"))
-        elif now < start:
-            text = f"{label} is not valid until {utc_text(start)} (in {_days(start - now)})"
-            hint = "check the issuing CA's clock, or install the certificate when it is valid"
-            problems.append(Check("cert.expiry", Status.FAIL, text, hint))
-        elif end - now < window:
-            text = f"{label} expires in {_days(end - now)} ({utc_text(end)})"
-            hint = f"renew it: the warning window is {warn_days} days"
-            problems.append(Check("cert.expiry", Status.WARN, text, hint))
-    if problems:
-        return max(problems, key=lambda c: c.status is Status.FAIL)
-    leaf_end = chain[0].not_valid_after_utc
-    return Check("cert.expiry", Status.PASS, f"leaf valid until {utc_text(leaf_end)}")
+def in_date(chain: Sequence[x509.Certificate], now: dt.datetime) -> bool:
+    """Whether every certificate is valid at `now` (both ends of its validity included)."""
+    return all(c.not_valid_before_utc <= now <= c.not_valid_after_utc for c in chain)
 
 
 # --- version --------------------------------------------------------------------------------
@@ -257,17 +211,3 @@ def expiry_check(chain: Sequence[x509.Certificate], now: dt.datetime, warn_days:
 
 def version_at_least(version: str, minimum: str) -> bool:
     return TLS_VERSION_ORDER.get(version, -1) >= TLS_VERSION_ORDER[minimum]
-
-
-def version_check(version: str, minimum: str, *, legacy: bool) -> Check:
-    """tls.version: the negotiated version against the minimum; `legacy` when only a permissive
-    second handshake got through, so `version` is the best the server offers."""
-    if version_at_least(version, minimum):
-        return Check("tls.version", Status.PASS, version)
-    offered = f"the server offers at best {version}" if legacy else f"negotiated {version}"
-    return Check(
-        "tls.version",
-        Status.FAIL,
-        f"{offered}, below the minimum {minimum}",
-        f"enable {minimum} or later on the server (TLS 1.0 and 1.1 are deprecated, RFC 8996)",
-    )

@@ -1,15 +1,17 @@
-"""Every tls.* and cert.* verdict on a negotiated session, shared by every protocol."""
+"""Every tls.* and cert.* verdict on a negotiated session, shared by every protocol, and the
+one rule for sending credentials over it. The facts they stand on come from certs.py."""
 
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
 from cryptography import x509
 
-from tlsprobe.model import Check, Policy, Status, TlsInfo
-from tlsprobe.tls import certs
+from tlsprobe.model import MAX_WARN_DAYS, Check, Policy, Status, TlsInfo, utc_text
+from tlsprobe.tls import certs, trust
 from tlsprobe.tls.negotiate import Handshake, Negotiated, VerifyError
 
 # X509_V_ERR_* codes that need more than OpenSSL's own words.
@@ -17,6 +19,8 @@ _MISSING_ISSUER = {2, 20, 21}
 _SELF_SIGNED_LEAF = 18
 _UNTRUSTED_ROOT = 19
 _WEAK = {66, 67, 68}
+# A certificate may name thousands of hosts: a verdict lists this many, then counts the rest.
+NAMES_SHOWN = 10
 
 
 def tls_info(handshake: Handshake) -> TlsInfo:
@@ -44,16 +48,16 @@ def judge(
     chain = certs.load_chain(neg.handshake.chain_der)
     minimum = f"TLSv{policy.min_tls.value}"
     checks = [
-        certs.version_check(neg.handshake.version, minimum, legacy=neg.mode.legacy),
+        version_check(neg.handshake.version, minimum, legacy=neg.mode.legacy),
         chain_check(chain, neg.verify_error, neg.handshake.verified_root),
     ]
     if chain:
-        checks.append(certs.hostname_check(chain[0], host))
+        checks.append(hostname_check(chain[0], host))
     else:
         checks.append(Check("cert.hostname", Status.SKIP, "not run: no certificate received"))
     anchor = neg.handshake.anchor_der
     dated = (*chain, certs.load_certificate(anchor)) if anchor and chain else chain
-    checks.append(certs.expiry_check(dated, now, policy.expiry_warn_days))
+    checks.append(expiry_check(dated, now, policy.expiry_warn_days))
     return checks
 
 
@@ -105,3 +109,130 @@ def _untrusted(chain: Sequence[x509.Certificate], error: VerifyError) -> Check:
         detail = f"the chain ends at {root}, which is not a trusted root ({error.message})"
         return Check("cert.chain", Status.FAIL, detail, trust_hint)
     return Check("cert.chain", Status.FAIL, f"OpenSSL: {error.message}", trust_hint)
+
+
+# --- host name ------------------------------------------------------------------------------
+
+
+def hostname_check(cert: x509.Certificate, host: str) -> Check:
+    """cert.hostname: the leaf's subjectAltName must cover the host; a CN-only match fails."""
+    if (match := certs.matching_name(cert, host)) is not None:
+        return Check("cert.hostname", Status.PASS, f"{host} matches {match}")
+    sans = certs.san_names(cert)
+    if not sans:
+        cns = certs.common_names(cert)
+        cn = f" (CN={cns[0]})" if cns else ""
+        return Check(
+            "cert.hostname",
+            Status.FAIL,
+            f"the certificate has no subjectAltName{cn}; clients ignore the CN (RFC 6125)",
+            f"reissue the certificate with {host} in subjectAltName",
+        )
+    return Check(
+        "cert.hostname",
+        Status.FAIL,
+        f"the certificate is for {names_text(sans)}, not {host}{_wildcard_note(sans, host)}",
+        f"reissue the certificate with {host} in subjectAltName, or use a name it covers",
+    )
+
+
+def names_text(names: Sequence[str]) -> str:
+    """The first NAMES_SHOWN names, then how many more there are."""
+    shown = ", ".join(names[:NAMES_SHOWN])
+    rest = len(names) - NAMES_SHOWN
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def _wildcard_note(sans: Sequence[str], host: str) -> str:
+    for san in sans:
+        if san.startswith("*.") and host.lower().endswith("." + san[2:].lower()):
+            return f" ({san} covers exactly one label, not {host})"
+    return ""
+
+
+# --- expiry ---------------------------------------------------------------------------------
+
+
+def _days(delta: dt.timedelta) -> str:
+    """A duration in whole days, rounded, as people say it ("in 3 days" for 2 d 23 h)."""
+    days = round(abs(delta).total_seconds() / 86400)
+    if days == 0:
+        hours = int(abs(delta).total_seconds() // 3600)
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def expiry_check(chain: Sequence[x509.Certificate], now: dt.datetime, warn_days: int) -> Check:
+    """cert.expiry: fail on any expired or not-yet-valid certificate, warn inside the window."""
+    if not chain:
+        return Check("cert.expiry", Status.SKIP, "no certificate received")
+    # Clamped: beyond a century every certificate warns anyway, and a larger timedelta overflows.
+    window = dt.timedelta(days=min(max(warn_days, 0), MAX_WARN_DAYS))
+    problems = [p for i, c in enumerate(chain) if (p := _dated(i, c, now, window, warn_days))]
+    if problems:
+        return max(problems, key=lambda c: c.status is Status.FAIL)
+    leaf_end = chain[0].not_valid_after_utc
+    return Check("cert.expiry", Status.PASS, f"leaf valid until {utc_text(leaf_end)}")
+
+
+def _dated(
+    index: int, cert: x509.Certificate, now: dt.datetime, window: dt.timedelta, warn_days: int
+) -> Check | None:
+    """The expiry verdict on one certificate of the chain, when it is not a pass."""
+    label = "leaf" if index == 0 else f"{certs.role(index, cert)} {certs.short_name(cert.subject)}"
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if now > end:
+        text = f"{label} expired {_days(now - end)} ago ({utc_text(end)})"
+        return Check("cert.expiry", Status.FAIL, text, "renew the certificate")
+    if now < start:
+        text = f"{label} is not valid until {utc_text(start)} (in {_days(start - now)})"
+        hint = "check the issuing CA's clock, or install the certificate when it is valid"
+        return Check("cert.expiry", Status.FAIL, text, hint)
+    if end - now < window:
+        text = f"{label} expires in {_days(end - now)} ({utc_text(end)})"
+        hint = f"renew it: the warning window is {warn_days} days"
+        return Check("cert.expiry", Status.WARN, text, hint)
+    return None
+
+
+# --- version --------------------------------------------------------------------------------
+
+
+def version_check(version: str, minimum: str, *, legacy: bool) -> Check:
+    """tls.version: the negotiated version against the minimum; `legacy` when only a permissive
+    second handshake got through, so `version` is the best the server offers."""
+    if certs.version_at_least(version, minimum):
+        return Check("tls.version", Status.PASS, version)
+    offered = f"the server offers at best {version}" if legacy else f"negotiated {version}"
+    return Check(
+        "tls.version",
+        Status.FAIL,
+        f"{offered}, below the minimum {minimum}",
+        f"enable {minimum} or later on the server (TLS 1.0 and 1.1 are deprecated, RFC 8996)",
+    )
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+
+def credentials_withheld(
+    ctx: ssl.SSLContext, handshake: Handshake, host: str, now: dt.datetime | None = None
+) -> str | None:
+    """Why a default client would not send credentials over a session made with `ctx`, or None
+    when it would: the strict context (chain verified, no legacy TLS), and a certificate for
+    `host` whose whole path is in date. The probe's other contexts exist to diagnose: sending
+    credentials through them would hand the password to whoever holds the port."""
+    if (why := trust.not_strict(ctx)) is not None:
+        return why
+    chain = certs.load_chain(handshake.chain_der)
+    if not chain:
+        return "the server sent no certificate"
+    if not certs.covers_host(chain[0], host):
+        return f"the certificate is not for {host}"
+    # The chain verified with NO_CHECK_TIME (trust.py): the dates are checked here, the
+    # trust anchor's included.
+    anchor = handshake.anchor_der
+    dated = (*chain, certs.load_certificate(anchor)) if anchor else chain
+    if not certs.in_date(dated, now or dt.datetime.now(dt.UTC)):
+        return "a certificate is expired or not yet valid"
+    return None

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from tlsprobe.failures import ClientKeyError, KeyProblem
 
-# so chain verification ignores them and an expired chain still says whether it is trusted.
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl has no name for: the verifying contexts
+# leave the dates to cert.expiry, so chain verification ignores them and an expired chain still
+# says whether it is trusted.
 NO_CHECK_TIME = 0x200000
 LEGACY_MINIMUM = ssl.TLSVersion.TLSv1  # of the permissive contexts that name what old servers offer
 
@@ -157,9 +159,14 @@ def _holds_certificate(path: str) -> bool:
     return True
 
 
-def is_strict(ctx: ssl.SSLContext) -> bool:
-    """Whether `ctx` is a Mode.VERIFY context: the chain verified, no legacy versions."""
-    return ctx.verify_mode == ssl.CERT_REQUIRED and ctx.minimum_version != LEGACY_MINIMUM
+def not_strict(ctx: ssl.SSLContext) -> str | None:
+    """Why a session made with `ctx` is not one of the strict Mode.VERIFY context (None: it
+    is): either the chain was not verified, or legacy versions and ciphers were allowed."""
+    if ctx.verify_mode != ssl.CERT_REQUIRED:
+        return "the certificate chain did not verify"
+    if ctx.minimum_version == LEGACY_MINIMUM:
+        return "only a client that accepts legacy TLS versions or ciphers got through"
+    return None
 
 
 def load_system_trust(ctx: ssl.SSLContext) -> None:

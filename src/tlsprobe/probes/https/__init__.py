@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import ssl
-from typing import Any
 
 from tlsprobe import tls
 from tlsprobe.failures import Explained, Kind, explain
-from tlsprobe.model import Check, Status, TargetResult
+from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled, step_for
 from tlsprobe.probes.https import httpget
 from tlsprobe.probes.https.httpget import HttpAnswer
 from tlsprobe.targets import Target
-from tlsprobe.tls import certs
 
 IDS = ("connect", *TLS_CHECK_IDS, "http.status", "http.hsts")
 ALPN = ("h2", "http/1.1")
@@ -25,11 +22,11 @@ JUDGE_RESERVE_S = 0.25  # of the deadline, kept for judging the handshake after 
 PLAIN_IDS = ("connect", "http.status")
 
 
-async def probe(target: Target, policy: Any) -> TargetResult:
+async def probe(target: Target, policy: Policy) -> TargetResult:
     return await run_probe(target, policy, IDS, _body)
 
 
-async def probe_plain(target: Target, policy: Any) -> TargetResult:
+async def probe_plain(target: Target, policy: Policy) -> TargetResult:
     """http:// (an Airflow web server without TLS, say): client.encryption fails; the server is
     still asked, so the report shows whether it is up."""
     return await run_probe(target, policy, PLAIN_IDS, _plain_body)
@@ -141,20 +138,11 @@ def _answer_budget(state: ProbeState) -> float:
 
 
 def _may_send_credentials(ctx: ssl.SSLContext, handshake: tls.Handshake, state: ProbeState) -> bool:
-    """Only where a default client would send them: the strict context (chain verified, no
-    legacy TLS), a certificate in date and for this host. Otherwise the probe's retries, which
-    exist to diagnose, would hand the password to whoever holds the port."""
-    target = state.target
-    chain = certs.load_chain(handshake.chain_der)
-    trusted = (
-        tls.is_strict(ctx)
-        and bool(chain)
-        and certs.hostname_check(chain[0], target.host).status is Status.PASS
-        and certs.expiry_check(chain, dt.datetime.now(dt.UTC), 0).status is Status.PASS
-    )
-    if not trusted:
-        state.log("credentials in the URL withheld: the certificate is not trusted for this host")
-    return trusted
+    """Only where a default client would send them (tls.credentials_withheld says why not)."""
+    why = tls.credentials_withheld(ctx, handshake, state.target.host)
+    if why is not None:
+        state.log(f"credentials in the URL withheld: {why}")
+    return why is None
 
 
 def status_check(answer: HttpAnswer, expected: tuple[range, ...]) -> Check:

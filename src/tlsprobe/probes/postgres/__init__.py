@@ -15,7 +15,6 @@ import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from tlsprobe import net, tls
 from tlsprobe.failures import explain
@@ -34,7 +33,7 @@ DIRECT_UNSUPPORTED = "direct TLS unsupported by this server (PostgreSQL < 17)"
 class Stop(enum.Enum):
     """How the TLS stage ended when it did not negotiate."""
 
-    STOP = "failed: the rest is skipped"
+    FAILED = "failed: the rest is skipped"
     NO_TLS = "the server has ssl = off: the plaintext and login checks still run"
 
 
@@ -71,7 +70,7 @@ async def _body(state: ProbeState, settings: pgsettings.Settings) -> None:
     state.facts["sslnegotiation"] = settings.sslnegotiation
     stage = _direct if settings.direct else _negotiated
     negotiated = await stage(state, settings)
-    if negotiated is Stop.STOP:
+    if negotiated is Stop.FAILED:
         return
     if negotiated is not Stop.NO_TLS:
         state.record_tls(negotiated)
@@ -97,7 +96,7 @@ async def _negotiated(state: ProbeState, settings: pgsettings.Settings) -> Outco
         state.put(refused.check)
         if refused.answer != b"N":
             state.fail_step(refused.check.detail, refused.check.hint)
-            return Stop.STOP
+            return Stop.FAILED
         for check_id in TLS_CHECK_IDS:
             state.put(Check(check_id, Status.SKIP, "not run: the server has ssl = off"))
         return Stop.NO_TLS
@@ -105,7 +104,7 @@ async def _negotiated(state: ProbeState, settings: pgsettings.Settings) -> Outco
         if state.step == "connect":
             raise  # run_probe names the address and the reason
         _fail_tls(state, exc)
-        return Stop.STOP
+        return Stop.FAILED
 
 
 async def _direct(state: ProbeState, settings: pgsettings.Settings) -> Outcome:
@@ -130,13 +129,13 @@ async def _direct(state: ProbeState, settings: pgsettings.Settings) -> Outcome:
         state.enter("tls.handshake")
         if answer != b"S":
             _fail_tls(state, exc)
-            return Stop.STOP
+            return Stop.FAILED
         why = explain(exc)
         state.log(f"error: {why.detail}; the server answers S to an SSLRequest")
         detail = f"{DIRECT_UNSUPPORTED}: {why.detail}, yet it answers S to an SSLRequest"
         hint = f"{DIRECT_UNSUPPORTED}: use sslnegotiation=postgres (the default) or PostgreSQL 17+"
         state.fail_step(detail, hint)
-        return Stop.STOP
+        return Stop.FAILED
     state.put(Check("pg.sslrequest", Status.SKIP, "not run: sslnegotiation=direct sends none"))
     return negotiated
 
@@ -211,8 +210,7 @@ async def _handshake(
     if secure is None:  # the connection went away as the handshake finished
         raise ConnectionResetError("the connection closed during the TLS handshake")
     try:
-        ssl_object: Any = secure.get_extra_info("ssl_object")
-        handshake = tls.capture(ssl_object)
+        handshake = tls.capture(secure.get_extra_info("ssl_object"))
     finally:
         secure.abort()
     state.log(f"TLS {handshake.version} {handshake.cipher} ALPN {handshake.alpn or '-'}")

@@ -2,7 +2,8 @@
 
 One session does greeting, EHLO, STARTTLS, the handshake (judged by the shared TLS judge), EHLO
 inside TLS and, with credentials, AUTH; QUIT, no mail. A second connection tests STARTTLS
-command injection (CVE-2011-0411). Credentials are sent only inside TLS, and never logged.
+command injection (CVE-2011-0411). Credentials are sent only inside a TLS session a default
+client would trust with them (tls.credentials_withheld, as for HTTPS), and never logged.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ async def _upgrade(state: ProbeState, ctx: ssl.SSLContext) -> Attempted:
         await _greeting(state, session, detect_implicit=True)
         await _ehlo(state, session, steps.EHLO_PLAIN)
         state.put(checks.auth_before_tls(session.auth_methods, "auth" in session.extensions))
-        state.enter("smtp.starttls")
+        state.enter(steps.STARTTLS)
         if "starttls" not in session.extensions:
             raise StepFailed(*checks.not_advertised(session.extensions))
         await _handshake_after_starttls(state, session, ctx)
@@ -154,7 +155,7 @@ async def _negotiated(
         state.fail_step(failed.detail, failed.hint)
         return None
     except Exception as exc:
-        await fail_with(state, explain_smtp(exc, state.step))
+        await fail_with(state, explain_smtp(exc, state.phase))
         return None
     state.record_tls(negotiated)
     return negotiated
@@ -175,7 +176,7 @@ async def _in_tls(
     except StepFailed as failed:
         state.fail_step(failed.detail, failed.hint)
     except Exception as exc:
-        await fail_with(state, explain_smtp(exc, state.step))
+        await fail_with(state, explain_smtp(exc, state.phase))
     finally:
         session.abort()
 
@@ -183,14 +184,14 @@ async def _in_tls(
 async def _connect(state: ProbeState, ctx: ssl.SSLContext | None = None) -> Session:
     """A new connection; with `ctx`, TLS from the first byte (the step moves on at TCP)."""
     target = state.target
-    state.enter("connect")
+    state.enter(steps.CONNECT)
     state.log(f"connect {target.address} port {target.port}")
 
     def log(line: str) -> None:
         state.log(line)
         if line.startswith("TCP connected") and ctx is not None:
             state.passed("connect", f"{target.address}:{target.port} (greeting follows in TLS)")
-            state.enter("tls.handshake")
+            state.enter(steps.HANDSHAKE)
             state.log(f"TLS ClientHello (SNI {_sni_text(target)})")
 
     return await open_session(target.address, target.port, log, ctx, target.host)
@@ -212,7 +213,8 @@ async def _greeting(state: ProbeState, session: Session, *, detect_implicit: boo
             await _detect_implicit(state, session, waiting)
         reply = await waiting
     except SMTPResponseException:
-        raise StepFailed(*checks.greeting_not_smtp(session.tap.reply_lines)) from None
+        tap = session.tap
+        raise StepFailed(*checks.greeting_not_smtp(tap.reply_lines, tap.unfinished)) from None
     finally:
         waiting.cancel()
         session.tap.on_line = None
@@ -247,13 +249,19 @@ async def _ehlo(state: ProbeState, session: Session, step: Step) -> None:
     """EHLO; a refusal fails `step`."""
     state.enter(step)
     if (await session.ehlo()).code != 250:
-        raise StepFailed(*checks.ehlo_refused(session.tap.reply_lines, step.name))
+        raise StepFailed(*checks.ehlo_refused(session.tap.reply_lines, step is steps.EHLO_TLS))
 
 
 async def _login(state: ProbeState, session: Session) -> None:
-    """AUTH inside TLS with the URL's credentials, with the first mechanism both sides know."""
-    state.enter("smtp.login")
+    """AUTH inside TLS with the URL's credentials, with the first mechanism both sides know;
+    only over a session a default client would trust with them, as HTTPS sends Basic ones."""
+    state.enter(steps.LOGIN)
     target = state.target
+    why = tls.credentials_withheld(session.tls_context(), session.handshake(), target.host)
+    if why is not None:
+        state.log(f"credentials in the URL withheld: {why}")
+        state.put(checks.login_withheld(why))
+        return
     mechanism = checks.pick_mechanism(session.auth_methods)
     if mechanism is None:
         state.put(checks.no_mechanism(session.extensions, session.auth_methods))
@@ -267,7 +275,7 @@ async def _login(state: ProbeState, session: Session) -> None:
 
 async def _injection(state: ProbeState, mode: tls.Mode) -> None:
     """STARTTLS and EHLO in one segment on a new connection: nothing may answer inside TLS."""
-    state.enter("smtp.starttls_injection")
+    state.enter(steps.INJECTION)
     state.log("--- injection test (CVE-2011-0411): STARTTLS and EHLO in one segment ---")
     capture = tls.Mode.LEGACY_CAPTURE if mode.legacy else tls.Mode.CAPTURE
     ctx = tls.context(capture, state.policy.ca_file)
@@ -286,13 +294,13 @@ async def _injection_session(state: ProbeState, ctx: ssl.SSLContext) -> None:
     try:
         session = await open_session(state.target.address, state.target.port, state.log)
     except Exception as exc:
-        state.put(_not_judged(explain_smtp(exc, "connect").detail))
+        state.put(_not_judged(explain_smtp(exc, steps.CONNECT).detail))
         return
     try:
         state.put(await _inject(state, session, ctx))
         await session.quit()
     except Exception as exc:
-        state.put(_not_judged(explain_smtp(exc, "smtp.starttls_injection").detail))
+        state.put(_not_judged(explain_smtp(exc, steps.INJECTION).detail))
     finally:
         session.abort()
 
@@ -317,7 +325,7 @@ async def _inject(state: ProbeState, session: Session, ctx: ssl.SSLContext) -> C
     except SMTPResponseException:
         return checks.injection_refused(tap.reply_lines)
     except (OSError, ssl.SSLError) as exc:  # aiosmtplib's disconnects are ConnectionErrors
-        return checks.injection_dropped(explain_smtp(exc, "tls.handshake").detail)
+        return checks.injection_dropped(explain_smtp(exc, steps.HANDSHAKE).detail)
     handshake_s = time.monotonic() - started
     window = checks.injection_window(handshake_s, state.remaining())
     state.log(f"TLS up in {handshake_s * 1000:.1f} ms; listening {window:.2f} s for a reply")

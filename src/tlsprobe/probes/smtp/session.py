@@ -24,6 +24,8 @@ from aiosmtplib.response import SMTPResponse
 
 from tlsprobe import net, tls
 from tlsprobe.failures import Explained, Kind, explain
+from tlsprobe.probes.base import Step, step_for
+from tlsprobe.probes.smtp import steps
 
 MAX_LOGGED_LINES = 200  # per connection: a tarpit or a chatty server must not flood the report
 QUIT_BUDGET = 0.5
@@ -88,6 +90,11 @@ class Tap(SMTPProtocol):
             self.on_reply(response)
         return response
 
+    @property
+    def unfinished(self) -> bytes:
+        """What came after the last line end."""
+        return bytes(self._partial)
+
     def flush(self) -> None:
         """Log an unfinished last line: a tarpit's banner is the evidence."""
         if self._partial:
@@ -96,6 +103,8 @@ class Tap(SMTPProtocol):
             self._partial.clear()
 
     def _shown(self, line: str) -> str:
+        # Policy, not redaction (the runner's scrub is that): AUTH payloads are never logged,
+        # whatever they hold, so a transcript never carries a credential or a challenge answer.
         verb, _, rest = line.partition(" ")
         if verb.upper() == "AUTH":
             mechanism = rest.split(" ", 1)[0]
@@ -178,10 +187,17 @@ class Session:
             self.tap.redact = False
 
     def handshake(self) -> tls.Handshake:
-        ssl_object = self.transport.get_extra_info("ssl_object")
+        return tls.capture(self._ssl_object())
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The context this connection's TLS session was made with."""
+        return self._ssl_object().context
+
+    def _ssl_object(self) -> ssl.SSLObject:
+        ssl_object: ssl.SSLObject | None = self.transport.get_extra_info("ssl_object")
         if ssl_object is None:
             raise RuntimeError("no TLS session on this connection")
-        return tls.capture(ssl_object)
+        return ssl_object
 
     async def quit(self) -> None:
         """QUIT politely, but never wait long for the 221."""
@@ -237,17 +253,8 @@ def elapsed_ms(since: float) -> str:
 
 # --- the aiosmtplib boundary ----------------------------------------------------------------
 
-_CLOSED_HINTS = {
-    "connect": "the server refuses this client (address rules, rate limits) or is overloaded",
-    "tls.handshake": "the server may not speak TLS on this port, or refuses this client",
-    "tls.handshake/starttls": (
-        "the server cannot start TLS although it offers it: its certificate or key is missing"
-        " or unreadable; look at the mail server's log"
-    ),
-}
 
-
-def explain_smtp(exc: BaseException, step: str) -> Explained:
+def explain_smtp(exc: BaseException, step: Step) -> Explained:
     """aiosmtplib's exceptions in plain language, for the step under way; others via `explain`."""
     if isinstance(exc, smtp_errors.SMTPServerDisconnected | smtp_errors.SMTPConnectError):
         return _closed(exc, step)
@@ -266,23 +273,35 @@ def explain_smtp(exc: BaseException, step: str) -> Explained:
     return explain(exc)
 
 
-_CLOSED_WHERE = {
-    "connect": "before its greeting was complete",
-    "connect/ehlo": "instead of answering EHLO",
-    "smtp.starttls/ehlo": "instead of answering EHLO",
-    "smtp.starttls/ehlo-tls": "instead of answering EHLO inside TLS",
-    "smtp.starttls": "instead of answering STARTTLS",
-    "tls.handshake": "during the TLS handshake",
-    "tls.handshake/starttls": "after answering 220 to STARTTLS, instead of starting TLS",
-    "smtp.login": "during AUTH",
+# How a connection the server closed is said, by the step it closed in: (where, hint). A phase
+# without words of its own takes those of its check, each part apart.
+_CLOSED: dict[Step, tuple[str, str]] = {
+    steps.CONNECT: (
+        "before its greeting was complete",
+        "the server refuses this client (address rules, rate limits) or is overloaded",
+    ),
+    steps.EHLO_IMPLICIT: ("instead of answering EHLO", ""),
+    steps.EHLO_PLAIN: ("instead of answering EHLO", ""),
+    steps.EHLO_TLS: ("instead of answering EHLO inside TLS", ""),
+    steps.STARTTLS: ("instead of answering STARTTLS", ""),
+    steps.HANDSHAKE: (
+        "during the TLS handshake",
+        "the server may not speak TLS on this port, or refuses this client",
+    ),
+    steps.HANDSHAKE_AFTER_STARTTLS: (
+        "after answering 220 to STARTTLS, instead of starting TLS",
+        "the server cannot start TLS although it offers it: its certificate or key is missing"
+        " or unreadable; look at the mail server's log",
+    ),
+    steps.LOGIN: ("during AUTH", ""),
 }
 
 
-def _closed(exc: BaseException, step: str) -> Explained:
+def _closed(exc: BaseException, step: Step) -> Explained:
     inner = explain(exc.__cause__) if exc.__cause__ is not None else None
     if inner is not None and inner.kind.is_tls:
         return inner
-    check = step.partition("/")[0]
-    where = _CLOSED_WHERE.get(step) or _CLOSED_WHERE.get(check, f"during {step}")
-    hint = _CLOSED_HINTS.get(step) or _CLOSED_HINTS.get(check, "")
+    own = _CLOSED.get(step, ("", ""))
+    whole = _CLOSED.get(step_for(step.check_id), (f"during {step.name}", ""))
+    where, hint = own[0] or whole[0], own[1] or whole[1]
     return Explained(Kind.EOF, f"the server closed the connection {where}", hint)

@@ -1,8 +1,15 @@
-"""The SMTP probe's own phases of its checks, each with how a deadline that catches it is said."""
+"""The SMTP probe's steps: its own phases of checks, each with how a deadline that catches it
+is said, and the whole-check steps it names (from the catalogue)."""
 
 from __future__ import annotations
 
-from tlsprobe.probes.base import Step
+from tlsprobe.probes.base import Step, step_for
+
+CONNECT = step_for("connect")
+STARTTLS = step_for("smtp.starttls")
+HANDSHAKE = step_for("tls.handshake")
+LOGIN = step_for("smtp.login")
+INJECTION = step_for("smtp.starttls_injection")
 
 GREETING = Step(
     "connect/greeting",

@@ -11,6 +11,8 @@ from tlsprobe.probes.smtp.session import quoted
 INJECTED = b"EHLO injected.invalid\r\n"
 INJECTION_WAIT_MIN = 0.2
 INJECTION_WAIT_MAX = 1.0
+QUOTED_MAX = 120  # characters of a server's words quoted in a verdict
+UNFINISHED_SHOWN = 60  # bytes of a reply with no line end quoted
 MECHANISMS = ("plain", "login", "cram-md5")  # all three are safe inside TLS
 SMTPS_HINT = (
     "use smtps:// for this port (implicit TLS, usually port 465); smtp:// is for STARTTLS "
@@ -36,11 +38,14 @@ def greeting_refused(lines: Sequence[str]) -> tuple[str, str]:
     )
 
 
-def greeting_not_smtp(lines: Sequence[str]) -> tuple[str, str]:
-    return (
-        f"the greeting is not SMTP: {quoted(list(lines))[:120]}",
-        "check the port: it serves another protocol",
-    )
+def greeting_not_smtp(lines: Sequence[str], unfinished: bytes = b"") -> tuple[str, str]:
+    """The greeting's lines, or when none ended (aiosmtplib gives up on a reply past 32 KB),
+    how much came and how it begins."""
+    said = quoted(list(lines))[:QUOTED_MAX]
+    if not lines and unfinished:
+        begins = unfinished[:UNFINISHED_SHOWN].decode("utf-8", "replace")
+        said = f"{len(unfinished)} bytes came with no line end; they begin {begins}"
+    return f"the greeting is not SMTP: {said}", "check the port: it serves another protocol"
 
 
 def implicit_port(waited: float, version: str) -> tuple[str, str]:
@@ -51,10 +56,10 @@ def implicit_port(waited: float, version: str) -> tuple[str, str]:
     return detail, SMTPS_HINT
 
 
-def ehlo_refused(lines: Sequence[str], step: str) -> tuple[str, str]:
-    where = "inside TLS" if step == "smtp.starttls/ehlo-tls" else ""
+def ehlo_refused(lines: Sequence[str], inside_tls: bool) -> tuple[str, str]:
+    where = " inside TLS" if inside_tls else ""
     return (
-        f"the server refused EHLO {where}: {quoted(list(lines))}".replace("  ", " "),
+        f"the server refused EHLO{where}: {quoted(list(lines))}",
         "the server must accept EHLO to offer its extensions (STARTTLS, AUTH); look at its log",
     )
 
@@ -117,6 +122,11 @@ def no_mechanism(extensions: dict[str, str], offered: Sequence[str]) -> Check:
         "LOGIN and CRAM-MD5",
         "enable AUTH PLAIN or LOGIN (safe inside TLS) on the server",
     )
+
+
+def login_withheld(why: str) -> Check:
+    """smtp.login when the session is not one a default client would trust with a password."""
+    return Check("smtp.login", Status.SKIP, f"not run: credentials withheld: {why}")
 
 
 def login_check(code: int, mechanism: str, user: str, lines: Sequence[str]) -> Check:
