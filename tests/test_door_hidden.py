@@ -7,18 +7,17 @@ never searched for in it."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
 
+from threaded import ThreadedHttpServer
 from tlsprobe.cli import main
 
 # Each key the door reads as naming a secret, with a value no other text holds.
@@ -30,56 +29,24 @@ SECRET_QUERIES = {
 }
 
 
-class RedirectServer:
+class RedirectServer(ThreadedHttpServer):
     """An HTTPS server in a thread of its own that answers every GET with a 302 to the same
     path and query over plaintext http://, as a misconfigured front end does."""
 
     def __init__(self, leaf: trustme.LeafCert) -> None:
-        self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        super().__init__(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))
+        assert self.tls is not None
         leaf.configure_cert(self.tls)
-        self.port = 0
         self.requested: list[str] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
+    def answer(self, head: str) -> bytes:
+        request_target = head.split(" ", 2)[1]
+        self.requested.append(request_target)
+        location = f"http://localhost:{self.port}{request_target}"
+        return (
+            b"HTTP/1.1 302 Found\r\nLocation: " + location.encode("latin-1") + b"\r\n"
+            b"Content-Length: 0\r\nConnection: close\r\n\r\n"
         )
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
-        self._loop.run_until_complete(server.wait_closed())
-        self._loop.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            request_target = head.split(" ", 2)[1]
-            self.requested.append(request_target)
-            location = f"http://localhost:{self.port}{request_target}"
-            writer.write(
-                b"HTTP/1.1 302 Found\r\nLocation: " + location.encode("latin-1") + b"\r\n"
-                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
-            )
-            await writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass  # the probe's extra handshakes (legacy versions) leave without a request
-        finally:
-            writer.close()
-
-    def __enter__(self) -> RedirectServer:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the redirect server did not start")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 @pytest.fixture(scope="module")

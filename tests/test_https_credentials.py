@@ -4,12 +4,10 @@ over plaintext HTTP, and never into a report."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 import trustme
 
 from conftest import probe_urls, statuses
+from threaded import ThreadedHttpServer
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.report.json_report import result_dict
 
@@ -25,53 +24,20 @@ USER, PASSWORD = "alice", "s3cret-pw"
 EXPECTED = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
-class AuthServer:
+class AuthServer(ThreadedHttpServer):
     """A web server in a thread of its own that answers 200 to the right Basic credentials and
     401 otherwise, and remembers the Authorization header of each request (None: none sent)."""
 
     def __init__(self, tls: ssl.SSLContext | None) -> None:
-        self.tls = tls
+        super().__init__(tls)
         self.seen: list[str | None] = []
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
-        )
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
-        self._loop.run_until_complete(server.wait_closed())
-        self._loop.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            auth = next((h.split(": ", 1)[1] for h in head if h.startswith("Authorization")), None)
-            self.seen.append(auth)
-            status = b"200 OK" if auth == EXPECTED else b"401 Unauthorized"
-            writer.write(
-                b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )
-            await writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass  # the probe's retry handshakes may leave without a request
-        finally:
-            writer.close()
-
-    def __enter__(self) -> AuthServer:
-        self._thread.start()
-        self._ready.wait(5)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+    def answer(self, head: str) -> bytes:
+        lines = head.split("\r\n")
+        auth = next((h.split(": ", 1)[1] for h in lines if h.startswith("Authorization")), None)
+        self.seen.append(auth)
+        status = b"200 OK" if auth == EXPECTED else b"401 Unauthorized"
+        return b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -26,7 +27,7 @@ from tlsprobe.cli.output import (
 from tlsprobe.escaping import visible
 from tlsprobe.failures import UsageError
 from tlsprobe.model import Policy
-from tlsprobe.plan import Flags, Plan, make_plan
+from tlsprobe.plan import Plan, make_plan
 from tlsprobe.report import RunInfo
 from tlsprobe.targets import Target, parse_target
 
@@ -106,10 +107,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     check_output(args.output)
     with Lab() as lab:
-        flags = flags_of(args)
-        policy = policy_from(
-            Flags(**{**vars(flags), "ca_file": lab.ca_file}), PolicyDefaults(), args.default_timeout
-        )
+        flags = dataclasses.replace(flags_of(args), ca_file=lab.ca_file)
+        policy = policy_from(flags, PolicyDefaults(), args.default_timeout)
         targets = [parse_target(e.url, name=e.name, source=e.description) for e in lab.endpoints]
         run_and_report(targets, policy, args)
     if args.format == "table" and args.output is None:
