@@ -35,12 +35,14 @@ def build(
     issuer: tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] | None = None,
     not_before: dt.datetime = NOW - 30 * DAY,
     not_after: dt.datetime = NOW + 365 * DAY,
+    subject: x509.Name | None = None,
 ) -> x509.Certificate:
-    """A certificate signed with SHA-256 by `issuer` (name, key), or self-signed."""
+    """A certificate signed with SHA-256 by `issuer` (name, key), or self-signed; `subject`
+    replaces the subject CN=`cn` (a name without a CN, say)."""
     issuer_cn, signer = issuer or (cn, key)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(name(cn))
+        .subject_name(subject or name(cn))
         .issuer_name(name(issuer_cn))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

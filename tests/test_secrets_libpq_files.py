@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import struct
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,7 @@ def test_a_password_in_the_url_is_logged_by_libpq_keyword_as_stars(libpq_env: Pa
         ("a:1:b:c:first\nd:2:e:f:second", ("first", "second")),
         ("a:1:b:c:form\x0cfeed\n", ("form\x0cfeed",)),
         ("a:1:b:c:blank-and-X-kept \tX\r\n", ("blank-and-X-kept \tX",)),
+        ("a:1:b:c:trailing-blanks-kept \t\r\n", ("trailing-blanks-kept \t",)),
     ],
 )
 def test_pgpass_passwords(text: str, found: tuple[str, ...]) -> None:
@@ -276,6 +278,13 @@ def test_homes_are_home_and_the_password_database(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(pwd, "getpwuid", no_entry)
     assert libpq_files._homes({"HOME": "/h"}) == ["/h"]
+
+
+def test_homes_without_a_password_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where Python has no password database module (Windows), ~ is $HOME alone, or nowhere."""
+    monkeypatch.setitem(sys.modules, "pwd", None)  # `import pwd` then raises ImportError
+    assert libpq_files._homes({"HOME": "/h"}) == ["/h"]
+    assert libpq_files._homes({}) == []
 
 
 def test_a_file_is_read_once_while_unchanged(

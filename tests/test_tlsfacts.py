@@ -11,7 +11,7 @@ import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, x25519
 
 from certbuild import (
     DAY,
@@ -67,6 +67,8 @@ SECOND = dt.timedelta(seconds=1)
         ("*.lab.test", "xn--bcher-kva.lab.test", True),
         ("*.lab.test", "a_b.lab.test", False),
         ("*.lab.test", "a*b.lab.test", False),
+        ("f*.lab.test", "f*.lab.test", False),
+        ("*.*.lab.test", "a.*.lab.test", False),
     ],
 )
 def test_dns_name_matches(pattern: str, host: str, expected: bool) -> None:
@@ -170,6 +172,13 @@ def test_key_text_names_each_key(key: Any, text: str) -> None:
     """Each key type and curve is named as people know it; a curve without a short name by
     OpenSSL's."""
     assert certs.key_text(build("k", key=key, issuer=("CA", EC_KEY))) == text
+
+
+def test_key_text_names_other_keys_by_type() -> None:
+    """A key type with no name of its own here (X25519, which a CA may certify) reads as its
+    class."""
+    key = x25519.X25519PrivateKey.generate()
+    assert certs.key_text(build("k", key=key, issuer=("CA", EC_KEY))) == "X25519PublicKey"
 
 
 def test_role_of_each_position() -> None:

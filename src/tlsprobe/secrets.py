@@ -107,12 +107,13 @@ class Secrets:
         forms = {form for value in values for form in forms_of(value, user)}
         forms.discard("")
         cores = {core for value in values for core in base64_cores(value)}
-        ordered = sorted(forms, key=lambda f: (-len(f), f))
+        # Sorted for a stable value only: every occurrence of every form is found, in any order.
+        ordered = sorted(forms)
         if not ordered:
             return cls()
         runs = None
         if cores:
-            middle = "|".join(re.escape(c) for c in sorted(cores, key=len, reverse=True))
+            middle = "|".join(re.escape(c) for c in sorted(cores))
             runs = re.compile(f"{_BASE64_CHAR}*(?:{middle}){_BASE64_CHAR}*=*")
         anything = re.compile("|".join(re.escape(f) for f in [*ordered, *sorted(cores)]))
         return cls(tuple(ordered), runs, anything)

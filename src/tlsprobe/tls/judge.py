@@ -105,8 +105,8 @@ def _untrusted(chain: Sequence[x509.Certificate], error: VerifyError) -> Check:
         )
         return Check("cert.chain", Status.FAIL, detail, hint)
     if error.code in _MISSING_ISSUER or error.code == _UNTRUSTED_ROOT:
-        root = certs.short_name(last.subject if certs.is_self_issued(last) else last.issuer)
-        detail = f"the chain ends at {root}, which is not a trusted root ({error.message})"
+        # The last certificate's issuer: a served root issued itself, so it names the root too.
+        detail = f"the chain ends at {issuer}, which is not a trusted root ({error.message})"
         return Check("cert.chain", Status.FAIL, detail, trust_hint)
     return Check("cert.chain", Status.FAIL, f"OpenSSL: {error.message}", trust_hint)
 
