@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -599,3 +600,12 @@ def test_credentials_withheld(mode: Mode, handshake: Handshake, host: str, why: 
     """Credentials go only over the strict context, to a certificate for the host whose whole
     path, trust anchor included, is in date; otherwise the reason is named."""
     assert credentials_withheld(context(mode, None), handshake, host, NOW) == why
+
+
+def test_signature_without_a_name_reads_as_its_dotted_oid() -> None:
+    """An algorithm cryptography cannot name is shown by its OID, not as "Unknown OID" (a stand-in
+    certificate: no CA here signs with an unknown algorithm); a known one keeps its name."""
+    unknown = SimpleNamespace(signature_algorithm_oid=x509.ObjectIdentifier("1.2.3.4.5"))
+    assert certs.signature_text(unknown) == "1.2.3.4.5"  # type: ignore[arg-type]
+    known = SimpleNamespace(signature_algorithm_oid=x509.SignatureAlgorithmOID.ECDSA_WITH_SHA256)
+    assert certs.signature_text(known) == "ecdsa-with-SHA256"  # type: ignore[arg-type]

@@ -64,8 +64,11 @@ def key_text(cert: x509.Certificate) -> str:
 
 
 def signature_text(cert: x509.Certificate) -> str:
+    """The signature algorithm's name, or its dotted OID when cryptography has no name for it
+    (it says "Unknown OID" then, which would tell a reader nothing)."""
     oid = cert.signature_algorithm_oid
-    return getattr(oid, "_name", None) or oid.dotted_string
+    name = getattr(oid, "_name", None)
+    return name if name and name != "Unknown OID" else oid.dotted_string
 
 
 def san_names(cert: x509.Certificate) -> tuple[str, ...]:
