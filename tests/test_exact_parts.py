@@ -176,3 +176,9 @@ def test_hidden_values() -> None:
     ]
     target = from_parts("postgresql", "h", params=params, source="s")
     assert target.hidden == ("a b", "c", "a%20b")
+
+
+def test_no_name_and_no_parameters() -> None:
+    """Without a name or parameters the target has none, and its label is the display."""
+    target = from_parts("https", "h", source="s")
+    assert (target.name, target.params, target.hidden, target.label) == ("", (), (), "https://h/")

@@ -52,6 +52,17 @@ def expect(**given: str | None) -> dict[str, str | None]:
             ),
         ),
         ("https://h", expect(scheme="https", authority="h", host="h", path="")),
+        (
+            "https://X.example/Xp?Xq#Xf",
+            expect(
+                scheme="https",
+                authority="X.example",
+                host="X.example",
+                path="/Xp",
+                query="Xq",
+                fragment="Xf",
+            ),
+        ),
         ("HTTPS://u@h", expect(scheme="HTTPS", authority="u@h", user="u", host="h", path="")),
         (
             "https://a@b:c@h/",
