@@ -260,6 +260,8 @@ def test_checked_prefixes_where() -> None:
         ([(0, 10)], "***"),
         ([(3, 3)], "012***3456789"),
         ([(0, 2), (0, 2)], "***23456789"),
+        ([(0, 0)], "***0123456789"),
+        ([(2, 8), (3, 4), (9, 10)], "01***8***"),
     ],
 )
 def test_render(spans: list[tuple[int, int]], shown: str) -> None:
@@ -299,3 +301,11 @@ def test_decode(raw: str, strict: bool, plus: bool, value: str) -> None:
 def test_decode_refused(raw: str, strict: bool, message: str) -> None:
     """A stray % (when strict), bytes that are no UTF-8 and %00 are refused, naming the part."""
     assert refusal(lambda r: decode(r, "the key", strict=strict), raw) == message
+
+
+def test_decode_is_strict_and_keeps_plus_by_default() -> None:
+    """Without options decode() is libpq's: a stray % is refused and + stays a plus."""
+    assert decode("a+b%20c", "x") == "a+b c"
+    assert refusal(lambda r: decode(r, "the schema"), "100%") == (
+        "the schema: a % not followed by two hex digits (write a % as %25)"
+    )

@@ -205,6 +205,15 @@ def fields(target: Target) -> dict[str, Any]:
             },
         ),
         ("host=db options=-csearch_path=x", {"params": (("options", "-csearch_path=x"),)}),
+        (
+            "host=db password=X sslpassword=''",
+            {
+                "password": "X",
+                "params": (("sslpassword", ""),),
+                "shown": "host=db password=*** sslpassword=***",
+                "hidden": ("X",),
+            },
+        ),
     ],
 )
 def test_keyword_target(text: str, given: dict[str, Any]) -> None:
@@ -337,6 +346,11 @@ def test_keyword_refusal(text: str, message: str, libpq_takes_it: bool) -> None:
             },
         ),
         ("postgres://db", {}),
+        ("postgresql://db/a+b", {"path": "/a+b", "params": (("dbname", "a+b"),)}),
+        (
+            "postgresql://db/x?application_name=true",
+            {"path": "/x", "params": (("dbname", "x"), ("application_name", "true"))},
+        ),
         ("postgresql://db/", {}),
         ("postgresql://db/x?", {"path": "/x", "params": (("dbname", "x"),)}),
         ("postgresql://db?dbname=", {}),
@@ -491,6 +505,10 @@ def test_connect_wins_over_hostaddr() -> None:
             },
         ),
         ("postgresql+psycopg2://db/%zz", {"path": "/%zz", "params": (("dbname", "%zz"),)}),
+        (
+            "postgresql+psycopg2://db/a+b?application_name=c+d",
+            {"path": "/a+b", "params": (("dbname", "a+b"), ("application_name", "c d"))},
+        ),
     ],
 )
 def test_sqlalchemy_target(uri: str, given: dict[str, Any]) -> None:

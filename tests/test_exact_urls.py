@@ -114,6 +114,28 @@ def expect(**given: str | None) -> dict[str, str | None]:
             "postgresql+psycopg2://h",
             expect(scheme="postgresql+psycopg2", authority="h", host="h", path=""),
         ),
+        ("https://h/p:q", expect(scheme="https", authority="h", host="h", path="/p:q")),
+        (
+            "https://h:1/a:b",
+            expect(scheme="https", authority="h:1", host="h", port="1", path="/a:b"),
+        ),
+        (
+            "https://a]b@[::1]:5/",
+            expect(
+                scheme="https",
+                authority="a]b@[::1]:5",
+                user="a]b",
+                host="[::1]",
+                port="5",
+                path="/",
+            ),
+        ),
+        (
+            "https://a:b:c@h/",
+            expect(
+                scheme="https", authority="a:b:c@h", user="a", password="b:c", host="h", path="/"
+            ),
+        ),
         ("1http://h", None),
         ("http:/h", None),
         ("://h", None),
@@ -203,6 +225,16 @@ GOOD = [
     ("https://%zz@h/", {"host": "h", "user": "%zz"}),
     ("https://h:/x", {"host": "h", "path": "/x"}),
     ("https://h:1", {"host": "h", "port": 1}),
+    (
+        "https://u:100%@h/",
+        {
+            "host": "h",
+            "user": "u",
+            "password": "100%",
+            "shown": "https://u:***@h/",
+            "hidden": ("100%",),
+        },
+    ),
     ("https://h:65535", {"host": "h", "port": 65535}),
     (
         "https://h?token=t&ok=1&secret=&=v&flag",
@@ -283,6 +315,10 @@ BAD = [
     (
         "https://h/#nope=1",
         f"'https://h/#nope=1': unknown option #nope (expected one of: {OPTIONS})",
+    ),
+    (
+        "https://h/?flag#nope=1",
+        f"'https://h/?flag#nope=1': unknown option #nope (expected one of: {OPTIONS})",
     ),
     (
         "https://u:p@h/#x=1",
@@ -387,6 +423,7 @@ def test_bad_name() -> None:
         ("postgresql://h?drv=1&ssl=1&sslmode=x", "postgresql://h?drv=***"),
         ("postgresql://h?ssl=1&sslmode=x", "postgresql://h?ssl=1&sslmode=x"),
         ("https://h?x=1&ok=password%3Dp", "https://h?x=1&ok=***"),
+        ("https://h?a=b%20password%20%3Dp", "https://h?a=***"),
         ("https://h?%ff=1&b=2", "https://h?%ff=***"),
     ],
 )
