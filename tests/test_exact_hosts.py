@@ -33,6 +33,7 @@ MALFORMED = "malformed IPv6 address (write it as [::1] or [::1]:port)"
 LABEL_63 = "a" * 63
 WIDE = "\uff11\uff12\uff17.\uff10.\uff10.\uff11"  # 127.0.0.1 in fullwidth digits
 NAME_253 = ".".join([LABEL_63, LABEL_63, LABEL_63, "b" * 61])  # 63+1+63+1+63+1+61
+NAME_254 = ".".join([LABEL_63, LABEL_63, LABEL_63, "b" * 62])  # each label short enough
 
 
 def refusal(check: object, value: object) -> str:
@@ -151,8 +152,12 @@ def test_field_host_accepted(text: str, host: str) -> None:
         ("db..example", "host name 'db..example' is not a valid DNS name"),
         ("db!.example", "host name 'db!.example' is not a valid DNS name"),
         ("a" * 64 + ".example", f"host name '{'a' * 64}.example' is not a valid DNS name"),
-        ("c" + NAME_253, f"host name {quoted('c' + NAME_253)} is not a valid DNS name"),
-        ("c" + NAME_253 + ".", f"host name {quoted('c' + NAME_253 + '.')} is not a valid DNS name"),
+        (NAME_254, f"host name {quoted(NAME_254)} is not a valid DNS name"),
+        (NAME_254 + ".", f"host name {quoted(NAME_254 + '.')} is not a valid DNS name"),
+        (
+            "c" + NAME_253[1:] + "b",
+            f"host name {quoted('c' + NAME_253[1:] + 'b')} is not a valid DNS name",
+        ),
     ],
 )
 def test_field_host_refused(text: str, message: str) -> None:

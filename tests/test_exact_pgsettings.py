@@ -249,3 +249,18 @@ def test_connect_timeout(value: str, seconds: float | None) -> None:
 def test_origin_of_a_setting_nobody_gave() -> None:
     """A setting that nothing gave has the origin "default"."""
     assert resolve(parse_target("postgresql://db"), {}).origin("sslmode") == "default"
+
+
+def test_database_name_is_the_whole_path() -> None:
+    """The database is the path without its slashes, whatever letters it ends with."""
+    target = from_parts("postgresql", "db", path="/X", source="s")
+    assert resolve(target, {"PGDATABASE": "envdb"}).dbname == "X"
+
+
+def test_settings_the_probe_sets_itself_are_no_extra() -> None:
+    """user, host, port, hostaddr, dbname and password among a source's parameters are the
+    probe's own settings, never passed on again as extra keywords."""
+    params = [("user", "u2"), ("host", "h2"), ("port", "6000"), ("hostaddr", "10.0.0.9")]
+    params += [("dbname", "d"), ("password", "p"), ("application_name", "a")]
+    target = from_parts("postgresql", "db", params=params, source="s")
+    assert resolve(target, {}).extra == (("application_name", "a"),)

@@ -317,6 +317,10 @@ BAD = [
         f"'https://h/#nope=1': unknown option #nope (expected one of: {OPTIONS})",
     ),
     (
+        "https://h/?a=1#nope=1",
+        f"'https://h/?a=1#nope=1': unknown option #nope (expected one of: {OPTIONS})",
+    ),
+    (
         "https://h/?flag#nope=1",
         f"'https://h/?flag#nope=1': unknown option #nope (expected one of: {OPTIONS})",
     ),
