@@ -92,6 +92,7 @@ def test_looks_like_keywords(text: str, keywords: bool) -> None:
             "",
         ),
         ("host=db x=y\\", [("host", 0, "db"), ("x", 8, "y\\")], None, ""),
+        ("a=\\x b=c", [("a", 0, "\\x"), ("b", 5, "c")], None, ""),
         ("k= 'v'", [("k", 0, "'v'")], None, ""),
         ("host=db =x", [("host", 0, "db"), ("", 8, "x")], None, ""),
         (
