@@ -89,7 +89,7 @@ def for_postgres_params(params: Mapping[str, str], env: Mapping[str, str]) -> Cl
     if "PGSSLMODE" in env:
         root = params.get("sslrootcert") or env.get("PGSSLROOTCERT")
         return for_sslmode(env["PGSSLMODE"], root, " from PGSSLMODE")
-    return for_sslmode(None, params.get("sslrootcert") or env.get("PGSSLROOTCERT"))
+    return for_sslmode(None, None)  # prefer may fall back: a root certificate changes nothing
 
 
 def for_smtp(starttls: bool, ssl: bool, verify: bool, origin: str) -> ClientTls:

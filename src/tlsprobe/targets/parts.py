@@ -67,7 +67,7 @@ def from_parts(
         protocol=protocol,
         host=fields.host,
         port=DEFAULT_PORTS[protocol] if fields.port is None else fields.port,
-        path=path or "/",
+        path=path,
         user=fields.user,
         password=fields.password,
         params=fields.params,

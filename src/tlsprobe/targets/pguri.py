@@ -39,7 +39,11 @@ def pg_target(parts: Parts, *, name: str, source: str) -> Target:
     by_libpq = parts[parts.scheme].lower() in LIBPQ_SCHEMES
     if by_libpq and " " in parts.text:  # libpq refuses most; the rest it trims away
         raise refuse(parts, "a blank in a postgresql:// URI (write it %20)")
-    if by_libpq and parts.user is not None and "@" in parts.text[parts.user[0] : _at(parts)]:
+    if (
+        by_libpq
+        and parts.user is not None
+        and "@" in parts.text[parts.user[0] : _at(parts, parts.user)]
+    ):
         raise refuse(parts, _FIRST_AT)
     user, password = credentials(parts, strict=by_libpq)
     values = _settings(parts, by_libpq)
@@ -67,9 +71,9 @@ def pg_target(parts: Parts, *, name: str, source: str) -> Target:
     )
 
 
-def _at(parts: Parts) -> int:
+def _at(parts: Parts, user: Span) -> int:
     """Where the userinfo ends (the last "@" of the authority)."""
-    return (parts.password or parts.user or (0, 0))[1]
+    return (parts.password or user)[1]
 
 
 def _settings(parts: Parts, by_libpq: bool) -> dict[str, str]:

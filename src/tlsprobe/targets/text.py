@@ -59,7 +59,7 @@ def render(text: str, hidden: Iterable[Span]) -> str:
         if end < pos:
             continue
         start = max(first, pos)
-        if start > pos or not out or out[-1] != REDACTED:
+        if start > pos or not out:  # else it touches the last: one *** for both
             out.extend((text[pos:start], REDACTED))
         pos = end
     out.append(text[pos:])

@@ -85,7 +85,7 @@ def split(text: str) -> Parts | None:
     if match is None:
         return None
     start = match.end()
-    end = _find(text, "/?#", start, len(text))
+    end = _find(text, "/?#", start)
     user = password = None
     host_start = start
     if (at := text.rfind("@", start, end)) >= 0:  # Airflow writes user names with "@"
@@ -94,7 +94,7 @@ def split(text: str) -> Parts | None:
         password = None if colon < 0 else (colon + 1, at)
         host_start = at + 1
     host, port = _host_port(text, host_start, end)
-    path_end = _find(text, "?#", end, len(text))
+    path_end = _find(text, "?#", end)
     query = fragment = None
     if (hash_at := text.find("#", path_end)) >= 0:
         fragment = (hash_at + 1, len(text))
@@ -104,9 +104,10 @@ def split(text: str) -> Parts | None:
     return Parts(text, match.span(1), authority, user, password, host, port, path, query, fragment)
 
 
-def _find(text: str, chars: str, start: int, end: int) -> int:
-    found = [i for c in chars if (i := text.find(c, start, end)) >= 0]
-    return min(found, default=end)
+def _find(text: str, chars: str, start: int) -> int:
+    """Where the first of `chars` is from `start` on, or the end of `text`."""
+    found = [i for c in chars if (i := text.find(c, start)) >= 0]
+    return min(found, default=len(text))
 
 
 def _host_port(text: str, start: int, end: int) -> tuple[Span, Span | None]:
