@@ -105,7 +105,11 @@ def keyword_texts(draw: st.DrawFn) -> str:
     return " ".join(pairs)
 
 
-ANY_TEXT = st.one_of(url_texts(), keyword_texts(), st.text(max_size=40))
+# st.text never draws a lone surrogate, which a command line decoded with surrogateescape holds.
+SURROGATE_TEXT = st.lists(
+    st.one_of(st.characters(), st.integers(0xD800, 0xDFFF).map(chr)), max_size=40
+).map("".join)
+ANY_TEXT = st.one_of(url_texts(), keyword_texts(), st.text(max_size=40), SURROGATE_TEXT)
 
 
 @PROPERTY
