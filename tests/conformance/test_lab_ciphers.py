@@ -6,8 +6,8 @@ certificate minutes from valid; they connect to CBC-only TLS 1.2 and to an IP SA
 from __future__ import annotations
 
 import pytest
-from conftest import check, probe_lab, statuses
 
+from conftest import check, probe_lab, statuses
 from tlsprobe.lab import Lab
 from tlsprobe.model import TargetResult
 
