@@ -119,12 +119,22 @@ class ProbeState:
     def record_tls(self, negotiated: Negotiated[Any]) -> None:
         """The shared judge's verdicts on a negotiated session (tls.handshake, the version,
         chain, host name and expiry checks) and its TLS facts for the report."""
-        from tlsprobe import tls  # imported here: the runner loads this module at start-up
+        # imported here: the runner loads this module at start-up
+        from tlsprobe import tls
+        from tlsprobe.tls import certs
 
         self.put(tls.handshake_check(negotiated))
         self.tls = tls.tls_info(negotiated.handshake)
         for check in tls.judge(negotiated, self.target.host, self.policy):
             self.put(check)
+        if (chain := negotiated.handshake.chain_der) and self.checks["cert.hostname"].status in (
+            Status.WARN,
+            Status.FAIL,
+        ):
+            # A CN-only match is judged by this protocol's clients: a CN libpq accepts is
+            # not refused on behalf of browsers that never connect to PostgreSQL.
+            leaf = certs.load_certificate(chain[0])
+            self.put(tls.hostname_check(leaf, self.target.host, self.target.protocol))
 
     def fail_step(self, detail: str, hint: str = "") -> None:
         """Fail the step under way; every check not yet decided is skipped because of it."""
