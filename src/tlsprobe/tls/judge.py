@@ -120,10 +120,9 @@ def hostname_check(cert: x509.Certificate, host: str, protocol: str | None = Non
     their CN fallback, naming which accept and which refuse; it fails when none does."""
     if (match := certs.matching_name(cert, host)) is not None:
         return Check("cert.hostname", Status.PASS, f"{host} matches {match}")
-    if (cn := _cn_match(cert, host)) is not None:
-        accept, refuse = cn_fallback(cert, host, protocol)
-        if accept:
-            return _cn_warning(host, cn, accept, refuse)
+    accept, refuse = cn_fallback(cert, host, protocol)
+    if (cn := _cn_match(cert, host)) is not None and accept:
+        return _cn_warning(host, cn, accept, refuse)
     sans = certs.san_names(cert)
     if not sans:
         cns = certs.common_names(cert)
@@ -164,10 +163,13 @@ ALL_CLIENTS = (LIBPQ, PYTHON_SSL, HTTPX, CURL, BROWSERS)
 def cn_fallback(
     cert: x509.Certificate, host: str, protocol: str | None = None
 ) -> tuple[list[str], list[str]]:
-    """(clients that accept, clients that refuse) a certificate matching `host` by its CN
-    only, among the clients of `protocol`."""
+    """(clients that accept, clients that refuse) a certificate for `host` whose SAN does
+    not cover it, among the clients of `protocol`: only a CN fallback can accept it."""
     dns, ips = certs.san_entries(cert)
     is_ip = certs.ip_matches(host, host)
+    if _cn_match(cert, host) is None:
+        clients = CLIENTS_OF.get(protocol or "", ALL_CLIENTS)
+        return [], list(clients)
     accepts = {
         LIBPQ: not (ips if is_ip else dns),
         PYTHON_SSL: not is_ip and not dns,

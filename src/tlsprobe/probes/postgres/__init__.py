@@ -64,7 +64,7 @@ async def probe(
     roots = libpq_roots(settings, env)
 
     async def body(state: ProbeState) -> None:
-        state.log(f"trust as libpq: {roots.text()}" + (" + --ca-file" if policy.ca_file else ""))
+        state.log(f"trust as libpq: {roots.text()}")
         await _body(state, settings, roots)
 
     return await run_probe(target, policy, ids, body)
@@ -97,7 +97,7 @@ async def _negotiated(
 
     client_cert = _client_cert(state, settings)
     try:
-        return await tls.negotiate(attempt, state.policy.ca_file, (), client_cert, roots=roots)
+        return await tls.negotiate(attempt, None, (), client_cert, roots=roots)
     except Refused as refused:
         state.put(refused.check)
         if refused.answer != b"N":
@@ -126,9 +126,7 @@ async def _direct(state: ProbeState, settings: pgsettings.Settings, roots: tls.R
 
     client_cert = _client_cert(state, settings)
     try:
-        negotiated = await tls.negotiate(
-            attempt, state.policy.ca_file, ALPN, client_cert, roots=roots
-        )
+        negotiated = await tls.negotiate(attempt, None, ALPN, client_cert, roots=roots)
     except Exception as exc:
         if state.step == "connect":
             raise

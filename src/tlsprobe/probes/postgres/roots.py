@@ -3,8 +3,11 @@
 libpq never uses the system store unless sslrootcert=system. It verifies against one PEM file:
 sslrootcert (the target's, else PGSSLROOTCERT), else ~/.postgresql/root.crt when that exists
 (fe-secure-openssl.c, initialize_SSL; libpq 18 takes ~ from $HOME first, then the password
-database). --ca-file is added to that, as it is added to the system store for the other
-protocols; with no root named anywhere it is what the probe gives libpq as sslrootcert.
+database). --ca-file counts where libpq would be given it: when neither the target nor
+PGSSLROOTCERT names a root, the probe hands it to libpq as sslrootcert (pgsettings.resolve).
+It is not added to a root the target names: libpq takes one file, so a chain trusted only
+through --ca-file would pass cert.chain while libpq refuses it, and the result would
+contradict its own pg.login.
 
 With no root configured at all (no sslrootcert, no root.crt, no --ca-file) libpq verifies
 nothing (sslmode require and below) or refuses to start (verify-ca, verify-full: "root
@@ -28,16 +31,14 @@ DEFAULT_ROOT = os.path.join(".postgresql", "root.crt")
 
 
 def libpq_roots(settings: pgsettings.Settings, env: Mapping[str, str]) -> Roots:
-    """The roots (besides --ca-file) libpq would verify this target's server against."""
-    origin = settings.origin("sslrootcert")
-    if settings.sslrootcert is not None and origin != "--ca-file":
+    """The roots libpq would verify this target's server against, --ca-file included when
+    it stands in for sslrootcert."""
+    if settings.sslrootcert is not None:
         if settings.sslrootcert == SYSTEM:
             return Roots(system=True)
         # A missing file trusts nothing, as in libpq (whose verify modes then refuse to start).
         readable = os.path.isfile(settings.sslrootcert)
         return Roots(system=False, files=(settings.sslrootcert,) if readable else ())
-    if origin == "--ca-file":
-        return Roots(system=False)  # --ca-file is the sslrootcert: the probe's contexts add it
     default = default_root(env)
     return Roots(system=False, files=(default,)) if default else Roots(system=True)
 
