@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from conftest import check, probe_urls, statuses
 from threaded import ThreadedHttpServer
 from tlsprobe.lab import Lab
+from tlsprobe.lab.https import CLIENT_IDENTITY
 from tlsprobe.lab.postgres import PRIVATE_ROOT
 from tlsprobe.lab.postgres_cluster import PASSWORD, SUPERUSER
 from tlsprobe.model import Policy, Status, TargetResult
@@ -369,3 +370,76 @@ def test_cn_only_ip_host_fails_for_smtp_but_warns_for_https() -> None:
     assert https.status is Status.WARN
     assert "curl accepts it" in https.detail
     assert "httpx and browsers refuse it" in https.detail
+
+
+# --- HTTPS: a client certificate required ----------------------------------------------------
+
+VERIFY_CLIENT_ON = (
+    "HTTP/1.1 400 Bad Request: the server asks for a client certificate and none was sent "
+    '(nginx ssl_verify_client on answers so: "No required SSL certificate was sent")'
+)
+NEEDS_CERT = (
+    "give the target a client certificate and key (client_cert and client_key in its "
+    "tlsprobe.toml entry) issued under a CA the server trusts"
+)
+
+
+def curl_status(lab: Lab, name: str, *client: str) -> str:
+    """curl's HTTP status code (or its exit code, as "exit N") for a lab endpoint."""
+    curl = shutil.which("curl")
+    assert curl is not None, "curl is one of the real clients: install it (.ci/run does)"
+    done = subprocess.run(
+        [
+            *(curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(lab.ca_file)),
+            *(*client, "--max-time", "5", lab.url(name)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout if done.returncode == 0 else f"exit {done.returncode}"
+
+
+def lab_client(lab: Lab) -> tuple[str, str, str, str]:
+    pem = lab.ca_file.with_name(f"{CLIENT_IDENTITY}.pem")
+    return "--cert", str(pem), "--key", str(pem.with_suffix(".key"))
+
+
+@pytest.mark.parametrize("name", ["https-verify-client-on", "https-verify-client-on-tls12"])
+def test_400_for_want_of_a_client_certificate(lab: Lab, name: str) -> None:
+    """A server that asks for a certificate and answers 400 without one (curl gets 400, and
+    200 with the certificate) reads as a client certificate missing, not a URL path."""
+    assert curl_status(lab, name) == "400"
+    assert curl_status(lab, name, *lab_client(lab)) == "200"
+    result = probe(lab, lab.url(name), lab.ca_file)
+    assert check(result, "http.status") == (VERIFY_CLIENT_ON, NEEDS_CERT)
+
+
+def test_a_plain_400_still_says_check_the_path(lab: Lab) -> None:
+    """The twin: a 404 from a server that asks for no certificate keeps the path hint."""
+    result = probe(lab, lab.url("https-404"), lab.ca_file)
+    assert check(result, "http.status") == (
+        "HTTP/1.1 404 Not Found",
+        "check the URL path (or set #expect_status)",
+    )
+
+
+def test_tls12_handshake_failure_is_told_apart(lab: Lab) -> None:
+    """TLS 1.2 handshake_failure: from a server that asked for a certificate, "give the
+    target a client certificate"; from one with no cipher in common, not that. curl fails
+    both (35: handshake) without a certificate, and gets the first one with it."""
+    assert curl_status(lab, "https-client-cert-required-tls12") == "exit 35"
+    assert curl_status(lab, "https-client-cert-required-tls12", *lab_client(lab)) == "200"
+    assert curl_status(lab, "https-no-shared-cipher-tls12") == "exit 35"
+    asked = probe(lab, lab.url("https-client-cert-required-tls12"), lab.ca_file)
+    assert check(asked, "tls.handshake") == (
+        "the server asked for a client certificate (CertificateRequest), then aborted the "
+        "handshake when none came (handshake_failure alert)",
+        NEEDS_CERT,
+    )
+    common = probe(lab, lab.url("https-no-shared-cipher-tls12"), lab.ca_file)
+    detail_, hint_ = check(common, "tls.handshake")
+    assert detail_.endswith(
+        "without asking for a client certificate: no cipher suite or signature algorithm in common"
+    )
+    assert "client certificate" not in hint_
