@@ -57,6 +57,9 @@ CASES = [
     "https-stalled-backend",
     "https-close",
     "https-garbage",
+    "https-verify-client-on",
+    "https-verify-client-on-tls12",
+    "https-no-shared-cipher-tls12",
 ]
 TIMEOUT = 3.0
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test_lab\r\n\r\n"

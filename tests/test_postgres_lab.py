@@ -47,6 +47,20 @@ EXPECTED = {
     "pg-client-cert": ALL_PASS,  # PostgreSQL asks for a client certificate, requires none
     "pg-login-client-cert-required": verdicts(P, P, P, P, P, P, P, P, login=F),
     "pg-direct": verdicts(P, P, F, S, S, S, S, S),
+    # The client model (issue 12): libpq's CN fallback, its sslrootcert, channel binding and
+    # clientcert=verify-full (tests/test_client_model.py has their words).
+    "pg-cn-only": verdicts(P, P, P, P, P, W, P, P),
+    "pg-login-cn-only": verdicts(P, P, P, P, P, W, P, P, login=P),
+    "pg-private-root": verdicts(P, P, P, P, F, P, P, P),
+    "pg-login-private-root": verdicts(P, P, P, P, P, P, P, P, login=P),
+    "pg-trust-auth": ALL_PASS,
+    "pg-password-auth": ALL_PASS,
+    "pg-client-cert-full": ALL_PASS,
+    "pg-login-channel-binding": verdicts(P, P, P, P, P, P, P, P, login=P),
+    "pg-login-channel-binding-trust": verdicts(P, P, P, P, P, P, P, P, login=F),
+    "pg-login-channel-binding-password": verdicts(P, P, P, P, P, P, P, P, login=F),
+    "pg-login-channel-binding-no-tls": verdicts(P, P, P, P, P, P, P, W, login=F, client=F),
+    "pg-login-client-cert-full": verdicts(P, P, P, P, P, P, P, P, login=F),
     "pg-answers-e": NOT_POSTGRES,
     "pg-garbage": NOT_POSTGRES,
     "pg-silent": NOT_POSTGRES,
@@ -75,7 +89,7 @@ def test_every_lab_case_has_expectations(lab: Lab, results: dict[str, TargetResu
 
 
 def test_clusters_start_quickly(lab: Lab, results: dict[str, TargetResult]) -> None:
-    """All eight clusters (initdb once, copies started concurrently) are up within 15 s."""
+    """All the clusters (initdb once, copies started concurrently) are up within 15 s."""
     assert lab.clusters is not None
     assert 0 < lab.clusters.startup_s < 15
 

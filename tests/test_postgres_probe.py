@@ -53,12 +53,13 @@ def test_environment_sslmode_and_root_are_used(lab: Lab, tmp_path: Path) -> None
 
 
 def test_environment_root_that_is_missing_fails_login(lab: Lab, tmp_path: Path) -> None:
-    """A PGSSLROOTCERT that does not exist beats --ca-file, and libpq's refusal is explained."""
+    """A PGSSLROOTCERT that does not exist beats --ca-file, and libpq's refusal is explained;
+    cert.chain, judged on libpq's roots (none), fails with it (issue 12: no contradiction)."""
     env = {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": str(tmp_path / "missing.pem")}
     result = probe(login_url(lab), lab, env)
     assert statuses(result)["pg.login"] == "fail"
     assert "libpq cannot read the root certificate" in detail(result, "pg.login")
-    assert statuses(result)["cert.chain"] == "pass"
+    assert statuses(result)["cert.chain"] == "fail"
 
 
 def test_target_sslmode_beats_environment(lab: Lab) -> None:

@@ -274,12 +274,12 @@ def test_hostname_fail_for_other_name() -> None:
     assert "db.lab.test" in check.hint
 
 
-def test_hostname_cn_only_fails() -> None:
-    """A CN-only certificate whose CN equals the host still fails, naming subjectAltName."""
+def test_hostname_cn_only_is_not_a_pass() -> None:
+    """A CN-only certificate whose CN equals the host warns (CN fallback), naming the SAN fix."""
     check = hostname_check(build("db.lab.test"), "db.lab.test")
-    assert check.status is Status.FAIL
-    assert "subjectAltName" in check.detail
-    assert "CN=db.lab.test" in check.detail
+    assert check.status is Status.WARN
+    assert "subject CN (db.lab.test)" in check.detail
+    assert check.hint == "reissue the certificate with db.lab.test in subjectAltName"
 
 
 def test_hostname_same_name_in_san_passes() -> None:

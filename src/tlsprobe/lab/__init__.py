@@ -15,13 +15,19 @@ import tempfile
 import threading
 from dataclasses import dataclass
 
-from tlsprobe.lab import ciphers, https, postgres, smtp
+from tlsprobe.lab import ciphers, clientcert, https, postgres, smtp
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Factory, Servers
 
 __all__ = ["Lab", "LabEndpoint"]
 
-_FACTORIES: tuple[Factory, ...] = (https.cases, smtp.cases, postgres.cases, ciphers.cases)
+_FACTORIES: tuple[Factory, ...] = (
+    https.cases,
+    smtp.cases,
+    postgres.cases,
+    ciphers.cases,
+    clientcert.cases,
+)
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
 

@@ -9,11 +9,14 @@ import os
 import struct
 from dataclasses import dataclass
 
-from tlsprobe.lab.certs import DAY, Pki
+from tlsprobe.lab.certs import DAY, Identity, Pki
 from tlsprobe.lab.https import GARBAGE
 from tlsprobe.lab.postgres_cluster import (
     HBA_CLIENT_CERT,
+    HBA_CLIENT_CERT_FULL,
     HBA_HOST,
+    HBA_PASSWORD,
+    HBA_TRUST,
     PASSWORD,
     SUPERUSER,
     Clusters,
@@ -117,6 +120,32 @@ def cluster_specs(pki: Pki) -> list[tuple[ClusterSpec, str]]:
             ClusterSpec("pg-client-cert", good, HBA_CLIENT_CERT, client_ca=pki.ca_file),
             "hostssl with clientcert=verify-ca: a login needs a client certificate",
         ),
+        *client_model_specs(pki, good),
+    ]
+
+
+# The private root of pg-private-root: named by its targets' sslrootcert, never in ca_file.
+PRIVATE_ROOT = "pg-private-root-root.pem"
+
+
+def client_model_specs(pki: Pki, good: Identity) -> list[tuple[ClusterSpec, str]]:
+    """Clusters for the client model (issue 12): trust and host names as libpq has them,
+    client certificates and channel binding."""
+    return [
+        (ClusterSpec("pg-cn-only", pki.cn_only("pg-cn-only")), "CN=localhost, no subjectAltName"),
+        (
+            ClusterSpec("pg-private-root", pki.untrusted("pg-private-root")),
+            "chain under a private root that only the target's sslrootcert names",
+        ),
+        (ClusterSpec("pg-trust-auth", good, HBA_TRUST), "hostssl trust: no password, no SCRAM"),
+        (
+            ClusterSpec("pg-password-auth", good, HBA_PASSWORD),
+            "hostssl password: a cleartext password, no SCRAM",
+        ),
+        (
+            ClusterSpec("pg-client-cert-full", good, HBA_CLIENT_CERT_FULL, client_ca=pki.ca_file),
+            "hostssl with clientcert=verify-full: a certificate whose CN is the user",
+        ),
     ]
 
 
@@ -152,6 +181,58 @@ _LOGINS = (
         "postgresql://localhost:{port}/postgres?sslmode=verify-full&sslnegotiation=direct",
         "sslnegotiation=direct against PostgreSQL 15",
     ),
+    *(
+        (
+            name,
+            cluster,
+            f"postgresql://{SUPERUSER}:{PASSWORD}@localhost:{{port}}/postgres?{query}",
+            text,
+        )
+        for name, cluster, query, text in (
+            (
+                "pg-login-cn-only",
+                "pg-cn-only",
+                "sslmode=verify-full",
+                "verify-full against a CN-only certificate: libpq falls back to the CN",
+            ),
+            (
+                "pg-login-private-root",
+                "pg-private-root",
+                "sslmode=verify-full&sslrootcert={workdir}/" + PRIVATE_ROOT,
+                "verify-full, sslrootcert names the private root: libpq trusts it",
+            ),
+            (
+                "pg-login-channel-binding-trust",
+                "pg-trust-auth",
+                "sslmode=verify-full&channel_binding=require",
+                "channel_binding=require against trust authentication",
+            ),
+            (
+                "pg-login-channel-binding-password",
+                "pg-password-auth",
+                "sslmode=verify-full&channel_binding=require",
+                "channel_binding=require against password (cleartext) authentication",
+            ),
+            (
+                "pg-login-channel-binding-no-tls",
+                "pg-host-rules",
+                "sslmode=disable&channel_binding=require",
+                "channel_binding=require without TLS",
+            ),
+            (
+                "pg-login-channel-binding",
+                "pg-good",
+                "sslmode=verify-full&channel_binding=require",
+                "channel_binding=require with SCRAM over TLS: logs in",
+            ),
+            (
+                "pg-login-client-cert-full",
+                "pg-client-cert-full",
+                "sslmode=verify-full",
+                "clientcert=verify-full, no client certificate: refused at login",
+            ),
+        )
+    ),
 )
 
 
@@ -161,6 +242,7 @@ class LabClusters:
 
     def __init__(self, pki: Pki) -> None:
         specs = cluster_specs(pki)
+        self._workdir = str(pki.workdir)
         self._descriptions = {spec.name: description for spec, description in specs}
         self._clusters = Clusters([spec for spec, _ in specs])
         self.note = ""
@@ -184,7 +266,7 @@ class LabClusters:
             for name, port in ports.items()
         ]
         endpoints += [
-            Endpoint(name, url.format(port=ports[cluster]), description)
+            Endpoint(name, url.format(port=ports[cluster], workdir=self._workdir), description)
             for name, cluster, url, description in _LOGINS
         ]
         return endpoints

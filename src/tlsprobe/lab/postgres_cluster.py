@@ -53,6 +53,14 @@ HBA_HOSTSSL = f"local all all trust\nhostssl all all {HOST}/32 scram-sha-256\n"
 HBA_CLIENT_CERT = (
     f"local all all trust\nhostssl all all {HOST}/32 scram-sha-256 clientcert=verify-ca\n"
 )
+# The client certificate's CN must also be the user name (pg_hba clientcert=verify-full).
+HBA_CLIENT_CERT_FULL = (
+    f"local all all trust\nhostssl all all {HOST}/32 scram-sha-256 clientcert=verify-full\n"
+)
+# No password asked at all: a client that demands channel binding must refuse to go on.
+HBA_TRUST = f"local all all trust\nhostssl all all {HOST}/32 trust\n"
+# A cleartext password request: no SCRAM, so no channel binding either.
+HBA_PASSWORD = f"local all all trust\nhostssl all all {HOST}/32 password\n"
 
 
 class Unavailable(RuntimeError):

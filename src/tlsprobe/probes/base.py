@@ -77,6 +77,11 @@ class ProbeState:
     facts: dict[str, str] = field(default_factory=dict)
     tls: TlsInfo | None = None
     started: float = field(default_factory=time.monotonic)
+    # The checks decided since the step under way was entered, and the verdict the step takes
+    # if the deadline catches it (None: the step's stall text, a fail). The deadline fires only
+    # between awaits, so a verdict put before it is final (see `deadline_reached`).
+    decided: set[str] = field(default_factory=set)
+    on_deadline: Check | None = None
 
     def __post_init__(self) -> None:
         _CURRENT_STEP.set(self.step)
@@ -86,13 +91,18 @@ class ProbeState:
         """The name of the step under way."""
         return self.phase.name
 
-    def enter(self, step: str | Step) -> None:
-        """Start a step: a check id, or a protocol's own Step (a phase of a check)."""
+    def enter(self, step: str | Step, on_deadline: Check | None = None) -> None:
+        """Start a step: a check id, or a protocol's own Step (a phase of a check).
+        `on_deadline`: the step's verdict if the probe's deadline catches it (a step that is
+        not judged when it runs out of time, rather than failed)."""
         self.phase = step if isinstance(step, Step) else step_for(step)
+        self.decided = set()
+        self.on_deadline = on_deadline
         _CURRENT_STEP.set(self.phase.name)
 
     def put(self, check: Check) -> None:
         self.checks[check.id] = check
+        self.decided.add(check.id)
 
     def passed(self, check_id: str, detail: str = "") -> None:
         self.put(Check(check_id, Status.PASS, detail))
@@ -109,19 +119,49 @@ class ProbeState:
     def record_tls(self, negotiated: Negotiated[Any]) -> None:
         """The shared judge's verdicts on a negotiated session (tls.handshake, the version,
         chain, host name and expiry checks) and its TLS facts for the report."""
-        from tlsprobe import tls  # imported here: the runner loads this module at start-up
+        # imported here: the runner loads this module at start-up
+        from tlsprobe import tls
+        from tlsprobe.tls import certs
 
         self.put(tls.handshake_check(negotiated))
         self.tls = tls.tls_info(negotiated.handshake)
         for check in tls.judge(negotiated, self.target.host, self.policy):
             self.put(check)
+        if (chain := negotiated.handshake.chain_der) and self.checks["cert.hostname"].status in (
+            Status.WARN,
+            Status.FAIL,
+        ):
+            # A CN-only match is judged by this protocol's clients: a CN libpq accepts is
+            # not refused on behalf of browsers that never connect to PostgreSQL.
+            leaf = certs.load_certificate(chain[0])
+            self.put(tls.hostname_check(leaf, self.target.host, self.target.protocol))
 
     def fail_step(self, detail: str, hint: str = "") -> None:
         """Fail the step under way; every check not yet decided is skipped because of it."""
         self.put(Check(self.check_id, Status.FAIL, detail, hint))
+        self.skip_rest(f"not run: {self.check_id} failed")
+
+    def deadline_reached(self) -> None:
+        """The probe's one deadline caught the step under way. A verdict the step already
+        reached stands (the deadline only cut short what came after it, a QUIT say); a step
+        that said what a deadline means for it gets that verdict; any other step fails with
+        its stall text. Never a second deadline inside a probe: two deadlines race under load,
+        and the outer one would replace what the inner one decided."""
+        stall, hint = stalled(self.phase, self.policy.timeout)
+        self.log(f"deadline: {stall}")
+        if self.check_id in self.decided:
+            self.skip_rest(f"not run: the deadline of {self.policy.timeout:g} s came first")
+        elif self.on_deadline is not None:
+            self.put(self.on_deadline)
+            self.skip_rest(f"not run: the deadline of {self.policy.timeout:g} s came first")
+        else:
+            self.fail_step(stall, hint)
+
+    def skip_rest(self, detail: str) -> None:
+        """Skip every check not yet decided, saying why."""
         for check_id in self.ids:
             if check_id not in self.checks:
-                self.put(Check(check_id, Status.SKIP, f"not run: {self.check_id} failed"))
+                self.put(Check(check_id, Status.SKIP, detail))
 
     @property
     def check_id(self) -> str:
@@ -177,9 +217,7 @@ async def run_probe(target: Target, policy: Policy, ids: Sequence[str], body: Bo
         async with asyncio.timeout(policy.timeout):
             await body(state)
     except TimeoutError:
-        stall, hint = stalled(state.phase, policy.timeout)
-        state.log(f"deadline: {stall}")
-        state.fail_step(stall, hint)
+        state.deadline_reached()
     except Exception as exc:
         await fail_with(state, explain(exc))
     return state.result()

@@ -14,8 +14,10 @@ from tlsprobe.tls.judge import (
 from tlsprobe.tls.negotiate import Attempt, Handshake, Negotiated, VerifyError, capture, negotiate
 from tlsprobe.tls.trust import (
     LEGACY_MINIMUM,
+    SYSTEM_ROOTS,
     ClientCert,
     Mode,
+    Roots,
     check_client_cert,
     context,
     load_system_trust,
@@ -23,11 +25,13 @@ from tlsprobe.tls.trust import (
 
 __all__ = [
     "LEGACY_MINIMUM",
+    "SYSTEM_ROOTS",
     "Attempt",
     "ClientCert",
     "Handshake",
     "Mode",
     "Negotiated",
+    "Roots",
     "VerifyError",
     "capture",
     "chain_check",

@@ -114,18 +114,23 @@ def _untrusted(chain: Sequence[x509.Certificate], error: VerifyError) -> Check:
 # --- host name ------------------------------------------------------------------------------
 
 
-def hostname_check(cert: x509.Certificate, host: str) -> Check:
-    """cert.hostname: the leaf's subjectAltName must cover the host; a CN-only match fails."""
+def hostname_check(cert: x509.Certificate, host: str, protocol: str | None = None) -> Check:
+    """cert.hostname: the leaf's subjectAltName must cover the host. A match by the subject CN
+    alone warns when the clients of `protocol` (None: every client tlsprobe knows) accept it by
+    their CN fallback, naming which accept and which refuse; it fails when none does."""
     if (match := certs.matching_name(cert, host)) is not None:
         return Check("cert.hostname", Status.PASS, f"{host} matches {match}")
+    accept, refuse = cn_fallback(cert, host, protocol)
+    if (cn := _cn_match(cert, host)) is not None and accept:
+        return _cn_warning(host, cn, accept, refuse)
     sans = certs.san_names(cert)
     if not sans:
         cns = certs.common_names(cert)
-        cn = f" (CN={cns[0]})" if cns else ""
+        cn_text = f" (CN={cns[0]})" if cns else ""
         return Check(
             "cert.hostname",
             Status.FAIL,
-            f"the certificate has no subjectAltName{cn}; clients ignore the CN (RFC 6125)",
+            f"the certificate has no subjectAltName{cn_text}; clients ignore the CN (RFC 6125)",
             f"reissue the certificate with {host} in subjectAltName",
         )
     return Check(
@@ -134,6 +139,76 @@ def hostname_check(cert: x509.Certificate, host: str) -> Check:
         f"the certificate is for {names_text(sans)}, not {host}{_wildcard_note(sans, host)}",
         f"reissue the certificate with {host} in subjectAltName, or use a name it covers",
     )
+
+
+# The clients whose CN fallback is modelled, and which of them use each protocol. Measured
+# against the real ones (tests/test_client_model.py): libpq 18 (fe-secure-openssl.c) falls back
+# when the SAN has no entry of the host's kind (DNS or IP); Python's ssl (OpenSSL's
+# X509_check_host) when it has no DNS name, and never for an IP address; Debian's curl 7.88
+# only when it has neither DNS names nor IP addresses; browsers never.
+LIBPQ = "libpq (verify-full)"
+PYTHON_SSL = "Python's ssl (smtplib, Airflow)"
+HTTPX = "httpx"
+CURL = "curl"
+BROWSERS = "browsers"
+CLIENTS_OF = {
+    "postgresql": (LIBPQ,),
+    "smtp": (PYTHON_SSL,),
+    "smtps": (PYTHON_SSL,),
+    "https": (HTTPX, CURL, BROWSERS),
+}
+ALL_CLIENTS = (LIBPQ, PYTHON_SSL, HTTPX, CURL, BROWSERS)
+
+
+def cn_fallback(
+    cert: x509.Certificate, host: str, protocol: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(clients that accept, clients that refuse) a certificate for `host` whose SAN does
+    not cover it, among the clients of `protocol`: only a CN fallback can accept it."""
+    dns, ips = certs.san_entries(cert)
+    is_ip = certs.ip_matches(host, host)
+    if _cn_match(cert, host) is None:
+        clients = CLIENTS_OF.get(protocol or "", ALL_CLIENTS)
+        return [], list(clients)
+    accepts = {
+        LIBPQ: not (ips if is_ip else dns),
+        PYTHON_SSL: not is_ip and not dns,
+        HTTPX: not is_ip and not dns,
+        CURL: not dns and not ips,
+        BROWSERS: False,
+    }
+    clients = CLIENTS_OF.get(protocol or "", ALL_CLIENTS)
+    return [c for c in clients if accepts[c]], [c for c in clients if not accepts[c]]
+
+
+def _cn_match(cert: x509.Certificate, host: str) -> str | None:
+    """The subject CN that names `host` (a wildcard covers one label, as in a SAN), or None."""
+    is_ip = certs.ip_matches(host, host)
+    for cn in certs.common_names(cert):
+        if certs.ip_matches(cn, host) if is_ip else certs.dns_name_matches(cn, host):
+            return cn
+    return None
+
+
+def _cn_warning(host: str, cn: str, accept: Sequence[str], refuse: Sequence[str]) -> Check:
+    refused = (
+        f"{_clients(refuse, 'refuse')} it"
+        if refuse
+        else "clients without that fallback refuse it (browsers; RFC 6125 deprecates it)"
+    )
+    return Check(
+        "cert.hostname",
+        Status.WARN,
+        f"{host} matches only the subject CN ({cn}), in no subjectAltName: "
+        f"{_clients(accept, 'accept')} it by falling back to the CN; {refused}",
+        f"reissue the certificate with {host} in subjectAltName",
+    )
+
+
+def _clients(names: Sequence[str], verb: str) -> str:
+    """ "curl refuses", "httpx and curl accept": a browser is never one client alone."""
+    plural = len(names) > 1 or names[0] == BROWSERS
+    return f"{' and '.join(names)} {verb if plural else verb + 's'}"
 
 
 def names_text(names: Sequence[str]) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from tlsprobe.failures import Kind, explain
 from tlsprobe.tls import certs
-from tlsprobe.tls.trust import ClientCert, Mode, context
+from tlsprobe.tls.trust import SYSTEM_ROOTS, ClientCert, Mode, Roots, context
 
 T = TypeVar("T")
 
@@ -105,12 +105,17 @@ async def negotiate(
     ca_file: Path | None,
     alpn: tuple[str, ...] = (),
     client_cert: ClientCert | None = None,
+    *,
+    roots: Roots = SYSTEM_ROOTS,
 ) -> Negotiated[T]:
-    """Handshake as a real client would; on a verdict-worthy failure, retry to capture facts."""
+    """Handshake as a real client would (trusting `roots` plus `ca_file`); on a
+    verdict-worthy failure, retry to capture facts."""
     mode, verify_error = Mode.VERIFY, None
     while True:
         try:
-            session, handshake = await attempt(context(mode, ca_file, alpn, client_cert))
+            session, handshake = await attempt(
+                context(mode, ca_file, alpn, client_cert, roots=roots)
+            )
         except Exception as exc:
             step = _next_mode(mode, exc)
             if step is None:

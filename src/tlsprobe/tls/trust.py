@@ -51,15 +51,36 @@ class ClientCert:
         return self.key or self.cert
 
 
+@dataclass(frozen=True)
+class Roots:
+    """The roots a client trusts besides --ca-file: the system store, PEM files, or both.
+    HTTP clients and Python's ssl use the system store; libpq uses its sslrootcert file only,
+    or the system store when sslrootcert=system (probes/postgres/roots.py says which)."""
+
+    system: bool = True
+    files: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The roots in words, for the transcript."""
+        named = [*(["the system store"] if self.system else []), *self.files]
+        return ", ".join(named) or "no roots at all"
+
+
+SYSTEM_ROOTS = Roots()
+
+
 @functools.lru_cache(maxsize=64)
 def context(
     mode: Mode,
     ca_file: Path | None,
     alpn: tuple[str, ...] = (),
     client_cert: ClientCert | None = None,
+    *,
+    roots: Roots = SYSTEM_ROOTS,
 ) -> ssl.SSLContext:
     """One SSL context per (mode, trust, ALPN, client certificate), shared by every target that
-    has the same ones: building a context and loading the trust store costs milliseconds."""
+    has the same ones: building a context and loading the trust store costs milliseconds.
+    The verifying modes trust `roots` plus `ca_file`."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if client_cert is not None:
         load_client_cert(ctx, client_cert)
@@ -72,7 +93,10 @@ def context(
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     if mode in (Mode.VERIFY, Mode.LEGACY_VERIFY):
         ctx.verify_mode = ssl.CERT_REQUIRED
-        load_system_trust(ctx)
+        if roots.system:
+            load_system_trust(ctx)
+        for root_file in roots.files:
+            ctx.load_verify_locations(cafile=root_file)
         if ca_file is not None:
             ctx.load_verify_locations(cafile=str(ca_file))
         ctx.verify_flags |= NO_CHECK_TIME

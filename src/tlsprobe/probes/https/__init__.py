@@ -10,7 +10,7 @@ from tlsprobe import tls
 from tlsprobe.failures import Explained, Kind, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled, step_for
-from tlsprobe.probes.https import httpget
+from tlsprobe.probes.https import clientcert, httpget
 from tlsprobe.probes.https.httpget import HttpAnswer
 from tlsprobe.targets import Target
 
@@ -59,7 +59,17 @@ async def _body(state: ProbeState) -> None:
         return await _get(state, ctx)
 
     client_cert = _client_cert(state)
-    negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
+    try:
+        negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
+    except Exception as exc:
+        if client_cert is None and clientcert.is_handshake_failure(exc):
+            # handshake_failure says "no client certificate" as often as "no common cipher".
+            asked = await clientcert.asks_for_client_cert(target, state.remaining())
+            detail, hint = clientcert.handshake_failure(asked)
+            state.log(f"diagnostic handshake: {detail}")
+            state.fail_step(detail, hint)
+            return
+        raise
     # The judge reads the certificates: a crash in it is the certificates' step, not HTTP's.
     state.enter("cert.chain")
     state.record_tls(negotiated)
@@ -71,8 +81,24 @@ async def _body(state: ProbeState) -> None:
         state.fail_step(answer.detail, answer.hint)
         return
     state.facts["http_version"] = answer.http_version
-    state.put(status_check(answer, target.expect_status))
+    status = status_check(answer, target.expect_status)
+    if status.status is Status.FAIL and answer.status == 400 and client_cert is None:
+        status = await _without_client_cert(state, status)
+    state.put(status)
     state.put(hsts_check(answer.hsts))
+
+
+async def _without_client_cert(state: ProbeState, status: Check) -> Check:
+    """A 400 from a server that asks for a client certificate is about the certificate
+    (nginx ssl_verify_client on), not the URL path."""
+    if not await clientcert.asks_for_client_cert(state.target, state.remaining()):
+        return status
+    state.log("diagnostic handshake: the server asks for a client certificate")
+    detail = (
+        f"{status.detail}: the server asks for a client certificate and none was sent "
+        '(nginx ssl_verify_client on answers so: "No required SSL certificate was sent")'
+    )
+    return Check("http.status", Status.FAIL, detail, clientcert.NEEDS_CERT_HINT)
 
 
 def _client_cert(state: ProbeState) -> tls.ClientCert | None:

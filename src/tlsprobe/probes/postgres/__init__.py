@@ -22,6 +22,7 @@ from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres import wire
 from tlsprobe.probes.postgres.login import login
+from tlsprobe.probes.postgres.roots import libpq_roots
 from tlsprobe.probes.postgres.sslmodes import sslmodes
 from tlsprobe.targets import Target, client_tls, pgsettings
 
@@ -60,16 +61,19 @@ async def probe(
         target = dataclasses.replace(target, client=client)
     ids = (*IDS, "pg.login") if settings.user else IDS
 
+    roots = libpq_roots(settings, env)
+
     async def body(state: ProbeState) -> None:
-        await _body(state, settings)
+        state.log(f"trust as libpq: {roots.text()}")
+        await _body(state, settings, roots)
 
     return await run_probe(target, policy, ids, body)
 
 
-async def _body(state: ProbeState, settings: pgsettings.Settings) -> None:
+async def _body(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots) -> None:
     state.facts["sslnegotiation"] = settings.sslnegotiation
     stage = _direct if settings.direct else _negotiated
-    negotiated = await stage(state, settings)
+    negotiated = await stage(state, settings, roots)
     if negotiated is Stop.FAILED:
         return
     if negotiated is not Stop.NO_TLS:
@@ -83,7 +87,9 @@ async def _body(state: ProbeState, settings: pgsettings.Settings) -> None:
         state.put(await login(state, settings))
 
 
-async def _negotiated(state: ProbeState, settings: pgsettings.Settings) -> Outcome:
+async def _negotiated(
+    state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots
+) -> Outcome:
     """SSLRequest then TLS, as libpq does; a failure is recorded and says whether to go on."""
 
     async def attempt(ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
@@ -91,7 +97,7 @@ async def _negotiated(state: ProbeState, settings: pgsettings.Settings) -> Outco
 
     client_cert = _client_cert(state, settings)
     try:
-        return await tls.negotiate(attempt, state.policy.ca_file, (), client_cert)
+        return await tls.negotiate(attempt, None, (), client_cert, roots=roots)
     except Refused as refused:
         state.put(refused.check)
         if refused.answer != b"N":
@@ -107,7 +113,7 @@ async def _negotiated(state: ProbeState, settings: pgsettings.Settings) -> Outco
         return Stop.FAILED
 
 
-async def _direct(state: ProbeState, settings: pgsettings.Settings) -> Outcome:
+async def _direct(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots) -> Outcome:
     """sslnegotiation=direct: the ClientHello first. A server that fails it but answers S to
     an SSLRequest is a PostgreSQL older than 17, not a broken one."""
 
@@ -120,7 +126,7 @@ async def _direct(state: ProbeState, settings: pgsettings.Settings) -> Outcome:
 
     client_cert = _client_cert(state, settings)
     try:
-        negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
+        negotiated = await tls.negotiate(attempt, None, ALPN, client_cert, roots=roots)
     except Exception as exc:
         if state.step == "connect":
             raise

@@ -64,10 +64,42 @@ _LIBPQ_ERRORS: tuple[tuple[str, Kind, str, str], ...] = (
         "point sslrootcert at a PEM file, or use sslrootcert=system",
     ),
     (
+        "server authenticated client without channel binding",
+        Kind.PG_AUTH,
+        "channel_binding=require, but the server let {user} in without SCRAM (pg_hba.conf "
+        "trust, cert, or another method with no password exchange), so nothing bound the "
+        "login to this TLS session",
+        "use scram-sha-256 on the server's pg_hba.conf line for this user and address; or, if "
+        "that method is intended, drop channel_binding=require from the target",
+    ),
+    (
+        "channel binding required but not supported by server's authentication request",
+        Kind.PG_AUTH,
+        "channel_binding=require, but the server asks for the password without SCRAM "
+        "(pg_hba.conf md5 or password, or a password stored as MD5)",
+        "use scram-sha-256 in pg_hba.conf and store the password as SCRAM "
+        "(password_encryption = scram-sha-256, then set the password again)",
+    ),
+    (
+        "channel binding required, but ssl not in use",
+        Kind.PG_CONFIG,
+        "channel_binding=require needs TLS (it binds SCRAM to the TLS session), and "
+        "sslmode={sslmode} did not use it",
+        "set sslmode=verify-full (and ssl = on on the server)",
+    ),
+    (
         "requires a valid client certificate",
         Kind.PG_AUTH,
         "the server requires a client certificate, and none was given",
         "give the target a client certificate and key (sslcert, sslkey)",
+    ),
+    (
+        "certificate authentication failed",
+        Kind.PG_AUTH,
+        "the server refused the client certificate for user {user}: its CN is not that user "
+        "(pg_hba.conf clientcert=verify-full or cert)",
+        "use a client certificate whose CN is the user name (sslcert, sslkey), or map it in "
+        "the server's pg_ident.conf",
     ),
     (
         "server does not support ssl",

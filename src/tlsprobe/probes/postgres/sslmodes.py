@@ -37,7 +37,9 @@ def outcome_per_mode(checks: Mapping[str, Check], legacy: bool) -> dict[str, str
     tls_ok = _status(checks, "tls.handshake") is Status.PASS and not legacy
     unverified = TLS_UNVERIFIED if tls_ok else "refuses (TLS handshake fails)"
     chain = _chain_problem(checks) if tls_ok else "TLS handshake fails"
-    host = chain or ("host name" if _status(checks, "cert.hostname") is not Status.PASS else None)
+    # A cert.hostname warning on PostgreSQL is a CN libpq accepts (tls/judge.py cn_fallback).
+    named = _status(checks, "cert.hostname") in (Status.PASS, Status.WARN)
+    host = chain or (None if named else "host name")
     return {
         "disable": plain,
         "allow": plain if plain == "plaintext" else unverified,

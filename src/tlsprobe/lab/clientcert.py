@@ -1,0 +1,87 @@
+"""HTTPS servers that want a client certificate but do not abort the handshake without one:
+nginx's `ssl_verify_client on` asks for a certificate, completes the handshake either way, and
+answers a client that sent none with 400 "No required SSL certificate was sent". The TLS 1.2
+and 1.3 servers that abort the handshake instead are in https.py."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+from tlsprobe.lab.certs import Pki
+from tlsprobe.lab.https import Reply, http1
+from tlsprobe.lab.server import Case, Conn
+
+# nginx's own words, in the body of its 400 (ngx_http_special_response.c).
+NO_CERT_SENT = "No required SSL certificate was sent"
+
+
+@dataclass(frozen=True)
+class NoCertSent(Reply):
+    """nginx's answer to a client without a certificate, body and all."""
+
+    status: str = "400 Bad Request"
+
+    @property
+    def body(self) -> bytes:
+        return f"<html><center>{NO_CERT_SENT}</center></html>\n".encode()
+
+
+async def _verify_client_on(conn: Conn) -> None:
+    """200 to a client that presented a certificate the server trusts, else nginx's 400."""
+    tls = conn.tls
+    sent = tls is not None and tls.getpeercert(binary_form=True) is not None
+    await http1(Reply() if sent else NoCertSent(), conn)
+
+
+def _asks_for_cert(pki: Pki, maximum: ssl.TLSVersion | None) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    ctx.load_cert_chain(*_good(pki))
+    ctx.verify_mode = ssl.CERT_OPTIONAL  # ask, and go on without one
+    ctx.load_verify_locations(cafile=str(pki.ca_file))
+    return ctx
+
+
+def _good(pki: Pki) -> tuple[str, str]:
+    identity = pki.issue("https-verify-client-on")
+    return str(identity.chain), str(identity.key)
+
+
+def _no_shared_cipher(pki: Pki) -> ssl.SSLContext:
+    """TLS 1.2 with PSK suites only, which no certificate client offers: the server aborts
+    with the same handshake_failure alert, and never asks for a certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(*_good(pki))
+    ctx.set_ciphers("PSK")
+    return ctx
+
+
+async def _answer(conn: Conn) -> None:
+    await http1(Reply(), conn)
+
+
+def cases(pki: Pki) -> list[Case]:
+    return [
+        Case(
+            "https-verify-client-on",
+            "asks for a client certificate, completes TLS 1.3 without one, then answers 400"
+            f' ("{NO_CERT_SENT}", nginx ssl_verify_client on)',
+            _verify_client_on,
+            _asks_for_cert(pki, None),
+        ),
+        Case(
+            "https-verify-client-on-tls12",
+            "the same over TLS 1.2",
+            _verify_client_on,
+            _asks_for_cert(pki, ssl.TLSVersion.TLSv1_2),
+        ),
+        Case(
+            "https-no-shared-cipher-tls12",
+            "TLS 1.2 with PSK cipher suites only: handshake_failure, no CertificateRequest",
+            _answer,
+            _no_shared_cipher(pki),
+        ),
+    ]

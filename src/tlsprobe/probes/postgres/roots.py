@@ -1,0 +1,58 @@
+"""The roots libpq trusts for a target, so that cert.chain judges the chain as libpq will.
+
+libpq never uses the system store unless sslrootcert=system. It verifies against one PEM file:
+sslrootcert (the target's, else PGSSLROOTCERT), else ~/.postgresql/root.crt when that exists
+(fe-secure-openssl.c, initialize_SSL; libpq 18 takes ~ from $HOME first, then the password
+database). --ca-file counts where libpq would be given it: when neither the target nor
+PGSSLROOTCERT names a root, the probe hands it to libpq as sslrootcert (pgsettings.resolve).
+It is not added to a root the target names: libpq takes one file, so a chain trusted only
+through --ca-file would pass cert.chain while libpq refuses it, and the result would
+contradict its own pg.login.
+
+With no root configured at all (no sslrootcert, no root.crt, no --ca-file) libpq verifies
+nothing (sslmode require and below) or refuses to start (verify-ca, verify-full: "root
+certificate file does not exist"). cert.chain then judges the chain against the system store,
+the roots sslrootcert=system would trust: the verdict still says whether a public CA vouches
+for the server, and pg.login and client.encryption say what libpq itself will do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from tlsprobe.targets import pgsettings
+from tlsprobe.tls import Roots
+
+SYSTEM = "system"
+DEFAULT_ROOT = os.path.join(".postgresql", "root.crt")
+
+
+def libpq_roots(settings: pgsettings.Settings, env: Mapping[str, str]) -> Roots:
+    """The roots libpq would verify this target's server against, --ca-file included when
+    it stands in for sslrootcert."""
+    if settings.sslrootcert is not None:
+        if settings.sslrootcert == SYSTEM:
+            return Roots(system=True)
+        # A missing file trusts nothing, as in libpq (whose verify modes then refuse to start).
+        readable = os.path.isfile(settings.sslrootcert)
+        return Roots(system=False, files=(settings.sslrootcert,) if readable else ())
+    default = default_root(env)
+    return Roots(system=False, files=(default,)) if default else Roots(system=True)
+
+
+def default_root(env: Mapping[str, str]) -> str | None:
+    """libpq's ~/.postgresql/root.crt, when it exists."""
+    home = env.get("HOME") or _password_database_home()
+    path = Path(home) / DEFAULT_ROOT if home else None
+    return str(path) if path is not None and path.is_file() else None
+
+
+def _password_database_home() -> str | None:
+    with contextlib.suppress(KeyError, ImportError):
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_dir
+    return None
