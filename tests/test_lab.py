@@ -57,6 +57,16 @@ CASES = [
     "https-stalled-backend",
     "https-close",
     "https-garbage",
+    # lab/chains.py, after lab/https.py
+    "https-chain-extra-expired",
+    "https-chain-extra-weak",
+    "https-chain-expired-cross-sign",
+    "https-chain-out-of-order",
+    "https-chain-issuer-not-ca",
+    "https-chain-client-auth-only",
+    "https-chain-name-constraints",
+    "https-chain-path-length",
+    "https-chain-critical-extension",
 ]
 TIMEOUT = 3.0
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test_lab\r\n\r\n"
