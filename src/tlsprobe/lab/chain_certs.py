@@ -97,11 +97,10 @@ def make(
     key: Key,
     issuer: Signer | None,
     now: dt.datetime,
-    subject: x509.Name | None = None,
 ) -> x509.Certificate:
     """One certificate of `shape` for `key`, signed by `issuer` (None: self-signed) with
-    SHA-256; `subject` replaces the name made from the CN (a cross-sign copies its subject)."""
-    subject = subject or _name(shape.cn)
+    SHA-256."""
+    subject = _name(shape.cn)
     public = key.public_key()
     builder = (
         x509.CertificateBuilder()

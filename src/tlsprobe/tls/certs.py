@@ -342,7 +342,8 @@ def path_length_exceeded(chain: Sequence[x509.Certificate]) -> tuple[x509.Certif
     """The first CA whose pathLenConstraint is smaller than the number of CAs the chain puts
     between it and the leaf, with that constraint."""
     for index, cert in enumerate(chain[1:], start=1):
-        limit = getattr(_basic_constraints(cert), "path_length", None)
+        constraints = _basic_constraints(cert)
+        limit = constraints.path_length if constraints is not None else None
         if limit is not None and index - 1 > limit:
             return cert, limit
     return None
