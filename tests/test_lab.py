@@ -57,6 +57,17 @@ CASES = [
     "https-stalled-backend",
     "https-close",
     "https-garbage",
+    # lab/chains.py, after lab/https.py
+    "https-chain-extra-expired",
+    "https-chain-extra-weak",
+    "https-chain-expired-cross-sign",
+    "https-chain-out-of-order",
+    "https-chain-issuer-not-ca",
+    "https-chain-client-auth-only",
+    "https-chain-name-constraints",
+    "https-chain-path-length",
+    "https-chain-critical-extension",
+    # lab/clientcert.py, after the others
     "https-verify-client-on",
     "https-verify-client-on-tls12",
     "https-no-shared-cipher-tls12",

@@ -64,6 +64,10 @@ class TlsInfo:
     cipher: str
     alpn: str | None
     chain: tuple[CertInfo, ...]
+    # The path verification built (SHA-256 fingerprints, leaf first, trust anchor last), and
+    # for each certificate of `chain` whether that path uses it; both empty when unverified.
+    verified_path: tuple[str, ...] = ()
+    on_path: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)

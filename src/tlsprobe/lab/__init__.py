@@ -15,7 +15,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 
-from tlsprobe.lab import ciphers, clientcert, https, postgres, smtp
+from tlsprobe.lab import chains, ciphers, clientcert, https, postgres, smtp
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Factory, Servers
 
@@ -23,6 +23,7 @@ __all__ = ["Lab", "LabEndpoint"]
 
 _FACTORIES: tuple[Factory, ...] = (
     https.cases,
+    chains.cases,
     smtp.cases,
     postgres.cases,
     ciphers.cases,

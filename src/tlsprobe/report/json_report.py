@@ -50,9 +50,11 @@ def tls_dict(tls: TlsInfo) -> dict[str, Any]:
                 "key": c.key,
                 "signature": c.signature,
                 "san": list(c.san),
+                "on_verified_path": tls.on_path[i] if tls.on_path else None,
             }
-            for c in tls.chain
+            for i, c in enumerate(tls.chain)
         ],
+        "verified_path": list(tls.verified_path),
     }
 
 

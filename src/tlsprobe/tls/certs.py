@@ -10,9 +10,9 @@ import re
 from collections.abc import Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tlsprobe.model import CertInfo
 
@@ -214,3 +214,146 @@ def in_date(chain: Sequence[x509.Certificate], now: dt.datetime) -> bool:
 
 def version_at_least(version: str, minimum: str) -> bool:
     return TLS_VERSION_ORDER.get(version, -1) >= TLS_VERSION_ORDER[minimum]
+
+
+# --- the sent bundle against the verified path ----------------------------------------------
+
+
+def path_positions(
+    sent: Sequence[x509.Certificate], path: Sequence[x509.Certificate]
+) -> tuple[int | None, ...]:
+    """For each certificate sent, its index on the verified path; None when the path does not
+    use it (unrelated, a cross-sign the path went around, or a second copy of one it uses)."""
+    taken: set[int] = set()
+    positions: list[int | None] = []
+    for cert in sent:
+        index = next((i for i, c in enumerate(path) if c == cert and i not in taken), None)
+        if index is not None:
+            taken.add(index)
+        positions.append(index)
+    return tuple(positions)
+
+
+def in_path_order(positions: Sequence[int | None]) -> bool:
+    """Whether the sent certificates the path uses come in the path's order (leaf, then each
+    certificate's issuer), as TLS 1.2 requires (RFC 5246 7.4.2)."""
+    used = [p for p in positions if p is not None]
+    return used == sorted(used)
+
+
+def _spki(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def unused_kind(
+    cert: x509.Certificate,
+    sent_before: Sequence[x509.Certificate],
+    path: Sequence[x509.Certificate],
+) -> str:
+    """What a certificate the path does not use is: a second copy, a cross-sign of a
+    certificate on the path (same subject and key, another issuer), or unrelated."""
+    if cert in sent_before:
+        return "a second copy"
+    if any(used.subject == cert.subject and _spki(used) == _spki(cert) for used in path):
+        return f"cross-signed by {short_name(cert.issuer)}, a CA the path already has"
+    return "unrelated to the path"
+
+
+def unused_defects(cert: x509.Certificate, now: dt.datetime) -> list[str]:
+    """Why an unused certificate matters beyond its being there: dates, key, signature."""
+    found: list[str] = []
+    if now > cert.not_valid_after_utc:
+        found.append(f"expired {cert.not_valid_after_utc.date().isoformat()}")
+    elif now < cert.not_valid_before_utc:
+        found.append(f"not valid until {cert.not_valid_before_utc.date().isoformat()}")
+    if problem := weak_key(cert):
+        found.append(problem)
+    if not is_self_issued(cert) and (problem := weak_signature(cert)):
+        found.append(problem)
+    return found
+
+
+# --- certificate defects OpenSSL refuses ----------------------------------------------------
+
+
+def _basic_constraints(cert: x509.Certificate) -> x509.BasicConstraints | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _can_sign_certificates(cert: x509.Certificate) -> bool:
+    constraints = _basic_constraints(cert)
+    if constraints is None or not constraints.ca:
+        return False
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return usage.key_cert_sign
+
+
+def not_a_ca(chain: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    """The first certificate after the leaf that may not sign certificates (no CA:TRUE, or a
+    keyUsage without keyCertSign), though the chain has it issue one."""
+    return next((c for c in chain[1:] if not _can_sign_certificates(c)), None)
+
+
+def _eku(cert: x509.Certificate) -> list[x509.ObjectIdentifier] | None:
+    try:
+        return list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def without_server_auth(chain: Sequence[x509.Certificate]) -> tuple[x509.Certificate, str] | None:
+    """The first certificate whose extendedKeyUsage leaves out serverAuth, and what it allows."""
+    allowed = {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+    for cert in chain:
+        usages = _eku(cert)
+        if usages is not None and not allowed.intersection(usages):
+            names = [getattr(u, "_name", u.dotted_string) for u in usages]
+            return cert, ", ".join(names) or "nothing"
+    return None
+
+
+def name_constrained(chain: Sequence[x509.Certificate]) -> tuple[x509.Certificate, str] | None:
+    """The first CA with nameConstraints, and its permitted and excluded names as text."""
+    for cert in chain[1:]:
+        try:
+            constraints = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+        except x509.ExtensionNotFound:
+            continue
+        parts = []
+        for label, trees in (
+            ("permitted", constraints.permitted_subtrees),
+            ("excluded", constraints.excluded_subtrees),
+        ):
+            if trees:
+                parts.append(f"{label}: {', '.join(str(t.value) for t in trees)}")
+        return cert, "; ".join(parts)
+    return None
+
+
+def path_length_exceeded(chain: Sequence[x509.Certificate]) -> tuple[x509.Certificate, int] | None:
+    """The first CA whose pathLenConstraint is smaller than the number of CAs the chain puts
+    between it and the leaf, with that constraint."""
+    for index, cert in enumerate(chain[1:], start=1):
+        constraints = _basic_constraints(cert)
+        limit = constraints.path_length if constraints is not None else None
+        if limit is not None and index - 1 > limit:
+            return cert, limit
+    return None
+
+
+def unknown_critical(chain: Sequence[x509.Certificate]) -> tuple[int, x509.Certificate, str] | None:
+    """The first certificate (index, certificate, OID) with a critical extension of a kind
+    cryptography, like OpenSSL, does not know."""
+    for index, cert in enumerate(chain):
+        for extension in cert.extensions:
+            if extension.critical and isinstance(extension.value, x509.UnrecognizedExtension):
+                return index, cert, extension.oid.dotted_string
+    return None

@@ -11,10 +11,11 @@ from typing import Any
 from cryptography import x509
 
 from tlsprobe.model import MAX_WARN_DAYS, Check, Policy, Status, TlsInfo, utc_text
-from tlsprobe.tls import certs, trust
+from tlsprobe.tls import certs, paths, trust
 from tlsprobe.tls.negotiate import Handshake, Negotiated, VerifyError
 
-# X509_V_ERR_* codes that need more than OpenSSL's own words.
+# X509_V_ERR_* codes of trust that need more than OpenSSL's own words (the codes of
+# certificate defects, which only reissuing fixes, are in paths.py).
 _MISSING_ISSUER = {2, 20, 21}
 _SELF_SIGNED_LEAF = 18
 _UNTRUSTED_ROOT = 19
@@ -25,11 +26,14 @@ NAMES_SHOWN = 10
 
 def tls_info(handshake: Handshake) -> TlsInfo:
     chain = certs.load_chain(handshake.chain_der)
+    path = certs.load_chain(handshake.verified_der)
     return TlsInfo(
         version=handshake.version,
         cipher=handshake.cipher,
         alpn=handshake.alpn,
         chain=tuple(certs.cert_info(c) for c in chain),
+        verified_path=tuple(certs.cert_info(c).sha256 for c in path),
+        on_path=tuple(p is not None for p in certs.path_positions(chain, path)) if path else (),
     )
 
 
@@ -46,25 +50,40 @@ def judge(
     """tls.version, cert.chain, cert.hostname and cert.expiry for one negotiated session."""
     now = now or dt.datetime.now(dt.UTC)
     chain = certs.load_chain(neg.handshake.chain_der)
+    path = certs.load_chain(neg.handshake.verified_der)
     minimum = f"TLSv{policy.min_tls.value}"
     checks = [
         version_check(neg.handshake.version, minimum, legacy=neg.mode.legacy),
-        chain_check(chain, neg.verify_error, neg.handshake.verified_root),
+        chain_check(chain, neg.verify_error, neg.handshake.verified_root, path, now),
     ]
     if chain:
         checks.append(hostname_check(chain[0], host))
     else:
         checks.append(Check("cert.hostname", Status.SKIP, "not run: no certificate received"))
-    anchor = neg.handshake.anchor_der
-    dated = (*chain, certs.load_certificate(anchor)) if anchor and chain else chain
-    checks.append(expiry_check(dated, now, policy.expiry_warn_days))
+    checks.append(expiry_check(relied_on(neg.handshake), now, policy.expiry_warn_days))
     return checks
 
 
+def relied_on(handshake: Handshake) -> tuple[x509.Certificate, ...]:
+    """The certificates a client relies on: the path verification built, when it built one;
+    otherwise the chain as sent, plus the trust anchor the local store supplied."""
+    chain = certs.load_chain(handshake.chain_der)
+    if handshake.verified_der and chain:
+        return certs.load_chain(handshake.verified_der)
+    anchor = handshake.anchor_der
+    return (*chain, certs.load_certificate(anchor)) if anchor and chain else chain
+
+
 def chain_check(
-    chain: Sequence[x509.Certificate], error: VerifyError | None, verified_root: str | None
+    chain: Sequence[x509.Certificate],
+    error: VerifyError | None,
+    verified_root: str | None,
+    path: Sequence[x509.Certificate] = (),
+    now: dt.datetime | None = None,
 ) -> Check:
-    """cert.chain: OpenSSL's verdict in plain language, plus weak keys and signatures."""
+    """cert.chain: OpenSSL's verdict in plain language, plus weak keys and signatures, judged
+    on the verified `path` when there is one (else on the chain as sent); certificates sent
+    but not on that path, or sent out of order, are a warning."""
     if not chain:
         return Check(
             "cert.chain",
@@ -72,9 +91,12 @@ def chain_check(
             "the server sent no certificate",
             "configure a certificate and key on the server's TLS listener",
         )
-    weaknesses = certs.chain_weaknesses(chain)
+    weaknesses = certs.chain_weaknesses(path or chain)
     if error is None and not weaknesses:
-        return Check("cert.chain", Status.PASS, f"verified to the trusted root {verified_root}")
+        verdict = Check("cert.chain", Status.PASS, f"verified to the trusted root {verified_root}")
+        return (
+            paths.untidy(verdict, chain, path, now or dt.datetime.now(dt.UTC)) if path else verdict
+        )
     if error is None or error.code in _WEAK:
         reasons = weaknesses or [error.message if error else "weak certificate"]
         return Check(
@@ -83,11 +105,11 @@ def chain_check(
             "; ".join(reasons),
             "reissue with an RSA-2048+ or EC key, signed with SHA-256 or better",
         )
-    untrusted = _untrusted(chain, error)
+    verdict = paths.defect(chain, error) or _untrusted(chain, error)
     if weaknesses:
-        detail = f"{untrusted.detail}; also {'; '.join(weaknesses)}"
-        return Check("cert.chain", Status.FAIL, detail, untrusted.hint)
-    return untrusted
+        detail = f"{verdict.detail}; also {'; '.join(weaknesses)}"
+        return Check("cert.chain", Status.FAIL, detail, verdict.hint)
+    return verdict
 
 
 def _untrusted(chain: Sequence[x509.Certificate], error: VerifyError) -> Check:
@@ -304,10 +326,8 @@ def credentials_withheld(
         return "the server sent no certificate"
     if not certs.covers_host(chain[0], host):
         return f"the certificate is not for {host}"
-    # The chain verified with NO_CHECK_TIME (trust.py): the dates are checked here, the
-    # trust anchor's included.
-    anchor = handshake.anchor_der
-    dated = (*chain, certs.load_certificate(anchor)) if anchor else chain
-    if not certs.in_date(dated, now or dt.datetime.now(dt.UTC)):
+    # The chain verified with NO_CHECK_TIME (trust.py): the dates are checked here, on the
+    # path verified, the trust anchor's included.
+    if not certs.in_date(relied_on(handshake), now or dt.datetime.now(dt.UTC)):
         return "a certificate is expired or not yet valid"
     return None

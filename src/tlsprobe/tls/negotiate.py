@@ -32,6 +32,10 @@ class Handshake:
     # The trust anchor from the local store when the server did not send it: its dates matter
     # too (an expired private root fails every real client), though it is not part of `chain`.
     anchor_der: bytes | None = None
+    # The path OpenSSL built and verified, leaf first, trust anchor last: what the client
+    # actually relies on, which may leave out certificates the server sent. Empty when the
+    # session was not verified.
+    verified_der: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,18 @@ Attempt = Callable[[ssl.SSLContext], Awaitable[tuple[T, Handshake]]]
 
 
 def capture(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> Handshake:
-    """Read version, cipher, ALPN and the chain as sent (private API until Python 3.13)."""
+    """Read version, cipher, ALPN, the chain as sent and the path verified (private API until
+    Python 3.13)."""
     inner: Any = ssl_object._sslobj  # type: ignore[union-attr]
     sent = inner.get_unverified_chain() or []
     verified: list[Any] = []
     if ssl_object.context.verify_mode != ssl.CERT_NONE:
         verified = inner.get_verified_chain() or []
     chain_der = tuple(cert.public_bytes(2) for cert in sent)  # 2 == _ssl.ENCODING_DER
+    verified_der = tuple(cert.public_bytes(2) for cert in verified)
     root, anchor = None, None
-    if verified:
-        anchor = verified[-1].public_bytes(2)
+    if verified_der:
+        anchor = verified_der[-1]
         root = certs.short_name(certs.load_certificate(anchor).subject)
     cipher = ssl_object.cipher()
     return Handshake(
@@ -71,6 +77,7 @@ def capture(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> Handshake:
         chain_der=chain_der,
         verified_root=root,
         anchor_der=anchor if anchor not in chain_der else None,
+        verified_der=verified_der,
     )
 
 
