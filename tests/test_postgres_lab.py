@@ -23,20 +23,25 @@ IDS = (
 )
 
 
-def verdicts(*values: str, login: str | None = None, client: str = P) -> dict[str, str]:
+def verdicts(
+    *values: str, login: str | None = None, client: str = P, client_cert: str = P
+) -> dict[str, str]:
+    """The verdicts of one case; pg.client_cert is judged only without a user (no login)."""
     expected = dict(zip(IDS, values, strict=True))
     if login is not None:
         expected["pg.login"] = login
+    else:
+        expected["pg.client_cert"] = client_cert
     return expected | {"client.encryption": client}
 
 
 ALL_PASS = verdicts(P, P, P, P, P, P, P, P)
-NOT_POSTGRES = verdicts(P, F, S, S, S, S, S, S)
+NOT_POSTGRES = verdicts(P, F, S, S, S, S, S, S, client_cert=S)
 SSL_OFF = (P, F, S, S, S, S, S, W)
 EXPECTED = {
     "pg-good": ALL_PASS,
     "pg-host-rules": verdicts(P, P, P, P, P, P, P, W),
-    "pg-ssl-off": verdicts(*SSL_OFF),
+    "pg-ssl-off": verdicts(*SSL_OFF, client_cert=S),
     "pg-tls13-only": ALL_PASS,
     "pg-expired": verdicts(P, P, P, P, P, P, F, P),
     "pg-wrong-host": verdicts(P, P, P, P, P, F, P, P),
@@ -44,9 +49,11 @@ EXPECTED = {
     "pg-login": verdicts(P, P, P, P, P, P, P, P, login=P),
     "pg-login-wrong-password": verdicts(P, P, P, P, P, P, P, P, login=F),
     "pg-login-ssl-off": verdicts(*SSL_OFF, login=F, client=W),
-    "pg-client-cert": ALL_PASS,  # PostgreSQL asks for a client certificate, requires none
+    # clientcert=verify-ca: the handshake completes without a client certificate, and the
+    # startup inside TLS is refused (pg.client_cert), as libpq is at every sslmode.
+    "pg-client-cert": verdicts(P, P, P, P, P, P, P, P, client_cert=F),
     "pg-login-client-cert-required": verdicts(P, P, P, P, P, P, P, P, login=F),
-    "pg-direct": verdicts(P, P, F, S, S, S, S, S),
+    "pg-direct": verdicts(P, P, F, S, S, S, S, S, client_cert=S),
     # The client model (issue 12): libpq's CN fallback, its sslrootcert, channel binding and
     # clientcert=verify-full (tests/test_client_model.py has their words).
     "pg-cn-only": verdicts(P, P, P, P, P, W, P, P),
@@ -55,7 +62,8 @@ EXPECTED = {
     "pg-login-private-root": verdicts(P, P, P, P, P, P, P, P, login=P),
     "pg-trust-auth": ALL_PASS,
     "pg-password-auth": ALL_PASS,
-    "pg-client-cert-full": ALL_PASS,
+    "pg-client-cert-full": verdicts(P, P, P, P, P, P, P, P, client_cert=F),
+    "pg-cert-auth": verdicts(P, P, P, P, P, P, P, P, client_cert=F),
     "pg-login-channel-binding": verdicts(P, P, P, P, P, P, P, P, login=P),
     "pg-login-channel-binding-trust": verdicts(P, P, P, P, P, P, P, P, login=F),
     "pg-login-channel-binding-password": verdicts(P, P, P, P, P, P, P, P, login=F),

@@ -173,6 +173,7 @@ CHECKS = _catalogue(
     CheckSpec(
         "pg.plaintext", "plaintext", "no answer to a plaintext StartupMessage within {t:g} s"
     ),
+    CheckSpec("pg.client_cert", "client cert"),  # read inside the handshake step, on a budget
     CheckSpec("pg.login", "login", "no psycopg session within {t:g} s"),
 )
 

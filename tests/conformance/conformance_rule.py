@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from tlsprobe.model import Status, TargetResult, worst
 
-# The checks about connecting, encrypting and verifying (not http.*, not logins, not the
-# server-hardening checks such as smtp.starttls_injection or pg.plaintext).
+# The checks about connecting, encrypting, verifying and being let in (not http.*, not the
+# server-hardening checks such as smtp.starttls_injection or pg.plaintext). The logins count:
+# a target with a user is a client that logs in, and refused credentials, a client certificate
+# the server demands, or channel binding it cannot get stop that client as surely as TLS does.
 TLS_CHECKS = frozenset(
     {
         "connect",
@@ -24,12 +26,16 @@ TLS_CHECKS = frozenset(
         "pg.sslrequest",
         "smtp.starttls",
         "client.encryption",
+        "pg.login",
+        "pg.client_cert",
+        "smtp.login",
     }
 )
 # Warnings that say nothing about whether this client connects today: a certificate that
-# expires within --expiry-warn-days (tomorrow's outage), and older versions the server also
-# accepts (versions this client would not choose). They count as pass here.
-ADVISORY_WARNINGS = frozenset({"cert.expiry", "tls.legacy"})
+# expires within --expiry-warn-days (tomorrow's outage), older versions the server also
+# accepts (versions this client would not choose), and certificates sent beside the verified
+# path (an untidy bundle the client goes around). They count as pass here.
+ADVISORY_WARNINGS = frozenset({"cert.expiry", "tls.legacy", "cert.chain"})
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import subprocess
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -27,7 +27,6 @@ DEADLINE = 2.0  # libpq's connect_timeout cannot go lower (it raises anything un
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # libpq's words when the session came up and only the password was wrong: psycopg gives no
 # SQLSTATE for a failed connection, so the message is all there is.
-WRONG_PASSWORD = "FATAL:  password authentication failed"
 
 
 def where(url: str) -> tuple[str, str, int]:
@@ -50,22 +49,22 @@ def with_sslmode(url: str, mode: str) -> str:
 
 
 def libpq(url: str, ca_file: Path) -> Seen:
-    """psycopg.connect as an application would: the URL's sslmode, the lab CA as sslrootcert,
-    and the lab's superuser where the URL names no user."""
-    mode = dict(parse_qsl(urlsplit(url).query)).get("sslmode", "prefer")
-    extra: dict[str, Any] = {"sslrootcert": str(ca_file), "connect_timeout": int(DEADLINE)}
+    """psycopg.connect as an application would: the URL's sslmode, the URL's own sslrootcert or
+    else the lab CA (as tlsprobe's --ca-file stands in for it), and the lab's superuser where
+    the URL names no user. Refused credentials are a failure like any other: the client is
+    not in."""
+    query = dict(parse_qsl(urlsplit(url).query))
+    mode = query.get("sslmode", "prefer")
+    extra: dict[str, Any] = {"connect_timeout": int(DEADLINE)}
+    if "sslrootcert" not in query:
+        extra["sslrootcert"] = str(ca_file)
     if urlsplit(url).username is None:
         extra |= {"user": SUPERUSER, "password": PASSWORD}
     try:
         with psycopg.connect(url, **extra) as conn:
             encrypted = conn.pgconn.ssl_in_use
     except psycopg.Error as exc:
-        said = str(exc)
-        if WRONG_PASSWORD not in said:
-            return Seen(False, False, False, said)
-        # libpq reached authentication: in these modes only over TLS it verified as its mode says
-        encrypted = mode in ("require", "verify-ca", "verify-full")
-        return Seen(True, encrypted, mode == "verify-full", said)
+        return Seen(False, False, False, str(exc))
     return Seen(True, encrypted, encrypted and mode == "verify-full", f"ssl_in_use={encrypted}")
 
 
@@ -100,10 +99,13 @@ class _Watchdog:
             self.sock.close()  # a no-op once a TLS socket has taken it over
 
 
-def _airflow_smtp(implicit: bool, host: str, port: int, context: ssl.SSLContext) -> Seen:
+def _airflow_smtp(
+    implicit: bool, host: str, port: int, context: ssl.SSLContext, login: tuple[str, str] | None
+) -> Seen:
     """airflow.utils.email: SMTP_SSL(host, port, timeout, context) for smtp_ssl, else
     SMTP(host, port, timeout) then starttls(context); the context ssl.create_default_context()
-    (here trusting the lab CA, as if it were in the system store). No login: it is not TLS."""
+    (here trusting the lab CA, as if it were in the system store); then login(user, password)
+    when credentials are configured."""
     watchdog = _Watchdog()
     base = smtplib.SMTP_SSL if implicit else smtplib.SMTP
 
@@ -121,18 +123,24 @@ def _airflow_smtp(implicit: bool, host: str, port: int, context: ssl.SSLContext)
             if not implicit:
                 client.starttls(context=context)
             client.ehlo()
+            if login is not None:
+                client.login(*login)
     except (smtplib.SMTPException, OSError) as exc:
         return Seen(False, False, False, f"{type(exc).__name__}: {exc}")
     finally:
         watchdog.disarm()
-    return Seen(True, True, True, "EHLO answered inside TLS")
+    return Seen(True, True, True, "EHLO answered inside TLS" + (", logged in" if login else ""))
 
 
 def smtp(url: str, ca_file: Path) -> Seen:
     host, address, port = where(url)
     assert host == address, "the SMTP cases need no #connect="
     context = ssl.create_default_context(cafile=str(ca_file))
-    return _airflow_smtp(urlsplit(url).scheme == "smtps", host, port, context)
+    parts = urlsplit(url)
+    login = None
+    if parts.username is not None:
+        login = (unquote(parts.username), unquote(parts.password or ""))
+    return _airflow_smtp(parts.scheme == "smtps", host, port, context, login)
 
 
 # --- HTTPS: httpx and curl -----------------------------------------------------------------

@@ -3,8 +3,8 @@
 Every endpoint is probed by tlsprobe and used by its real clients: libpq (psycopg) at each
 sslmode from disable to verify-full, smtplib as Airflow's email code calls it, httpx and curl.
 The verdict tlsprobe gives (conformance_rule.tls_verdict) must be the one the client's behaviour
-calls for (conformance_rule.expected). Known disagreements, being fixed elsewhere, are listed in
-KNOWN_DISAGREEMENTS and tested as strict xfails: a fix turns them red, and the entry goes.
+calls for (conformance_rule.expected), on every pair, with no exception list: a disagreement
+is a bug in tlsprobe (or in the rule) to fix, never an entry to carry.
 """
 
 from __future__ import annotations
@@ -35,25 +35,8 @@ HTTP_CLIENTS: dict[str, Client] = {"httpx": real_clients.httpx_client, "curl": r
 SMTP_CLIENT = "smtplib (Airflow)"
 
 # Endpoints on which real clients disagree: tlsprobe must warn there, naming them.
-DISPUTED = {
-    "https-cn-only": "libpq, Python's ssl and curl fall back to the CN; browsers refuse",
-}
-
-_CN_ONLY = "CN-only certificate: clients connect, tlsprobe fails cert.hostname (being fixed)"
-_PG_CLIENT_CERT = (
-    "clientcert=verify-ca: libpq is refused without a client certificate at every sslmode; "
-    "tlsprobe's TLS checks pass it and only pg.login (not a TLS check) fails (being fixed: "
-    "client certificate required)"
-)
-KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {
-    ("https-cn-only", "httpx"): _CN_ONLY,
-    ("https-cn-only", "curl"): _CN_ONLY,
-    **{
-        (name, f"libpq sslmode={mode}"): _PG_CLIENT_CERT
-        for name in ("pg-client-cert", "pg-login-client-cert-required")
-        for mode in ("allow", "prefer", "require", "verify-ca", "verify-full")
-    },
-}
+_CN_FALLBACK = "libpq, Python's ssl and curl fall back to the CN; browsers refuse"
+DISPUTED = dict.fromkeys(("https-cn-only", "pg-cn-only", "pg-login-cn-only"), _CN_FALLBACK)
 
 
 @dataclass(frozen=True)
@@ -152,29 +135,13 @@ def _require_curl() -> None:
 @pytest.mark.parametrize("client", ["libpq", "smtplib", "httpx", "curl"])
 def test_tlsprobe_predicts_the_client(pairs: dict[tuple[str, str], Pair], client: str) -> None:
     """On every lab endpoint, tlsprobe's TLS verdict is the one this client's behaviour calls
-    for, except exactly the known disagreements."""
+    for: no disagreement at all."""
     if client == "curl":
         _require_curl()
     mine = {key: pair for key, pair in pairs.items() if key[1].startswith(client)}
     assert mine, f"no lab endpoint is used by {client}"
     disagree = {key: pair.why() for key, pair in mine.items() if pair.given is not pair.owed}
-    assert sorted(disagree) == sorted(k for k in KNOWN_DISAGREEMENTS if k in mine), "\n".join(
-        why for key, why in disagree.items() if key not in KNOWN_DISAGREEMENTS
-    )
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(key, marks=pytest.mark.xfail(reason=why, strict=True))
-        for key, why in KNOWN_DISAGREEMENTS.items()
-    ],
-    ids=lambda key: f"{key[0]}|{key[1]}",
-)
-def test_known_disagreement(pairs: dict[tuple[str, str], Pair], key: tuple[str, str]) -> None:
-    """Each known disagreement, on its own: red (strict xfail) once it is fixed."""
-    pair = pairs[key]
-    assert pair.given is pair.owed, pair.why()
+    assert not disagree, "\n".join(disagree.values())
 
 
 def test_suite_covers_every_endpoint(lab: Lab, pairs: dict[tuple[str, str], Pair]) -> None:
@@ -187,8 +154,7 @@ def test_suite_covers_every_endpoint(lab: Lab, pairs: dict[tuple[str, str], Pair
         assert client, name
 
 
-def test_known_disagreements_name_real_pairs(pairs: dict[tuple[str, str], Pair]) -> None:
-    """Every entry of KNOWN_DISAGREEMENTS and DISPUTED names an endpoint (and client) the
-    suite runs: a renamed case cannot leave a stale entry behind."""
-    assert set(KNOWN_DISAGREEMENTS) <= set(pairs)
+def test_disputed_names_real_endpoints(pairs: dict[tuple[str, str], Pair]) -> None:
+    """Every entry of DISPUTED names an endpoint the suite runs: a renamed case cannot leave a
+    stale entry behind."""
     assert set(DISPUTED) <= {name for name, _ in pairs}

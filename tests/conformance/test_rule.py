@@ -62,9 +62,26 @@ def test_plaintext_by_configuration_owes_a_fail() -> None:
 
 
 def test_verdict_reads_only_tls_checks() -> None:
-    """http.status, logins and hardening checks do not make the TLS verdict."""
-    checks = [("connect", Status.PASS), ("http.status", Status.FAIL), ("pg.login", Status.FAIL)]
+    """http.status and hardening checks do not make the TLS verdict."""
+    checks = [("connect", Status.PASS), ("http.status", Status.FAIL)]
     assert tls_verdict(result(*checks, ("smtp.starttls_injection", Status.FAIL))) is Status.PASS
+
+
+def test_verdict_reads_the_logins() -> None:
+    """A refused login (pg.login, smtp.login) or client certificate fails the verdict: that
+    client is not let in; its twin with the login passing passes."""
+    for check_id in ("pg.login", "smtp.login", "pg.client_cert"):
+        refused = result(("connect", Status.PASS), (check_id, Status.FAIL))
+        let_in = result(("connect", Status.PASS), (check_id, Status.PASS))
+        assert (tls_verdict(refused), tls_verdict(let_in)) == (Status.FAIL, Status.PASS)
+
+
+def test_untidy_bundle_is_advisory() -> None:
+    """A cert.chain warning (certificates sent beside the verified path) counts as a pass, while
+    a cert.hostname warning (a disputed CN match) stays a warning."""
+    untidy = result(("connect", Status.PASS), ("cert.chain", Status.WARN))
+    disputed = result(("connect", Status.PASS), ("cert.hostname", Status.WARN))
+    assert (tls_verdict(untidy), tls_verdict(disputed)) == (Status.PASS, Status.WARN)
 
 
 def test_verdict_takes_the_worst_tls_check() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tlsprobe.lab.certs import DAY, Identity, Pki
 from tlsprobe.lab.https import GARBAGE
 from tlsprobe.lab.postgres_cluster import (
+    HBA_CERT,
     HBA_CLIENT_CERT,
     HBA_CLIENT_CERT_FULL,
     HBA_HOST,
@@ -145,6 +146,10 @@ def client_model_specs(pki: Pki, good: Identity) -> list[tuple[ClusterSpec, str]
         (
             ClusterSpec("pg-client-cert-full", good, HBA_CLIENT_CERT_FULL, client_ca=pki.ca_file),
             "hostssl with clientcert=verify-full: a certificate whose CN is the user",
+        ),
+        (
+            ClusterSpec("pg-cert-auth", good, HBA_CERT, client_ca=pki.ca_file),
+            "hostssl cert: the client certificate is the login, its CN the user",
         ),
     ]
 

@@ -57,6 +57,8 @@ HBA_CLIENT_CERT = (
 HBA_CLIENT_CERT_FULL = (
     f"local all all trust\nhostssl all all {HOST}/32 scram-sha-256 clientcert=verify-full\n"
 )
+# The client certificate is the login (pg_hba cert): its CN must be the user, checked at once.
+HBA_CERT = f"local all all trust\nhostssl all all {HOST}/32 cert\n"
 # No password asked at all: a client that demands channel binding must refuse to go on.
 HBA_TRUST = f"local all all trust\nhostssl all all {HOST}/32 trust\n"
 # A cleartext password request: no SCRAM, so no channel binding either.

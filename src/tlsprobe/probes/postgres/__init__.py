@@ -13,17 +13,19 @@ import dataclasses
 import enum
 import os
 import ssl
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from tlsprobe import net, tls
-from tlsprobe.failures import explain
+from tlsprobe.failures import ClientKeyError, KeyProblem, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres import wire
 from tlsprobe.probes.postgres.login import login
 from tlsprobe.probes.postgres.roots import libpq_roots
 from tlsprobe.probes.postgres.sslmodes import sslmodes
+from tlsprobe.probes.postgres.startup import Answer, first_answer, judge_client_cert
 from tlsprobe.targets import Target, client_tls, pgsettings
 
 IDS = ("connect", "pg.sslrequest", *TLS_CHECK_IDS, "pg.plaintext")
@@ -38,7 +40,9 @@ class Stop(enum.Enum):
     NO_TLS = "the server has ssl = off: the plaintext and login checks still run"
 
 
-Outcome = tls.Negotiated[None] | Stop
+Outcome = tls.Negotiated[Answer | None] | Stop
+# Of the time left, what the startup inside TLS may take before pg.client_cert is not judged.
+STARTUP_SHARE = 0.5
 
 
 class Refused(Exception):
@@ -59,7 +63,7 @@ async def probe(
     if target.client is None:  # client.encryption as this environment would configure libpq
         client = client_tls.for_postgres_params(dict(target.params), env)
         target = dataclasses.replace(target, client=client)
-    ids = (*IDS, "pg.login") if settings.user else IDS
+    ids = (*IDS, "pg.login") if settings.user else (*IDS, "pg.client_cert")
 
     roots = libpq_roots(settings, env)
 
@@ -78,6 +82,11 @@ async def _body(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roo
         return
     if negotiated is not Stop.NO_TLS:
         state.record_tls(negotiated)
+        if not settings.user:  # else pg.login tells, with the real libpq
+            who = _startup_as(settings)[0]
+            state.put(judge_client_cert(negotiated.session, who, _sends_cert(settings)))
+    elif not settings.user:
+        state.put(Check("pg.client_cert", Status.SKIP, "not run: the server has ssl = off"))
     state.put(await _plaintext(state, settings))
     legacy = negotiated is not Stop.NO_TLS and negotiated.mode.legacy
     modes = sslmodes(state.checks, legacy)
@@ -92,8 +101,8 @@ async def _negotiated(
 ) -> Outcome:
     """SSLRequest then TLS, as libpq does; a failure is recorded and says whether to go on."""
 
-    async def attempt(ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
-        return await _via_sslrequest(state, ctx)
+    async def attempt(ctx: ssl.SSLContext) -> tuple[Answer | None, tls.Handshake]:
+        return await _via_sslrequest(state, ctx, _startup_for(settings))
 
     client_cert = _client_cert(state, settings)
     try:
@@ -117,10 +126,10 @@ async def _direct(state: ProbeState, settings: pgsettings.Settings, roots: tls.R
     """sslnegotiation=direct: the ClientHello first. A server that fails it but answers S to
     an SSLRequest is a PostgreSQL older than 17, not a broken one."""
 
-    async def attempt(ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
+    async def attempt(ctx: ssl.SSLContext) -> tuple[Answer | None, tls.Handshake]:
         transport, protocol = await _open(state)
         try:
-            return None, await _handshake(state, transport, protocol, ctx)
+            return await _handshake(state, transport, protocol, ctx, _startup_for(settings))
         finally:
             transport.abort()
 
@@ -158,13 +167,35 @@ def _client_cert(state: ProbeState, settings: pgsettings.Settings) -> tls.Client
     """libpq sends a client certificate only when its file exists, and so does the probe. Its
     key is loaded now, with sslpassword: one that cannot be used fails the handshake step before
     any connection, as libpq fails before its handshake."""
-    if settings.sslcert is None or not Path(settings.sslcert).is_file():
+    if not _sends_cert(settings):
         return None
+    assert settings.sslcert is not None
     password = dict(settings.extra).get("sslpassword")
     client_cert = tls.ClientCert(settings.sslcert, settings.sslkey, password, "sslpassword")
     state.enter("tls.handshake")
     tls.check_client_cert(client_cert)
+    if open_to_others(client_cert.key_file):
+        raise ClientKeyError(KeyProblem.OPEN_TO_OTHERS, client_cert.key_file)
     return client_cert
+
+
+def open_to_others(key_file: str) -> bool:
+    """libpq's rule for a client key (fe-secure-openssl.c): a regular file owned by root may
+    be group-readable (0640), any other must be the owner's alone (0600); libpq refuses it
+    before its handshake otherwise."""
+    try:
+        info = os.stat(key_file)
+    except OSError:
+        return False  # check_client_cert already read it: gone since, the handshake says so
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    if info.st_uid == 0:
+        return bool(info.st_mode & (stat.S_IWGRP | stat.S_IXGRP | stat.S_IRWXO))
+    return bool(info.st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
+def _sends_cert(settings: pgsettings.Settings) -> bool:
+    return settings.sslcert is not None and Path(settings.sslcert).is_file()
 
 
 async def _open(state: ProbeState) -> tuple[asyncio.Transport, wire.Wire]:
@@ -180,7 +211,20 @@ async def _open(state: ProbeState) -> tuple[asyncio.Transport, wire.Wire]:
     return transport, protocol
 
 
-async def _via_sslrequest(state: ProbeState, ctx: ssl.SSLContext) -> tuple[None, tls.Handshake]:
+def _startup_as(settings: pgsettings.Settings) -> tuple[str, str]:
+    """Who a startup without credentials is sent as (libpq's default user is the OS user;
+    the probe's, as for pg.plaintext, is postgres) and to which database."""
+    return settings.user or "postgres", settings.dbname
+
+
+def _startup_for(settings: pgsettings.Settings) -> tuple[str, str] | None:
+    """The startup to send inside TLS for pg.client_cert: only without a user (pg.login)."""
+    return None if settings.user else _startup_as(settings)
+
+
+async def _via_sslrequest(
+    state: ProbeState, ctx: ssl.SSLContext, startup: tuple[str, str] | None = None
+) -> tuple[Answer | None, tls.Handshake]:
     transport, protocol = await _open(state)
     try:
         state.enter("pg.sslrequest")
@@ -200,14 +244,20 @@ async def _via_sslrequest(state: ProbeState, ctx: ssl.SSLContext) -> tuple[None,
         # No await between the check above and start_tls, which stops reading from the socket
         # before it yields: bytes that were not there when checked cannot have slipped in.
         state.enter("tls.handshake")
-        return None, await _handshake(state, transport, protocol, ctx)
+        return await _handshake(state, transport, protocol, ctx, startup)
     finally:
         transport.abort()
 
 
 async def _handshake(
-    state: ProbeState, transport: asyncio.Transport, protocol: wire.Wire, ctx: ssl.SSLContext
-) -> tls.Handshake:
+    state: ProbeState,
+    transport: asyncio.Transport,
+    protocol: wire.Wire,
+    ctx: ssl.SSLContext,
+    startup: tuple[str, str] | None = None,
+) -> tuple[Answer | None, tls.Handshake]:
+    """The handshake on an open connection, and with `startup` (user, database) the first
+    answer to a StartupMessage inside the session (pg.client_cert; no password is sent)."""
     target = state.target
     state.enter("tls.handshake")
     state.log(f"TLS ClientHello (SNI {target.host if not target.is_ip else 'none'})")
@@ -215,12 +265,19 @@ async def _handshake(
     secure = await loop.start_tls(transport, protocol, ctx, server_hostname=target.host)
     if secure is None:  # the connection went away as the handshake finished
         raise ConnectionResetError("the connection closed during the TLS handshake")
+    answer = None
     try:
         handshake = tls.capture(secure.get_extra_info("ssl_object"))
+        state.log(f"TLS {handshake.version} {handshake.cipher} ALPN {handshake.alpn or '-'}")
+        if startup is not None:
+            who, database = startup
+            state.log(f"C: StartupMessage user={who} database={database} (inside TLS)")
+            budget = state.remaining() * STARTUP_SHARE
+            answer = await first_answer(protocol, secure, who, database, budget)
+            state.log(f"S: {answer[0].decode('latin-1')} message" if answer else "S: no answer")
     finally:
         secure.abort()
-    state.log(f"TLS {handshake.version} {handshake.cipher} ALPN {handshake.alpn or '-'}")
-    return handshake
+    return answer, handshake
 
 
 async def _sslrequest_only(state: ProbeState) -> bytes:

@@ -40,6 +40,18 @@ def outcome_per_mode(checks: Mapping[str, Check], legacy: bool) -> dict[str, str
     # A cert.hostname warning on PostgreSQL is a CN libpq accepts (tls/judge.py cn_fallback).
     named = _status(checks, "cert.hostname") in (Status.PASS, Status.WARN)
     host = chain or (None if named else "host name")
+    if tls_ok and (refusal := _client_cert_refusal(checks)) is not None:
+        # Refused at the startup in every TLS mode; allow and prefer then try plaintext.
+        refused = f"refuses ({refusal})"
+        fallback = plain if plain == "plaintext" else refused
+        return {
+            "disable": plain,
+            "allow": fallback,
+            "prefer": fallback,
+            "require": refused,
+            "verify-ca": f"refuses ({chain})" if chain else refused,
+            "verify-full": f"refuses ({host})" if host else refused,
+        }
     return {
         "disable": plain,
         "allow": plain if plain == "plaintext" else unverified,
@@ -48,6 +60,15 @@ def outcome_per_mode(checks: Mapping[str, Check], legacy: bool) -> dict[str, str
         "verify-ca": f"refuses ({chain})" if chain else "TLS, chain verified",
         "verify-full": f"refuses ({host})" if host else "TLS, chain and host name verified",
     }
+
+
+def _client_cert_refusal(checks: Mapping[str, Check]) -> str | None:
+    """Why the server refuses the client at the startup for its certificate, or None."""
+    check = checks.get("pg.client_cert")
+    if check is None or check.status is not Status.FAIL:
+        return None
+    refused = "refused the target's client certificate" in check.detail
+    return "client certificate refused" if refused else "no client certificate"
 
 
 def _status(checks: Mapping[str, Check], check_id: str) -> Status | None:

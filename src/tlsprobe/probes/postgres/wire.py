@@ -108,6 +108,11 @@ def no_answer() -> Check:
     )
 
 
+def auth_name(code: int) -> str:
+    """An AuthenticationRequest's method, by its code."""
+    return _AUTH_NAMES.get(code, f"method {code}")
+
+
 def startup_message(user: str, database: str) -> bytes:
     """A protocol 3.0 StartupMessage for `user` and `database`."""
     pairs = {"user": user, "database": database, "application_name": "tlsprobe"}
@@ -130,7 +135,7 @@ def judge_plaintext(kind: bytes, body: bytes, who: str) -> Check | None:
         return None  # a NoticeResponse may come first
     if kind == b"R" and len(body) >= 4:
         (code,) = struct.unpack("!I", body[:4])
-        method = _AUTH_NAMES.get(code, f"method {code}")
+        method = auth_name(code)
         return Check(
             "pg.plaintext",
             Status.WARN,
