@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import check, probe_urls, statuses
+from conftest import check, hint, probe_urls, statuses
 from threaded import ThreadedHttpServer
 from tlsprobe.lab import Lab
 from tlsprobe.lab.https import CLIENT_IDENTITY
@@ -109,11 +109,20 @@ def test_root_named_only_by_sslrootcert_is_trusted(lab: Lab) -> None:
 
 def test_root_not_named_fails_like_libpq(lab: Lab) -> None:
     """The twin: with the lab's root as sslrootcert (--ca-file), libpq refuses the private
-    chain and so does cert.chain."""
+    chain and so does cert.chain, its hint in libpq's terms (sslrootcert), while an HTTPS
+    chain under an unknown root keeps --ca-file's."""
     said = libpq_connects(lab, "pg-private-root", sslrootcert=str(lab.ca_file))
     assert "certificate verify failed" in said
     result = probe(lab, lab.url("pg-private-root"), lab.ca_file)
     assert statuses(result)["cert.chain"] == "fail"
+    assert hint(result, "cert.chain") == (
+        "give libpq the issuing root with sslrootcert (the target's, or PGSSLROOTCERT; "
+        "--ca-file stands in when neither names one), or use a certificate from a CA in it"
+    )
+    https = probe(lab, lab.url("https-untrusted-root"), lab.ca_file)
+    assert hint(https, "cert.chain") == (
+        "pass the issuing root with --ca-file, or use a certificate from a trusted CA"
+    )
 
 
 def test_sslrootcert_is_not_widened_by_ca_file(lab: Lab) -> None:

@@ -119,22 +119,15 @@ class ProbeState:
     def record_tls(self, negotiated: Negotiated[Any]) -> None:
         """The shared judge's verdicts on a negotiated session (tls.handshake, the version,
         chain, host name and expiry checks) and its TLS facts for the report."""
-        # imported here: the runner loads this module at start-up
-        from tlsprobe import tls
-        from tlsprobe.tls import certs
+        from tlsprobe import tls  # imported here: the runner loads this module at start-up
 
         self.put(tls.handshake_check(negotiated))
         self.tls = tls.tls_info(negotiated.handshake)
-        for check in tls.judge(negotiated, self.target.host, self.policy):
+        # Judged for this protocol's clients: a CN libpq accepts is not refused on behalf of
+        # browsers that never connect to PostgreSQL, and trust is given in their terms.
+        host, protocol = self.target.host, self.target.protocol
+        for check in tls.judge(negotiated, host, self.policy, protocol=protocol):
             self.put(check)
-        if (chain := negotiated.handshake.chain_der) and self.checks["cert.hostname"].status in (
-            Status.WARN,
-            Status.FAIL,
-        ):
-            # A CN-only match is judged by this protocol's clients: a CN libpq accepts is
-            # not refused on behalf of browsers that never connect to PostgreSQL.
-            leaf = certs.load_certificate(chain[0])
-            self.put(tls.hostname_check(leaf, self.target.host, self.target.protocol))
 
     def fail_step(self, detail: str, hint: str = "") -> None:
         """Fail the step under way; every check not yet decided is skipped because of it."""

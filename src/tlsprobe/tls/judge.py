@@ -44,20 +44,43 @@ def handshake_check(neg: Negotiated[Any]) -> Check:
     return Check("tls.handshake", Status.PASS, detail)
 
 
+# How to trust a private root, in the terms of the client of each protocol (the default: the
+# clients that take the system store, to which --ca-file adds).
+TRUST_HINTS = {
+    "postgresql": (
+        "give libpq the issuing root with sslrootcert (the target's, or PGSSLROOTCERT; "
+        "--ca-file stands in when neither names one), or use a certificate from a CA in it"
+    ),
+}
+TRUST_HINT = "pass the issuing root with --ca-file, or use a certificate from a trusted CA"
+
+
 def judge(
-    neg: Negotiated[Any], host: str, policy: Policy, now: dt.datetime | None = None
+    neg: Negotiated[Any],
+    host: str,
+    policy: Policy,
+    now: dt.datetime | None = None,
+    protocol: str | None = None,
 ) -> list[Check]:
-    """tls.version, cert.chain, cert.hostname and cert.expiry for one negotiated session."""
+    """tls.version, cert.chain, cert.hostname and cert.expiry for one negotiated session;
+    `protocol` says whose client the host name and the trust hint speak for."""
     now = now or dt.datetime.now(dt.UTC)
     chain = certs.load_chain(neg.handshake.chain_der)
     path = certs.load_chain(neg.handshake.verified_der)
     minimum = f"TLSv{policy.min_tls.value}"
     checks = [
         version_check(neg.handshake.version, minimum, legacy=neg.mode.legacy),
-        chain_check(chain, neg.verify_error, neg.handshake.verified_root, path, now),
+        chain_check(
+            chain,
+            neg.verify_error,
+            neg.handshake.verified_root,
+            path,
+            now,
+            trust_hint=TRUST_HINTS.get(protocol or "", TRUST_HINT),
+        ),
     ]
     if chain:
-        checks.append(hostname_check(chain[0], host))
+        checks.append(hostname_check(chain[0], host, protocol))
     else:
         checks.append(Check("cert.hostname", Status.SKIP, "not run: no certificate received"))
     checks.append(expiry_check(relied_on(neg.handshake), now, policy.expiry_warn_days))
@@ -80,6 +103,8 @@ def chain_check(
     verified_root: str | None,
     path: Sequence[x509.Certificate] = (),
     now: dt.datetime | None = None,
+    *,
+    trust_hint: str = TRUST_HINT,
 ) -> Check:
     """cert.chain: OpenSSL's verdict in plain language, plus weak keys and signatures, judged
     on the verified `path` when there is one (else on the chain as sent); certificates sent
@@ -105,17 +130,16 @@ def chain_check(
             "; ".join(reasons),
             "reissue with an RSA-2048+ or EC key, signed with SHA-256 or better",
         )
-    verdict = paths.defect(chain, error) or _untrusted(chain, error)
+    verdict = paths.defect(chain, error) or _untrusted(chain, error, trust_hint)
     if weaknesses:
         detail = f"{verdict.detail}; also {'; '.join(weaknesses)}"
         return Check("cert.chain", Status.FAIL, detail, verdict.hint)
     return verdict
 
 
-def _untrusted(chain: Sequence[x509.Certificate], error: VerifyError) -> Check:
+def _untrusted(chain: Sequence[x509.Certificate], error: VerifyError, trust_hint: str) -> Check:
     leaf, last = chain[0], chain[-1]
     issuer = certs.short_name(last.issuer)
-    trust_hint = "pass the issuing root with --ca-file, or use a certificate from a trusted CA"
     if error.code == _SELF_SIGNED_LEAF:
         detail = f"self-signed certificate ({certs.short_name(leaf.subject)})"
         return Check("cert.chain", Status.FAIL, detail, trust_hint)
