@@ -148,6 +148,11 @@ CHECKS = _catalogue(
     CheckSpec("smtp.starttls", "starttls", "no reply to STARTTLS within {t:g} s"),
     CheckSpec("tls.handshake", "handshake", "no TLS ServerHello within {t:g} s"),
     CheckSpec("tls.version", "version"),
+    CheckSpec(
+        "tls.legacy",
+        "legacy",
+        "no answer to a ClientHello offering only versions below the minimum within {t:g} s",
+    ),
     CheckSpec("cert.chain", "chain", "no verdict on the certificate chain within {t:g} s"),
     CheckSpec("cert.hostname", "hostname"),
     CheckSpec("cert.expiry", "expiry"),
@@ -193,3 +198,4 @@ class Policy:
     expiry_warn_days: int = 14
     ca_file: Path | None = None
     concurrency: int = 50
+    tls_legacy: bool = True  # tls.legacy: ask whether versions below min_tls are accepted too

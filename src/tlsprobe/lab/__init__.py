@@ -15,13 +15,13 @@ import tempfile
 import threading
 from dataclasses import dataclass
 
-from tlsprobe.lab import https, postgres, smtp
+from tlsprobe.lab import https, legacy, postgres, smtp
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Factory, Servers
 
 __all__ = ["Lab", "LabEndpoint"]
 
-_FACTORIES: tuple[Factory, ...] = (https.cases, smtp.cases, postgres.cases)
+_FACTORIES: tuple[Factory, ...] = (https.cases, smtp.cases, postgres.cases, legacy.cases)
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
 
