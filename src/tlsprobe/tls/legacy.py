@@ -89,8 +89,8 @@ async def find(hello: Hello, min_tls: MinTls) -> Found:
             if got not in left:
                 raise NotAccepted(f"it answered with {SPOKEN.get(got, got)}")
         except Exception as exc:
-            why = str(exc) if isinstance(exc, NotAccepted) else explain(exc).detail
-            if not isinstance(exc, NotAccepted) and explain(exc).kind not in _REFUSALS:
+            why, kind = _refusal(exc)
+            if kind not in _REFUSALS:
                 notes.append(f"a ClientHello {offering}: no verdict: {why}")
                 return Found(tuple(accepted), versions, why, tuple(notes))
             notes.append(f"a ClientHello {offering}: refused ({why})")
@@ -99,6 +99,15 @@ async def find(hello: Hello, min_tls: MinTls) -> Found:
         accepted.append(got)
         left = left[left.index(got) + 1 :]
     return Found(tuple(accepted), versions, None, tuple(notes))
+
+
+def _refusal(exc: Exception) -> tuple[str, Kind]:
+    """What a failed hello says, and its kind. explain's words for a version refusal speak of a
+    server that offers only old versions: here it is the other way round."""
+    if isinstance(exc, NotAccepted):
+        return str(exc), Kind.TLS_ALERT
+    why = explain(exc)
+    return ("no version in common" if why.kind is Kind.TLS_VERSION else why.detail), why.kind
 
 
 def verdict(found: Found, min_tls: MinTls, setting: str) -> Check:
@@ -112,7 +121,11 @@ def verdict(found: Found, min_tls: MinTls, setting: str) -> Check:
         allowed = " ".join(f"TLSv{v}" for v in ("1.2", "1.3") if v >= min_tls.value)
         hint = setting.format(minimum=f"TLSv{min_tls.value}", allowed=allowed)
         return Check("tls.legacy", Status.WARN, detail, hint)
-    return Check("tls.legacy", Status.PASS, f"refuses {spoken(found.offered)} (offered in a ClientHello of their own)")
+    return Check(
+        "tls.legacy",
+        Status.PASS,
+        f"refuses {spoken(found.offered)} (offered in a ClientHello of their own)",
+    )
 
 
 async def server_hello(
