@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import shutil
 import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +27,7 @@ from tlsprobe.targets import parse_target
 from tlsprobe.tls import legacy
 
 TIMEOUT = 3.0
-LEGACY = ("https-legacy", "smtp-legacy", "smtps-legacy", "pg-legacy")
+LEGACY = ("legacy-https", "legacy-smtp", "legacy-smtps", "legacy-pg")
 TWINS = ("https-good", "smtp-good", "smtps-good", "pg-good")
 NGINX = (
     "turn them off: nginx ssl_protocols TLSv1.2 TLSv1.3; (Apache SSLProtocol, or the setting of "
@@ -63,10 +65,10 @@ def results(lab: Lab) -> dict[str, TargetResult]:
 @pytest.mark.parametrize(
     ("name", "hint"),
     [
-        ("https-legacy", NGINX),
-        ("smtp-legacy", POSTFIX),
-        ("smtps-legacy", POSTFIX),
-        ("pg-legacy", POSTGRES),
+        ("legacy-https", NGINX),
+        ("legacy-smtp", POSTFIX),
+        ("legacy-smtps", POSTFIX),
+        ("legacy-pg", POSTGRES),
     ],
 )
 def test_legacy_servers_warn_naming_versions_and_setting(
@@ -139,7 +141,7 @@ def test_skipped_when_postgres_has_ssl_off(results: dict[str, TargetResult]) -> 
 def test_min_tls_13_names_tls_12(lab: Lab) -> None:
     """With --min-tls 1.3, TLS 1.2 is a legacy version: a TLS 1.2-1.3 server warns, naming it,
     and a TLS 1.3-only server passes, naming all three versions tried."""
-    found = probe(lab, ("https-good", "https-tls13-only", "pg-legacy"), min_tls=MinTls.TLS13)
+    found = probe(lab, ("https-good", "https-tls13-only", "legacy-pg"), min_tls=MinTls.TLS13)
     good, only13, pg = (legacy_check(found[n]) for n in found)
     assert good.status is Status.WARN
     assert good.detail == "also accepts TLS 1.2, below the minimum TLS 1.3"
@@ -156,7 +158,7 @@ def test_min_tls_13_names_tls_12(lab: Lab) -> None:
 def test_turned_off(lab: Lab) -> None:
     """tls_legacy=False: the check is skipped and says how it was turned off; the twin of the
     warning above, on the same server."""
-    result = probe(lab, ("https-legacy",), tls_legacy=False)["https-legacy"]
+    result = probe(lab, ("legacy-https",), tls_legacy=False)["legacy-https"]
     assert legacy_check(result) == Check("tls.legacy", Status.SKIP, OFF)
     assert result.status is Status.PASS
 
@@ -190,11 +192,11 @@ def test_exporter_honours_it(lab: Lab) -> None:
     """The exporter probes with its plan's policy: turned off there, /probe's results skip it."""
     from tlsprobe.exporter import Exporter
 
-    target = parse_target(lab.url("https-legacy"))
+    target = parse_target(lab.url("legacy-https"))
     for on, expected in ((True, "warn"), (False, "skip")):
         exporter = Exporter([target], policy(lab, tls_legacy=on), listen=("127.0.0.1", 0))
         with exporter:
-            text = _get_probe(exporter, lab.url("https-legacy"))
+            text = _get_probe(exporter, lab.url("legacy-https"))
         assert _status_of(text, "tls.legacy") == expected
 
 
@@ -225,44 +227,71 @@ def _get_probe(exporter: object, url: str) -> str:
 # --- a server that never answers an old ClientHello ------------------------------------------
 
 
-async def _forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    while data := await reader.read(65536):
-        writer.write(data)
-        await writer.drain()
-    writer.close()
+class DropsOldHellos:
+    """A relay to `upstream` that swallows any ClientHello whose client_version (bytes 9-10 of
+    the first record) is below TLS 1.2, as some middleboxes do; in a thread with its own loop."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Future[None] | None = None
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),))
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def _run(self) -> None:
+        self._stop = self._loop.create_future()
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        await self._stop
+        server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        await server.wait_closed()
+        await asyncio.sleep(0.05)  # the handlers see their sockets go
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        with contextlib.suppress(OSError):
+            head = await reader.read(11)
+            if head[9:11] < b"\x03\x03":
+                await reader.read()  # never answer; wait for the client to leave
+                return
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+            self._writers.append(up_writer)
+            up_writer.write(head)
+            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        writer.transport.abort()
+
+    def __enter__(self) -> DropsOldHellos:
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set_result, None)
+        self._thread.join(10)
+        self._loop.close()
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.transport.abort()
 
 
 @pytest.fixture
 def drops_old_hellos(lab: Lab) -> Iterator[str]:
-    """A relay to https-good that swallows any ClientHello whose client_version is below TLS 1.2
-    (bytes 9-10 of the first record), as some middleboxes do; its URL."""
-    upstream = urlsplit(lab.url("https-good")).port
-    loop = asyncio.new_event_loop()
-    relay: dict[str, asyncio.Server] = {}
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.read(11)
-        if head[9:11] < b"\x03\x03":
-            await reader.read()  # never answer; wait for the client to leave
-            writer.close()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream)
-        up_writer.write(head)
-        await asyncio.gather(_forward(reader, up_writer), _forward(up_reader, writer))
-
-    async def start() -> str:
-        relay["server"] = await asyncio.start_server(handle, "127.0.0.1", 0)
-        return f"https://localhost:{relay['server'].sockets[0].getsockname()[1]}/"
-
-    url = loop.run_until_complete(start())
-    import threading
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield url
-    loop.call_soon_threadsafe(relay["server"].close)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
+    """The URL of a DropsOldHellos relay in front of https-good."""
+    port = urlsplit(lab.url("https-good")).port
+    assert port is not None
+    with DropsOldHellos(port) as relay:
+        yield f"https://localhost:{relay.port}/"
 
 
 def test_no_answer_is_skipped_within_the_deadline(lab: Lab, drops_old_hellos: str) -> None:
@@ -304,7 +333,7 @@ def test_server_hello_version(head: bytes, version: str) -> None:
         (bytes.fromhex("1503010002020a"), "alert: number 10"),
         (b"HTTP/1.1 400 Bad", "an answer that is not a ServerHello: 485454502f312e31203430"),
         (bytes.fromhex("16030300310b00003103030000"), "an answer that is not a ServerHello: "),
-        (bytes.fromhex("160301003102000031"), "an answer that is not a ServerHello: "),
+        (bytes.fromhex("16030100310200003103"), "an answer that is not a ServerHello: "),
         (bytes.fromhex("1603010031020000310304"), "an answer that is not a ServerHello: "),
     ],
 )

@@ -1,7 +1,7 @@
 """The tls.legacy cases: servers that negotiate TLS 1.3 but still accept TLS 1.0 and 1.1.
 
 Their refusing twins are the good endpoints (https-good, smtp-good, smtps-good, pg-good), which
-accept TLS 1.2 and 1.3 only. The PostgreSQL twin is a real cluster (lab/postgres.py, pg-legacy).
+accept TLS 1.2 and 1.3 only. The PostgreSQL twin is a real cluster (lab/postgres.py, legacy-pg).
 """
 
 from __future__ import annotations
@@ -40,19 +40,19 @@ def cases(pki: Pki) -> list[Case]:
     smtp_ctx = legacy_context(identity)
     return [
         Case(
-            "https-legacy",
+            "legacy-https",
             "TLS 1.3 negotiated, TLS 1.0 and 1.1 also accepted",
             functools.partial(http1, Reply()),
             https_ctx,
         ),
         Case(
-            "smtp-legacy",
+            "legacy-smtp",
             "STARTTLS: TLS 1.3 negotiated, TLS 1.0 and 1.1 also accepted",
             functools.partial(serve, Mta(starttls=smtp_ctx)),
             url="smtp://localhost:{port}",
         ),
         Case(
-            "smtps-legacy",
+            "legacy-smtps",
             "implicit TLS: TLS 1.3 negotiated, TLS 1.0 and 1.1 also accepted",
             functools.partial(serve, Mta()),
             tls=smtp_ctx,

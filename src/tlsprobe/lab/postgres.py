@@ -119,7 +119,7 @@ def cluster_specs(pki: Pki) -> list[tuple[ClusterSpec, str]]:
             ClusterSpec("pg-client-cert", good, HBA_CLIENT_CERT, client_ca=pki.ca_file),
             "hostssl with clientcert=verify-ca: a login needs a client certificate",
         ),
-        (ClusterSpec("pg-legacy", good, settings=LEGACY), "ssl_min_protocol_version TLSv1"),
+        (ClusterSpec("legacy-pg", good, settings=LEGACY), "ssl_min_protocol_version TLSv1"),
     ]
 
 

@@ -43,21 +43,33 @@ def alongside(body: Body, hello: LegacyHello, setting: str) -> Body:
 
 
 async def _find(state: ProbeState, hello: LegacyHello) -> legacy.Found:
-    shadow = dataclasses.replace(state, checks={}, transcript=[], facts={})
+    shadow = dataclasses.replace(
+        state, phase=step_for("connect"), checks={}, transcript=[], facts={}
+    )
 
     async def send(ctx: ssl.SSLContext) -> str:
-        return await hello(shadow, ctx)
+        """A failure once the ClientHello is out (an alert, a close, a reset: servers refuse
+        in all these ways) is a refusal; one before it (no connection, a STARTTLS refused)
+        leaves the question open."""
+        try:
+            return await hello(shadow, ctx)
+        except legacy.NotAccepted:
+            raise
+        except Exception as exc:
+            if shadow.check_id != "tls.handshake":
+                raise
+            raise legacy.NotAccepted(legacy.refusal(exc)) from exc
 
     return await legacy.find(send, state.policy.min_tls)
 
 
 async def _judge(state: ProbeState, pending: asyncio.Task[legacy.Found], setting: str) -> None:
-    if "tls.legacy" in state.checks:  # the step that failed skipped it already
-        return
     why_not = _not_applicable(state)
     if why_not is not None:
-        state.put(Check("tls.legacy", Status.SKIP, why_not))
+        if "tls.legacy" not in state.checks:  # else the step that failed skipped it, saying so
+            state.put(Check("tls.legacy", Status.SKIP, why_not))
         return
+    # Judged even when a later step failed (an HTTP stall, a refused login): the session was.
     budget = state.remaining() - min(RESERVE_S, state.policy.timeout / 10)
     try:
         async with asyncio.timeout(max(0.0, budget)):

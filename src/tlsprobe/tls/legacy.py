@@ -28,8 +28,6 @@ SPOKEN = {"SSLv3": "SSLv3", "TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2":
 _WIRE = {0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2"}
 _RANK = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 _ALERTS = {40: "handshake failure", 70: "protocol version", 71: "insufficient security"}
-# What a refusing server does to a hello it will not take: an alert, a close, a reset.
-_REFUSALS = frozenset({Kind.TLS, Kind.TLS_VERSION, Kind.TLS_ALERT, Kind.EOF, Kind.RESET})
 HELLO_HEAD = 11  # record header (5) + handshake header (4) + server_version (2)
 
 
@@ -88,26 +86,24 @@ async def find(hello: Hello, min_tls: MinTls) -> Found:
             got = await hello(trust.below_minimum(_cap(left[0])))
             if got not in left:
                 raise NotAccepted(f"it answered with {SPOKEN.get(got, got)}")
-        except Exception as exc:
-            why, kind = _refusal(exc)
-            if kind not in _REFUSALS:
-                notes.append(f"a ClientHello {offering}: no verdict: {why}")
-                return Found(tuple(accepted), versions, why, tuple(notes))
-            notes.append(f"a ClientHello {offering}: refused ({why})")
+        except NotAccepted as refused:
+            notes.append(f"a ClientHello {offering}: refused ({refused})")
             break
+        except Exception as exc:
+            why = explain(exc).detail
+            notes.append(f"a ClientHello {offering}: no verdict: {why}")
+            return Found(tuple(accepted), versions, why, tuple(notes))
         notes.append(f"a ClientHello {offering}: accepted {SPOKEN.get(got, got)}")
         accepted.append(got)
         left = left[left.index(got) + 1 :]
     return Found(tuple(accepted), versions, None, tuple(notes))
 
 
-def _refusal(exc: Exception) -> tuple[str, Kind]:
-    """What a failed hello says, and its kind. explain's words for a version refusal speak of a
-    server that offers only old versions: here it is the other way round."""
-    if isinstance(exc, NotAccepted):
-        return str(exc), Kind.TLS_ALERT
+def refusal(exc: BaseException) -> str:
+    """How a handshake the server ended reads. explain's words for a version refusal speak of
+    a server that offers only old versions: here it is the other way round."""
     why = explain(exc)
-    return ("no version in common" if why.kind is Kind.TLS_VERSION else why.detail), why.kind
+    return "no version in common" if why.kind is Kind.TLS_VERSION else why.detail
 
 
 def verdict(found: Found, min_tls: MinTls, setting: str) -> Check:
