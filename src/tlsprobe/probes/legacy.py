@@ -22,22 +22,28 @@ RESERVE_S = 0.25  # of the deadline, kept so that a verdict is never left to the
 OFF = "not run: turned off (--no-tls-legacy, or tls_legacy = false in tlsprobe.toml)"
 
 
-def alongside(body: Body, hello: LegacyHello, setting: str) -> Body:
-    """`body`, with tls.legacy asked by `hello` at the same time; `setting` is the hint
-    (legacy.verdict) naming the server setting that turns old versions off."""
+def alongside(body: Body, hello: LegacyHello, setting: str, *, at_once: bool = True) -> Body:
+    """`body`, with tls.legacy asked by `hello`; `setting` is the hint (legacy.verdict) naming
+    the server setting that turns old versions off. With `at_once` the hellos start with the
+    body (TLS from the first byte: a hello costs one connection, and the probe's wall time
+    hides it); else after it, and only when it negotiated (a preamble repeated at the same time
+    would double every plaintext session, even with a server that refuses TLS)."""
 
     async def both(state: ProbeState) -> None:
         if not state.policy.tls_legacy:
             await body(state)
             state.put(Check("tls.legacy", Status.SKIP, OFF))
             return
-        pending = asyncio.create_task(_find(state, hello))
+        pending = asyncio.create_task(_find(state, hello)) if at_once else None
         try:
             await body(state)
+            if pending is None and _not_applicable(state) is None:
+                pending = asyncio.create_task(_find(state, hello))
             await _judge(state, pending, setting)
         finally:
-            pending.cancel()
-            await asyncio.gather(pending, return_exceptions=True)
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
 
     return both
 
@@ -63,13 +69,16 @@ async def _find(state: ProbeState, hello: LegacyHello) -> legacy.Found:
     return await legacy.find(send, state.policy.min_tls)
 
 
-async def _judge(state: ProbeState, pending: asyncio.Task[legacy.Found], setting: str) -> None:
+async def _judge(
+    state: ProbeState, pending: asyncio.Task[legacy.Found] | None, setting: str
+) -> None:
     why_not = _not_applicable(state)
     if why_not is not None:
         if "tls.legacy" not in state.checks:  # else the step that failed skipped it, saying so
             state.put(Check("tls.legacy", Status.SKIP, why_not))
         return
     # Judged even when a later step failed (an HTTP stall, a refused login): the session was.
+    assert pending is not None  # started, at once or after the body, whenever applicable
     budget = state.remaining() - min(RESERVE_S, state.policy.timeout / 10)
     try:
         async with asyncio.timeout(max(0.0, budget)):

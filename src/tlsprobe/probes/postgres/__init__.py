@@ -68,7 +68,7 @@ async def probe(
         await _body(state, settings)
 
     return await run_probe(
-        target, policy, ids, legacy.alongside(body, _legacy_hello, LEGACY_SETTING)
+        target, policy, ids, legacy.alongside(body, _legacy_hello, LEGACY_SETTING, at_once=False)
     )
 
 

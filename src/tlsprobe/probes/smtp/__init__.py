@@ -60,9 +60,9 @@ def ids_for(target: Target) -> tuple[str, ...]:
 async def probe(target: Target, policy: Policy) -> TargetResult:
     body = _implicit if target.protocol == "smtps" else _starttls
     hello = legacy.first_byte_hello if target.protocol == "smtps" else _legacy_hello
-    return await run_probe(
-        target, policy, ids_for(target), legacy.alongside(body, hello, LEGACY_SETTING)
-    )
+    implicit = target.protocol == "smtps"
+    checked = legacy.alongside(body, hello, LEGACY_SETTING, at_once=implicit)
+    return await run_probe(target, policy, ids_for(target), checked)
 
 
 async def _legacy_hello(state: ProbeState, ctx: ssl.SSLContext) -> str:
