@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,7 @@ class Found:
     notes: tuple[str, ...] = ()
 
 
+@functools.cache
 def versions_below(min_tls: MinTls) -> tuple[str, ...]:
     """ssl's names of the versions below `min_tls` this OpenSSL can offer, newest first."""
     oldest = "SSLv3" if trust.oldest_version() != ssl.TLSVersion.TLSv1 else "TLSv1"

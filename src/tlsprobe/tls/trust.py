@@ -99,6 +99,7 @@ def below_minimum(maximum: ssl.TLSVersion) -> ssl.SSLContext:
     return ctx
 
 
+@functools.cache
 def oldest_version() -> ssl.TLSVersion:
     """SSLv3 where this OpenSSL was built with it (Debian's and most distributions' are not:
     ssl.HAS_SSLv3 is False), else TLS 1.0."""
