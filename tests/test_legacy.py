@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import shutil
 import ssl
 import subprocess
@@ -23,6 +24,7 @@ from tlsprobe.lab import Lab
 from tlsprobe.model import Check, MinTls, Policy, Status, TargetResult
 from tlsprobe.plan import Flags, Sources, make_plan
 from tlsprobe.probes.legacy import OFF
+from tlsprobe.report import FORMATS, RunInfo, render
 from tlsprobe.targets import parse_target
 from tlsprobe.tls import legacy
 
@@ -358,3 +360,26 @@ def test_readme_names_the_flag_and_key() -> None:
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for words in ("tls.legacy", "--no-tls-legacy", "tls_legacy = false"):
         assert words in text, words
+
+
+# Where each format shows tls.legacy's warning: its column title, its id, its words.
+SHOWN = {
+    "table": ("legacy", ACCEPTS),
+    "markdown": ("legacy", ACCEPTS),
+    "json": ('"id": "tls.legacy"', ACCEPTS),
+    "junit": ('name="tls.legacy"', ACCEPTS),
+    "prometheus": ('check="tls.legacy"',),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_shows_it(results: dict[str, TargetResult], fmt: str) -> None:
+    """Every report format shows tls.legacy, with the warning's words where the format has them
+    (none lists check ids by hand: a format that did would leave it out)."""
+    info = RunInfo(started_at=dt.datetime(2026, 11, 26, 6, tzinfo=dt.UTC), elapsed_s=0.5)
+    text = render(fmt, [results["legacy-https"], results["https-good"]], info, color=False)
+    for words in SHOWN[fmt]:
+        assert words in text, (fmt, words)
+    if fmt == "prometheus":
+        alone = render(fmt, [results["legacy-https"]], info, color=False)
+        assert _status_of(alone, "tls.legacy") == "warn"
