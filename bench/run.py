@@ -1,4 +1,5 @@
-"""`make bench`: tlsprobe against the floor (bare handshakes) and against sslyze, side by side.
+"""`make bench`: tlsprobe against the floor (bare handshakes) and against sslyze, side by side,
+and tlsprobe without tls.legacy (`--no-tls-legacy`), which states what that check costs.
 
 Writes bench/results.json and prints a short table. Every number is measured in this run, on
 this machine; nothing here asserts a goal (goals are read off the table, not enforced in tests).
@@ -69,10 +70,10 @@ def start_servers(count: int) -> tuple[subprocess.Popen[str], str, list[int]]:
     return server, ready["ca_file"], ready["ports"]
 
 
-def tlsprobe_argv(ca_file: str, urls: list[str]) -> list[str]:
+def tlsprobe_argv(ca_file: str, urls: list[str], *flags: str) -> list[str]:
     return [
         str(BIN / "tlsprobe"), "check", "--format", "json", "--ca-file", ca_file,
-        "--concurrency", str(CONCURRENCY), *urls,
+        "--concurrency", str(CONCURRENCY), *flags, *urls,
     ]  # fmt: skip
 
 
@@ -121,6 +122,7 @@ def main() -> None:
         for size in SIZES:
             commands = {
                 "tlsprobe": tlsprobe_argv(ca_file, urls[:size]),
+                "no_legacy": tlsprobe_argv(ca_file, urls[:size], "--no-tls-legacy"),
                 "floor": floor_argv(ca_file, urls[:size]),
             }
             sslyze = sslyze_argv(ports[:size]) if size <= 100 else None
@@ -142,18 +144,22 @@ def table(results: dict[str, object]) -> str:
     # CPU seconds of the client process alone: steadier than wall time on a shared machine.
     lines = [
         "| targets | tlsprobe s | floor s | tlsprobe/floor | CPU ratio | tlsprobe MB "
-        "| sslyze s | sslyze/tlsprobe |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| sslyze s | sslyze/tlsprobe | without tls.legacy s | its /floor "
+        "| tls.legacy wall, CPU per target |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["runs"]:  # type: ignore[attr-defined]
-        ours, floor, theirs = row["tlsprobe"], row["floor"], row["sslyze"]
+        ours, floor, theirs, off = row["tlsprobe"], row["floor"], row["sslyze"], row["no_legacy"]
         ratio = ours["wall_s"] / floor["wall_s"]
         sslyze = f"{theirs['wall_s']:.2f}" if theirs else "n/a"
         versus = f"{theirs['wall_s'] / ours['wall_s']:.1f}x" if theirs else "n/a"
         cpu_ratio = ours["cpu_s"] / floor["cpu_s"]
+        per_target = [(ours[k] - off[k]) * 1000 / row["targets"] for k in ("wall_s", "cpu_s")]
         lines.append(
             f"| {row['targets']} | {ours['wall_s']:.2f} | {floor['wall_s']:.2f} | {ratio:.2f}x "
-            f"| {cpu_ratio:.2f}x | {ours['peak_mb']:.0f} | {sslyze} | {versus} |"
+            f"| {cpu_ratio:.2f}x | {ours['peak_mb']:.0f} | {sslyze} | {versus} "
+            f"| {off['wall_s']:.2f} | {off['wall_s'] / floor['wall_s']:.2f}x "
+            f"| {per_target[0]:.2f} ms, {per_target[1]:.2f} ms |"
         )
     cold = results["cold_start"]
     lines.append("")

@@ -30,9 +30,10 @@ PASSPHRASE = "correct horse; battery"
 QUICK_MS = 1000  # "at once": a third of the deadline, for reading two files and no connection
 P, F, S = "pass", "fail", "skip"
 HTTPS_IDS = ("connect", "tls.handshake", "tls.version", "cert.chain", "cert.hostname")
-HTTPS_IDS += ("cert.expiry", "http.status", "http.hsts")
+HTTPS_IDS += ("cert.expiry", "tls.legacy", "http.status", "http.hsts")
 PG_IDS = ("connect", "pg.sslrequest", "tls.handshake", "tls.version", "cert.chain")
-PG_IDS += ("cert.hostname", "cert.expiry", "pg.plaintext", "pg.login", "client.encryption")
+PG_IDS += ("cert.hostname", "cert.expiry", "tls.legacy", "pg.plaintext", "pg.login")
+PG_IDS += ("client.encryption",)
 GIVE_TOML = (
     "set client_key_password_env in tlsprobe.toml to the name of an environment variable"
     " holding the key's passphrase"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import detail, hint, probe_lab, probe_targets, probe_urls, statuses
+from conftest import detail, hint, probe_lab, probe_targets, probe_urls, statuses, with_legacy
 from tlsprobe import tls
 from tlsprobe.lab import Lab
 from tlsprobe.lab.https import CLIENT_IDENTITY
@@ -90,7 +90,7 @@ def test_every_lab_case_has_expectations(lab: Lab) -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_case_verdicts(results: dict[str, TargetResult], name: str) -> None:
     """Each lab case gets exactly the verdicts CASES.md gives it."""
-    assert statuses(results[name]) == EXPECTED[name]
+    assert statuses(results[name]) == with_legacy(EXPECTED[name])
 
 
 def test_good_reports_chain_and_version(results: dict[str, TargetResult]) -> None:
@@ -259,7 +259,7 @@ def test_client_cert_required_fails_the_handshake(results: dict[str, TargetResul
 @pytest.mark.parametrize("name", ["https-client-cert-required", "https-client-cert-required-tls12"])
 def test_client_cert_given_passes(lab: Lab, name: str) -> None:
     """The good twin: the same servers pass every check when the client presents its certificate."""
-    assert statuses(with_client_cert(lab, lab.url(name))) == ALL_PASS
+    assert statuses(with_client_cert(lab, lab.url(name))) == with_legacy(ALL_PASS)
 
 
 def test_unknown_sni_is_named(results: dict[str, TargetResult]) -> None:
@@ -273,7 +273,7 @@ def test_known_sni_passes(lab: Lab) -> None:
     """The good twin: the same server asked for the name it knows passes every check."""
     url = lab.url("https-unknown-sni").replace("other.lab.test", "localhost")
     (result,) = probe_urls([url], Policy(timeout=TIMEOUT, ca_file=lab.ca_file))
-    assert statuses(result) == ALL_PASS
+    assert statuses(result) == with_legacy(ALL_PASS)
 
 
 def test_judge_crash_is_blamed_on_the_certificates(
@@ -287,7 +287,7 @@ def test_judge_crash_is_blamed_on_the_certificates(
 
     monkeypatch.setattr(tls, "judge", crash)
     (result,) = probe_urls([lab.url("https-good")], Policy(timeout=TIMEOUT, ca_file=lab.ca_file))
-    assert statuses(result) == verdicts(P, P, S, F, S, S, S, S)
+    assert statuses(result) == with_legacy(verdicts(P, P, S, F, S, S, S, S))
     assert detail(result, "cert.chain") == "unexpected error: ValueError: judge bug"
     assert detail(result, "http.status") == "not run: cert.chain failed"
 

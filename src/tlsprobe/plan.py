@@ -38,6 +38,7 @@ class Flags:
     expiry_warn_days: int | None = None
     ca_file: Path | None = None
     concurrency: int | None = None
+    tls_legacy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def policy_from(flags: Flags, defaults: PolicyDefaults, default_timeout: float) 
         ),
         ca_file=ca_file.resolve() if ca_file is not None else None,
         concurrency=_first(flags.concurrency, defaults.concurrency, otherwise=built_in.concurrency),
+        tls_legacy=_first(flags.tls_legacy, defaults.tls_legacy, otherwise=built_in.tls_legacy),
     )
 
 

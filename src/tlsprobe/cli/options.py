@@ -105,6 +105,13 @@ def _add_policy_options(parser: argparse.ArgumentParser, *, timeout: float) -> N
         metavar="N",
         help=f"warn when a certificate expires within N days (default {DEFAULTS.expiry_warn_days})",
     )
+    parser.add_argument(
+        "--no-tls-legacy",
+        dest="tls_legacy",
+        action="store_false",
+        default=None,
+        help="do not ask whether servers also accept versions below --min-tls (tls.legacy)",
+    )
     parser.set_defaults(default_timeout=timeout)
 
 
@@ -230,4 +237,5 @@ def flags_of(args: argparse.Namespace) -> Flags:
         expiry_warn_days=args.expiry_warn_days,
         ca_file=args.ca_file,
         concurrency=args.concurrency,
+        tls_legacy=args.tls_legacy,
     )

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 
-from tlsprobe.lab import chains, ciphers, clientcert, https, postgres, smtp
+from tlsprobe.lab import chains, ciphers, clientcert, https, legacy, postgres, smtp
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Factory, Servers
 
@@ -28,6 +28,7 @@ _FACTORIES: tuple[Factory, ...] = (
     postgres.cases,
     ciphers.cases,
     clientcert.cases,
+    legacy.cases,
 )
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 URL = "postgresql://localhost:{port}/postgres?sslmode=verify-full"
 READ_TIMEOUT = 10.0
+# TLS 1.0 and 1.1 need OpenSSL's security level 0 (their handshakes sign with SHA-1).
+LEGACY = {"ssl_min_protocol_version": "'TLSv1'", "ssl_ciphers": "'DEFAULT:@SECLEVEL=0'"}
 # What a man in the middle would inject after a genuine S: AuthenticationOk, in clear.
 INJECTED = b"R\x00\x00\x00\x08\x00\x00\x00\x00"
 
@@ -122,6 +124,7 @@ def cluster_specs(pki: Pki) -> list[tuple[ClusterSpec, str]]:
             "hostssl with clientcert=verify-ca: a login needs a client certificate",
         ),
         *client_model_specs(pki, good),
+        (ClusterSpec("legacy-pg", good, settings=LEGACY), "ssl_min_protocol_version TLSv1"),
     ]
 
 

@@ -46,6 +46,7 @@ class PolicyDefaults:
     expiry_warn_days: int | None = None
     ca_file: Path | None = None  # resolved, and a readable PEM file of roots
     concurrency: int | None = None
+    tls_legacy: bool | None = None
 
 
 @dataclass

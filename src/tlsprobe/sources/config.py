@@ -50,6 +50,10 @@ def _tls_version(value: Any) -> MinTls | None:
     return MinTls(value) if value in ("1.2", "1.3") else None
 
 
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value.isprintable() else None
 
@@ -83,7 +87,10 @@ EXPIRY_WARN_DAYS = _Setting(
 )
 CA_FILE = _Setting("ca_file", _text, "a path to a PEM file", text=True)
 CONCURRENCY = _Setting("concurrency", _count(1), "a whole number, 1 or more")
-DEFAULT_KEYS = tuple(s.key for s in (TIMEOUT, MIN_TLS, EXPIRY_WARN_DAYS, CA_FILE, CONCURRENCY))
+TLS_LEGACY = _Setting("tls_legacy", _flag, "true or false")
+DEFAULT_KEYS = tuple(
+    s.key for s in (TIMEOUT, MIN_TLS, EXPIRY_WARN_DAYS, CA_FILE, CONCURRENCY, TLS_LEGACY)
+)
 
 
 def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
@@ -125,6 +132,7 @@ def _defaults(path: Path, table: Any) -> PolicyDefaults:
         expiry_warn_days=EXPIRY_WARN_DAYS.read(where, table),
         ca_file=None if ca_file is None else _roots(path, ca_file),
         concurrency=CONCURRENCY.read(where, table),
+        tls_legacy=TLS_LEGACY.read(where, table),
     )
 
 

@@ -107,6 +107,31 @@ def context(
     return ctx
 
 
+@functools.lru_cache(maxsize=8)
+def below_minimum(maximum: ssl.TLSVersion) -> ssl.SSLContext:
+    """A client offering only the versions from the oldest this OpenSSL has up to `maximum`,
+    with any cipher and no verification: it asks whether a server still accepts them (tls.legacy),
+    nothing more, so it needs no trust store (loading one costs milliseconds)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = oldest_version()
+        ctx.maximum_version = maximum
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return ctx
+
+
+@functools.cache
+def oldest_version() -> ssl.TLSVersion:
+    """SSLv3 where this OpenSSL was built with it (Debian's and most distributions' are not:
+    ssl.HAS_SSLv3 is False), else TLS 1.0."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ssl.TLSVersion.SSLv3 if ssl.HAS_SSLv3 else ssl.TLSVersion.TLSv1
+
+
 @functools.lru_cache(maxsize=16)
 def check_client_cert(client_cert: ClientCert) -> None:
     """Raise ClientKeyError now, before any connection, when the certificate or key cannot be

@@ -9,21 +9,28 @@ import ssl
 from tlsprobe import tls
 from tlsprobe.failures import Explained, Kind, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.probes import legacy
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled, step_for
 from tlsprobe.probes.https import clientcert, httpget
 from tlsprobe.probes.https.httpget import HttpAnswer
 from tlsprobe.targets import Target
 
-IDS = ("connect", *TLS_CHECK_IDS, "http.status", "http.hsts")
+IDS = ("connect", *TLS_CHECK_IDS, "tls.legacy", "http.status", "http.hsts")
 ALPN = ("h2", "http/1.1")
 JUDGE_RESERVE_S = 0.25  # of the deadline, kept for judging the handshake after an HTTP stall
+# tls.legacy's hint: where an HTTPS server (or the proxy in front of it) turns versions off.
+LEGACY_SETTING = (
+    "turn them off: nginx ssl_protocols {allowed}; (Apache SSLProtocol, or the setting of the "
+    "proxy or load balancer that ends TLS)"
+)
 
 
 PLAIN_IDS = ("connect", "http.status")
 
 
 async def probe(target: Target, policy: Policy) -> TargetResult:
-    return await run_probe(target, policy, IDS, _body)
+    body = legacy.alongside(_body, legacy.first_byte_hello, LEGACY_SETTING)
+    return await run_probe(target, policy, IDS, body)
 
 
 async def probe_plain(target: Target, policy: Policy) -> TargetResult:

@@ -20,6 +20,7 @@ from pathlib import Path
 from tlsprobe import net, tls
 from tlsprobe.failures import ClientKeyError, KeyProblem, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.probes import legacy
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres import wire
 from tlsprobe.probes.postgres.login import login
@@ -28,8 +29,11 @@ from tlsprobe.probes.postgres.sslmodes import sslmodes
 from tlsprobe.probes.postgres.startup import Answer, first_answer, judge_client_cert
 from tlsprobe.targets import Target, client_tls, pgsettings
 
-IDS = ("connect", "pg.sslrequest", *TLS_CHECK_IDS, "pg.plaintext")
+IDS = ("connect", "pg.sslrequest", *TLS_CHECK_IDS, "tls.legacy", "pg.plaintext")
 ALPN = ("postgresql",)
+LEGACY_SETTING = (
+    "turn them off: ssl_min_protocol_version = '{minimum}' in postgresql.conf, then reload"
+)
 DIRECT_UNSUPPORTED = "direct TLS unsupported by this server (PostgreSQL < 17)"
 
 
@@ -71,7 +75,15 @@ async def probe(
         state.log(f"trust as libpq: {roots.text()}")
         await _body(state, settings, roots)
 
-    return await run_probe(target, policy, ids, body)
+    return await run_probe(
+        target, policy, ids, legacy.alongside(body, _legacy_hello, LEGACY_SETTING, at_once=False)
+    )
+
+
+async def _legacy_hello(state: ProbeState, ctx: ssl.SSLContext) -> str:
+    """tls.legacy's hello after the probe's own SSLRequest (a server that takes direct TLS
+    accepts the same versions there)."""
+    return (await _via_sslrequest(state, ctx))[1].version
 
 
 async def _body(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots) -> None:

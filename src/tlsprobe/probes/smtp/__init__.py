@@ -19,6 +19,7 @@ from aiosmtplib.response import SMTPResponse
 
 from tlsprobe import tls
 from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.probes import legacy
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, Step, fail_with, run_probe
 from tlsprobe.probes.smtp import steps
 from tlsprobe.probes.smtp import verdicts as checks
@@ -37,12 +38,17 @@ IDS = (
     "connect",
     "smtp.starttls",
     *TLS_CHECK_IDS,
+    "tls.legacy",
     "smtp.auth_before_tls",
     "smtp.starttls_injection",
 )
 Attempted = tuple[Session, tls.Handshake]
 GREETING_WAIT_MAX = 1.5  # then check whether the port waits for a ClientHello instead
 TLS_CHECK_MAX = 1.0
+LEGACY_SETTING = (
+    "turn them off: Postfix smtpd_tls_protocols = >={minimum} and "
+    "smtpd_tls_mandatory_protocols = >={minimum} (or the MTA's own TLS protocol setting)"
+)
 
 
 def ids_for(target: Target) -> tuple[str, ...]:
@@ -52,7 +58,17 @@ def ids_for(target: Target) -> tuple[str, ...]:
 
 async def probe(target: Target, policy: Policy) -> TargetResult:
     body = _implicit if target.protocol == "smtps" else _starttls
-    return await run_probe(target, policy, ids_for(target), body)
+    hello = legacy.first_byte_hello if target.protocol == "smtps" else _legacy_hello
+    implicit = target.protocol == "smtps"
+    checked = legacy.alongside(body, hello, LEGACY_SETTING, at_once=implicit)
+    return await run_probe(target, policy, ids_for(target), checked)
+
+
+async def _legacy_hello(state: ProbeState, ctx: ssl.SSLContext) -> str:
+    """tls.legacy's hello after the probe's own greeting, EHLO and STARTTLS."""
+    session, handshake = await _upgrade(state, ctx)
+    session.abort()
+    return handshake.version
 
 
 # --- smtp:// ---------------------------------------------------------------------------------
