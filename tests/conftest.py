@@ -44,6 +44,24 @@ def statuses(result: TargetResult) -> dict[str, str]:
     return {check.id: check.status.value for check in result.checks}
 
 
+# The checks of an HTTPS result, in report order (tls.legacy is added by with_legacy).
+HTTPS_IDS = (
+    "connect",
+    "tls.handshake",
+    "tls.version",
+    "cert.chain",
+    "cert.hostname",
+    "cert.expiry",
+    "http.status",
+    "http.hsts",
+)
+
+
+def https_verdicts(*values: str) -> dict[str, str]:
+    """An HTTPS result's expected statuses, one per HTTPS_IDS, in that order."""
+    return dict(zip(HTTPS_IDS, values, strict=True))
+
+
 def with_legacy(expected: dict[str, str]) -> dict[str, str]:
     """`expected` with tls.legacy's verdict on a server that refuses versions below TLS 1.2, as
     every lab server but the legacy-* ones does (tests/test_legacy.py): judged, and passed,

@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from conftest import detail, hint, probe_lab, probe_targets, probe_urls, statuses, with_legacy
+from conftest import (
+    detail,
+    hint,
+    https_verdicts,
+    probe_lab,
+    probe_targets,
+    probe_urls,
+    statuses,
+    with_legacy,
+)
 from tlsprobe import tls
 from tlsprobe.lab import Lab
 from tlsprobe.lab.https import CLIENT_IDENTITY
@@ -16,20 +25,7 @@ from tlsprobe.targets import parse_target
 
 TIMEOUT = 2.0
 P, W, F, S = "pass", "warn", "fail", "skip"
-IDS = (
-    "connect",
-    "tls.handshake",
-    "tls.version",
-    "cert.chain",
-    "cert.hostname",
-    "cert.expiry",
-    "http.status",
-    "http.hsts",
-)
-
-
-def verdicts(*values: str) -> dict[str, str]:
-    return dict(zip(IDS, values, strict=True))
+verdicts = https_verdicts
 
 
 ALL_PASS = verdicts(P, P, P, P, P, P, P, P)
