@@ -14,14 +14,25 @@ import asyncio
 import select
 import ssl
 from collections.abc import Iterable
-from typing import Any
-
-import httpcore
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from tlsprobe import net
 
+if TYPE_CHECKING:
+    import httpcore
 
-class AsyncioStream(httpcore.AsyncNetworkStream):
+
+def httpcore_module() -> ModuleType:
+    """httpcore, imported when first needed: for an error, or for HTTP/2. A run of HTTP/1.1
+    targets that all answer never needs it, and importing it (with h2, anyio and certifi)
+    costs about 15 ms of every start. The classes here are httpcore's interfaces by shape."""
+    import httpcore
+
+    return httpcore
+
+
+class AsyncioStream:
     """One connection, plain or TLS, as httpcore expects it."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -33,9 +44,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             async with asyncio.timeout(timeout):
                 return await self._reader.read(max_bytes)
         except TimeoutError as exc:
-            raise httpcore.ReadTimeout(exc) from exc
+            raise httpcore_module().ReadTimeout(exc) from exc
         except OSError as exc:
-            raise httpcore.ReadError(exc) from exc
+            raise httpcore_module().ReadError(exc) from exc
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
@@ -43,15 +54,15 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if self._writer.transport.is_closing():
             # uvloop raises a bare RuntimeError for a write to a closed transport.
             gone = self._reader.exception() or ConnectionResetError("Connection lost")
-            raise httpcore.WriteError(gone) from gone
+            raise httpcore_module().WriteError(gone) from gone
         try:
             async with asyncio.timeout(timeout):
                 self._writer.write(buffer)
                 await self._writer.drain()
         except TimeoutError as exc:
-            raise httpcore.WriteTimeout(exc) from exc
+            raise httpcore_module().WriteTimeout(exc) from exc
         except OSError as exc:
-            raise httpcore.WriteError(exc) from exc
+            raise httpcore_module().WriteError(exc) from exc
 
     async def aclose(self) -> None:
         # No TLS close_notify exchange, as httpcore's default backend: a server that never
@@ -63,17 +74,17 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         ssl_context: ssl.SSLContext,
         server_hostname: str | None = None,
         timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> AsyncioStream:
         try:
             async with asyncio.timeout(timeout):
                 await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
         except BaseException as exc:
             self._writer.transport.abort()
             if isinstance(exc, TimeoutError):
-                raise httpcore.ConnectTimeout(exc) from exc
+                raise httpcore_module().ConnectTimeout(exc) from exc
             if isinstance(exc, OSError):  # ssl.SSLError is an OSError
                 cause = self._lost_with() or _eof_as_openssl_says(exc)
-                raise httpcore.ConnectError(cause) from cause
+                raise httpcore_module().ConnectError(cause) from cause
             raise
         return self
 
@@ -120,7 +131,7 @@ def _eof_as_openssl_says(exc: OSError) -> OSError:
     return exc
 
 
-class AsyncioBackend(httpcore.AsyncNetworkBackend):
+class AsyncioBackend:
     """Opens `AsyncioStream`s; the deadline of each step is httpcore's `timeout`."""
 
     async def connect_tcp(
@@ -130,9 +141,11 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> AsyncioStream:
         if local_address is not None:  # tlsprobe connects from wherever the system routes it
-            raise httpcore.ConnectError(f"{local_address}: a local address is not supported")
+            raise httpcore_module().ConnectError(
+                f"{local_address}: a local address is not supported"
+            )
         try:
             async with asyncio.timeout(timeout):
                 sock = await net.connect(host, port)
@@ -141,9 +154,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                         sock.setsockopt(*option)
                     reader, writer = await asyncio.open_connection(sock=sock)
         except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(exc) from exc
+            raise httpcore_module().ConnectTimeout(exc) from exc
         except OSError as exc:
-            raise httpcore.ConnectError(exc) from exc
+            raise httpcore_module().ConnectError(exc) from exc
         return AsyncioStream(reader, writer)
 
     async def connect_unix_socket(
@@ -152,7 +165,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError(f"{path}: Unix sockets are not probed")
+        raise httpcore_module().ConnectError(f"{path}: Unix sockets are not probed")
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -11,18 +11,18 @@ and, at first use, anyio's own imports (about 10 ms of every run)."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import http
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpcore
-
 from tlsprobe import __version__
-from tlsprobe.probes.https.backend import AsyncioBackend
+from tlsprobe.probes.https.backend import AsyncioBackend, AsyncioStream, httpcore_module
 from tlsprobe.targets import DEFAULT_PORTS, PATH_SAFE, Target, in_url
+
+if TYPE_CHECKING:
+    import httpcore
 
 USER_AGENT = f"tlsprobe/{__version__}"
 BACKEND = AsyncioBackend()
@@ -39,26 +39,27 @@ class HttpAnswer:
     hsts: str | None
 
 
-async def connect(target: Target, timeout: float) -> httpcore.AsyncNetworkStream:
+async def connect(target: Target, timeout: float) -> AsyncioStream:
     """A TCP connection to the target's address (its #connect= override, if any)."""
     return await BACKEND.connect_tcp(target.address, target.port, timeout=timeout)
 
 
 async def exchange(
-    stream: httpcore.AsyncNetworkStream, target: Target, timeout: float, *, credentials: bool
+    stream: AsyncioStream, target: Target, timeout: float, *, credentials: bool
 ) -> HttpAnswer:
     """GET the target's path on an open stream, in HTTP/2 when TLS agreed on it, with the URL's
     user and password as Basic credentials when `credentials` says they may go. Reads the
     status line and headers only: the body may be large or never end (a log tail)."""
     ssl_object = stream.get_extra_info("ssl_object")
     scheme = b"https" if ssl_object is not None else b"http"
-    origin = httpcore.Origin(scheme, target.address.encode("ascii"), target.port)
     if ssl_object is None or ssl_object.selected_alpn_protocol() != "h2":
         try:
             return await _http11(stream, target, timeout, credentials=credentials)
         finally:
             await stream.aclose()
-    connection = httpcore.AsyncHTTP2Connection(origin, stream)
+    core = httpcore_module()
+    origin = core.Origin(scheme, target.address.encode("ascii"), target.port)
+    connection = core.AsyncHTTP2Connection(origin, stream)
     sent = request(target, scheme, timeout, credentials=credentials)
     response = await connection.handle_async_request(sent)
     try:
@@ -69,7 +70,7 @@ async def exchange(
 
 
 async def _http11(
-    stream: httpcore.AsyncNetworkStream, target: Target, timeout: float, *, credentials: bool
+    stream: AsyncioStream, target: Target, timeout: float, *, credentials: bool
 ) -> HttpAnswer:
     """The GET in HTTP/1.1 through h11, with httpcore's errors for what goes wrong."""
     import h11
@@ -81,19 +82,23 @@ async def _http11(
         )
         data = connection.send(head) + (connection.send(h11.EndOfMessage()) or b"")
     except h11.LocalProtocolError as exc:
-        raise httpcore.LocalProtocolError(exc) from exc
-    # As httpcore: a server may answer (and close) before reading the request.
-    with contextlib.suppress(httpcore.WriteError):
+        raise httpcore_module().LocalProtocolError(exc) from exc
+    try:
         await stream.write(data, timeout=timeout)
+    except Exception as exc:
+        # As httpcore: a server may answer (and close) before reading the request. The
+        # stream's errors are httpcore's, so httpcore is loaded by now.
+        if not isinstance(exc, httpcore_module().WriteError):
+            raise
     while True:
         try:
             event = connection.next_event()
         except h11.RemoteProtocolError as exc:
-            raise httpcore.RemoteProtocolError(exc) from exc
+            raise httpcore_module().RemoteProtocolError(exc) from exc
         if event is h11.NEED_DATA:
             chunk = await stream.read(64 * 1024, timeout=timeout)
             if not chunk and connection.their_state == h11.SEND_RESPONSE:
-                raise httpcore.RemoteProtocolError(
+                raise httpcore_module().RemoteProtocolError(
                     "Server disconnected without sending a response."
                 )
             connection.receive_data(chunk)
@@ -120,7 +125,8 @@ def _headers(target: Target, credentials: bool) -> list[tuple[bytes, bytes]]:
 def request(
     target: Target, scheme: bytes, timeout: float, *, credentials: bool = False
 ) -> httpcore.Request:
-    url = httpcore.URL(
+    core = httpcore_module()
+    url = core.URL(
         scheme=scheme,
         host=target.address.encode("ascii"),
         port=target.port,
@@ -128,7 +134,10 @@ def request(
     )
     headers = _headers(target, credentials)
     timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
-    return httpcore.Request(b"GET", url, headers=headers, extensions={"timeout": timeouts})
+    sent: httpcore.Request = core.Request(
+        b"GET", url, headers=headers, extensions={"timeout": timeouts}
+    )
+    return sent
 
 
 def answer(
