@@ -32,6 +32,8 @@ _NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
 
 def visible(text: str) -> str:
     """`text` with every control and invisible format character written out."""
+    if text.isascii() and text.isprintable():  # the common case, judged in C: nothing to do
+        return text
     return _NOT_PRINTABLE_ASCII.sub(_shown, text)
 
 

@@ -110,17 +110,22 @@ def _mapped(value: Any, change: Callable[[str], str]) -> Any:
     if type(value) is str:  # not a Status: a StrEnum is a str too
         return change(value)
     # Unchanged parts are kept as they are: most texts need no change, and a result is walked
-    # on its way to every report.
+    # on its way to every report (one pass, no second look, as this runs for every value).
     if isinstance(value, tuple):
-        items = tuple(_mapped(item, change) for item in value)
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        items = [_mapped(item, change) for item in value]
+        for new, old in zip(items, value, strict=True):
+            if new is not old:
+                return tuple(items)
+        return value
     kind: type = type(value)
     names = _text_fields(kind)
-    if names:
-        changed = {n: _field(n, getattr(value, n), change) for n in names}
-        changed = {n: v for n, v in changed.items() if v is not getattr(value, n)}
-        return replace(value, **changed) if changed else value
-    return value
+    changed: dict[str, Any] = {}
+    for name in names:
+        old = getattr(value, name)
+        new = _field(name, old, change)
+        if new is not old:
+            changed[name] = new
+    return replace(value, **changed) if changed else value
 
 
 @functools.cache

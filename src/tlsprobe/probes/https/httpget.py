@@ -6,7 +6,11 @@ one status line and two headers needs none of it.
 HTTP/1.1 goes to h11 directly, as httpcore's connection drives it, with httpcore's errors: that
 connection guards its state with anyio locks and cancellation shields, which a connection used
 for one request on one task does not need, and which cost a tenth of a millisecond per target
-and, at first use, anyio's own imports (about 10 ms of every run)."""
+and, at first use, anyio's own imports (about 10 ms of every run). Measured side by side with
+`make bench` on one commit: through httpcore's HTTP/1.1 connection, 100 targets took 0.38 s
+(1.88x the floor) and one target 201 ms; driving h11 here, 0.32 s (1.68x) and 147 ms. h11 is
+the HTTP/1.1 library httpcore itself drives, made to be driven so: its parser and state machine
+do the protocol, this module only moves the bytes."""
 
 from __future__ import annotations
 
