@@ -277,18 +277,17 @@ def python_ssl_accepts(port: int, host: str, ca: Path) -> bool:
         return False
 
 
-def curl_accepts(port: int, host: str, ca: Path) -> bool:
+def run_curl(*args: str) -> subprocess.CompletedProcess[str]:
+    """Debian's curl with `args`, five seconds at most; it must be installed (.ci/run does)."""
     curl = shutil.which("curl")
     assert curl is not None, "curl is one of the real clients: install it (.ci/run does)"
-    done = subprocess.run(
-        [
-            *(curl, "-sS", "--cacert", str(ca), "--resolve", f"{host}:{port}:127.0.0.1"),
-            *("--max-time", "5", f"https://{host}:{port}/"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    argv = [curl, "-sS", "--max-time", "5", *args]
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
+def curl_accepts(port: int, host: str, ca: Path) -> bool:
+    resolve = f"{host}:{port}:127.0.0.1"
+    done = run_curl("--cacert", str(ca), "--resolve", resolve, f"https://{host}:{port}/")
     assert done.returncode in (0, 60), done.stderr  # 60: the peer's certificate was refused
     return done.returncode == 0
 
@@ -395,17 +394,8 @@ NEEDS_CERT = (
 
 def curl_status(lab: Lab, name: str, *client: str) -> str:
     """curl's HTTP status code (or its exit code, as "exit N") for a lab endpoint."""
-    curl = shutil.which("curl")
-    assert curl is not None, "curl is one of the real clients: install it (.ci/run does)"
-    done = subprocess.run(
-        [
-            *(curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(lab.ca_file)),
-            *(*client, "--max-time", "5", lab.url(name)),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    ca = str(lab.ca_file)
+    done = run_curl("-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, *client, lab.url(name))
     return done.stdout if done.returncode == 0 else f"exit {done.returncode}"
 
 
