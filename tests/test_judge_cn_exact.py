@@ -373,3 +373,16 @@ def test_missing_issuer_hint_embeds_the_protocol_hint() -> None:
             "the server does not send its intermediate: configure the full chain (leaf + "
             f"intermediates) on the server; or, if CN=Private Root is a private root, {hint}"
         )
+
+
+def test_ip_cn_matched_as_an_address_not_as_text() -> None:
+    """An IPv6 CN written out in full names the host ::1: the CN is compared as an address
+    for an IP host, so libpq and curl accept it."""
+    cert = build("0:0:0:0:0:0:0:1")
+    assert cn_fallback(cert, "::1") == ([LIBPQ, CURL], [PYTHON_SSL, HTTPX, BROWSERS])
+    assert hostname_check(cert, "::1", "postgresql") == warn(
+        "::1",
+        "0:0:0:0:0:0:0:1",
+        "libpq (verify-full) accepts it by falling back to the CN; clients without that "
+        "fallback refuse it (browsers; RFC 6125 deprecates it)",
+    )

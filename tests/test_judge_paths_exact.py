@@ -11,12 +11,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID as Eku
 
-from certbuild import DAY, EC_KEY, NOW, RSA_1024, RSA_2048, build, sha1_signed
+from certbuild import DAY, DER, EC_KEY, NOW, RSA_1024, RSA_2048, build, sha1_signed
 from tlsprobe.lab.chain_certs import UNKNOWN_EXTENSION, Signer, ec_key, make
 from tlsprobe.lab.chain_certs import Shape as S
 from tlsprobe.lab.chain_certs import leaf_shape as leaf
-from tlsprobe.model import Check, Status
-from tlsprobe.tls import VerifyError, certs, paths
+from tlsprobe.model import Check, Policy, Status
+from tlsprobe.tls import Handshake, Mode, Negotiated, VerifyError, certs, chain_check, judge, paths
 
 SECOND = dt.timedelta(seconds=1)
 VERDICT = Check("cert.chain", Status.PASS, "verified to the trusted root CN=Lab Root")
@@ -42,6 +42,18 @@ CROSS = make(S("Lab Intermediate", ca=True), INTER_KEY, Signer(OTHER_ROOT, OTHER
 IMPOSTOR = make(S("Lab Intermediate", ca=True), ec_key(), Signer(OTHER_ROOT, OTHER_ROOT_KEY), NOW)
 # Same key, another subject: not a cross-sign either.
 RENAMED = make(S("Renamed Intermediate", ca=True), INTER_KEY, Signer(ROOT, ROOT_KEY), NOW)
+
+
+def negotiated_path(sent: list[x509.Certificate], path: list[x509.Certificate]) -> Negotiated[None]:
+    hs = Handshake(
+        "TLSv1.3",
+        "TLS_AES_256_GCM_SHA384",
+        None,
+        tuple(c.public_bytes(DER) for c in sent),
+        verified_root="CN=Lab Root",
+        verified_der=tuple(c.public_bytes(DER) for c in path),
+    )
+    return Negotiated(None, hs, None, Mode.VERIFY)
 
 
 # --- path_positions and in_path_order -------------------------------------------------------
@@ -514,3 +526,42 @@ def test_malformed_verdict(code: int) -> None:
 def test_trust_codes_are_no_defect(code: int) -> None:
     """Trust, date and weakness codes, and codes next to the defect sets, are no defect."""
     assert defect([CA_FALSE, NO_BC], code) is None
+
+
+# --- chain_check and judge on the verified path ---------------------------------------------
+
+
+def test_chain_check_dates_unused_certificates_at_the_given_time() -> None:
+    """chain_check and judge date an unused certificate at the `now` they are given, and at
+    the clock's time without one (never a naive time: no TypeError)."""
+    old = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    then = make(S("then.lab.test", not_before=-DAY, not_after=DAY), ec_key(), None, old)
+    sent, path = [LEAF, INTER, then], [LEAF, INTER, ROOT]
+    at_old = chain_check(sent, None, "CN=Lab Root", path, old)
+    assert at_old.detail.endswith("CN=then.lab.test (unrelated to the path)")
+    expired = "CN=then.lab.test (unrelated to the path, expired 2001-01-02)"
+    assert chain_check(sent, None, "CN=Lab Root", path).detail.endswith(expired)
+    neg = negotiated_path(sent, path)
+    judged = {c.id: c for c in judge(neg, "localhost", Policy(), old)}
+    assert judged["cert.chain"].detail.endswith("CN=then.lab.test (unrelated to the path)")
+
+
+def test_weaknesses_joined_and_added_to_a_trust_failure() -> None:
+    """Two weaknesses are joined with "; ", alone or after a trust failure's words."""
+    weak = sha1_signed(build("weak.test", key=RSA_1024, issuer=("Lab Root", RSA_2048)), RSA_2048)
+    both = (
+        "leaf CN=weak.test: weak key RSA-1024 (clients require at least 2048 bits); "
+        "leaf CN=weak.test: weak signature sha1WithRSAEncryption (SHA1 is broken)"
+    )
+    assert chain_check([weak], None, "CN=Lab Root") == Check(
+        "cert.chain",
+        Status.FAIL,
+        both,
+        "reissue with an RSA-2048+ or EC key, signed with SHA-256 or better",
+    )
+    error = VerifyError(19, "self-signed certificate in certificate chain")
+    check = chain_check([weak], error, None)
+    assert check.detail == (
+        "the chain ends at CN=Lab Root, which is not a trusted root (self-signed certificate "
+        f"in certificate chain); also {both}"
+    )
