@@ -509,6 +509,19 @@ def test_critical_verdict() -> None:
     )
 
 
+def test_critical_verdict_on_the_leaf() -> None:
+    """The leaf with an unknown critical extension is named as the leaf, even when it is
+    self-issued."""
+    odd = plain("odd.test", (UNKNOWN, True))
+    assert defect([odd], 34) == Check(
+        "cert.chain",
+        Status.FAIL,
+        "leaf CN=odd.test has a critical extension clients do not know "
+        "(1.3.6.1.4.1.55738.1.1) (OpenSSL: its words)",
+        "reissue it without that extension, or with the extension not marked critical" + NO_HELP,
+    )
+
+
 @pytest.mark.parametrize(
     "code", [4, 6, 7, 37, 41, 42, 43, 45, 76, 77, 78, 83, 84, 85, 86, 87, 88, 90, 91, 93, 94]
 )
