@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Coroutine, Iterator
 from typing import Any, Protocol, TypeVar
 
@@ -118,3 +119,18 @@ def ca() -> trustme.CA:
 @pytest.fixture(scope="module")
 def server_cert(ca: trustme.CA) -> trustme.LeafCert:
     return ca.issue_cert("localhost", "127.0.0.1", "::1", "example.test")
+
+
+# Runs the rest of its command line with SIGINT at its default: a shell's background job (CI
+# runners start some so) begins with SIGINT ignored, a child inherits that, and Python then
+# installs no KeyboardInterrupt handler, so a test's Ctrl-C would do nothing. A launcher that
+# execs, not a preexec_fn, which is unsafe in a process with threads (the lab's).
+_SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+def interruptible(*python_args: str) -> list[str]:
+    """The argv that runs `python *python_args` so that SIGINT interrupts it, as at a terminal."""
+    return [sys.executable, "-c", _SIGINT_DEFAULT, *python_args]

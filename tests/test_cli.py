@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import interruptible
 from tlsprobe import runner
 from tlsprobe.cli import main
 from tlsprobe.lab import Lab
@@ -129,8 +130,7 @@ def test_table_lists_problems_with_hints(lab: Lab, capsys: pytest.CaptureFixture
 def test_ctrl_c_prints_finished_results(lab: Lab) -> None:
     """Ctrl-C prints the targets finished so far and exits 130, with no traceback."""
     process = subprocess.Popen(
-        [
-            sys.executable,
+        interruptible(
             "-m",
             "tlsprobe",
             "check",
@@ -142,7 +142,7 @@ def test_ctrl_c_prints_finished_results(lab: Lab) -> None:
             str(lab.ca_file),
             lab.url("https-good"),
             lab.url("https-silent"),
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -8,7 +8,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from conftest import interruptible
 from tlsprobe.lab import Lab
 from tlsprobe.lab.https import GARBAGE
 
@@ -472,14 +472,17 @@ def test_main_prints_endpoints_until_interrupted() -> None:
     """`python -m tlsprobe.lab` prints one line per case and the CA file, and exits on Ctrl-C."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     with subprocess.Popen(
-        [sys.executable, "-m", "tlsprobe.lab"], stdout=subprocess.PIPE, text=True, env=env
+        interruptible("-m", "tlsprobe.lab"), stdout=subprocess.PIPE, text=True, env=env
     ) as proc:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not (line := proc.stdout.readline()).startswith("CA file: ") and line:
-            lines.append(line)
-        ca_line = line
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        try:
+            assert proc.stdout is not None
+            lines: list[str] = []
+            while not (line := proc.stdout.readline()).startswith("CA file: ") and line:
+                lines.append(line)
+            ca_line = line
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            proc.kill()  # a failed assertion must not leave the with-block waiting forever
     assert [n for n in (line.split()[0] for line in lines) if n.startswith("https-")] == CASES
     assert ca_line.startswith("CA file: ")

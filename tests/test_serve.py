@@ -16,6 +16,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import interruptible
 from tlsprobe import exporter as serve
 from tlsprobe.exporter import Exporter, RoundCollector, scrape_deadline
 from tlsprobe.exporter import app as serve_app
@@ -292,7 +293,7 @@ def test_serve_command_answers_and_stops_on_ctrl_c(lab: Lab) -> None:
     """`tlsprobe serve` prints where it listens, answers a scrape, and exits 0 on Ctrl-C."""
     argv = ["serve", "--listen", "127.0.0.1:0", "--allow-any-target", "--ca-file", str(lab.ca_file)]
     with subprocess.Popen(
-        [sys.executable, "-m", "tlsprobe", *argv],
+        interruptible("-m", "tlsprobe", *argv),
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
