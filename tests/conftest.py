@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 from collections.abc import Coroutine, Iterator
 from typing import Any, Protocol, TypeVar
@@ -134,3 +135,12 @@ _SIGINT_DEFAULT = (
 def interruptible(*python_args: str) -> list[str]:
     """The argv that runs `python *python_args` so that SIGINT interrupts it, as at a terminal."""
     return [sys.executable, "-c", _SIGINT_DEFAULT, *python_args]
+
+
+def curl_binary() -> str:
+    """Debian's curl, one of the real clients the verdicts are held against: missing, the test
+    fails (never skips: a skip would read as agreement with a client that never ran)."""
+    found = shutil.which("curl")
+    if found is None:
+        pytest.fail("curl is missing: apt-get install curl (.ci/run installs it)", pytrace=False)
+    return found

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import ssl
 import subprocess
 from pathlib import Path
@@ -20,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certbuild import DER, NOW
-from conftest import HTTPS_IDS, probe_lab, statuses, with_legacy
+from conftest import HTTPS_IDS, curl_binary, probe_lab, statuses, with_legacy
 from tlsprobe.lab import Lab
 from tlsprobe.lab.certs import DAY
 from tlsprobe.lab.chain_certs import PERMITTED_DOMAIN, UNKNOWN_EXTENSION, Signer, ec_key, make
@@ -224,18 +222,9 @@ def test_verified_path_in_json(lab: Lab, results: dict[str, TargetResult]) -> No
 # --- the real clients, side by side -------------------------------------------------------------
 
 
-def curl() -> str:
-    found = shutil.which("curl")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("curl is missing: .ci/run installs it (apt-get install curl)")
-        pytest.skip("curl is not installed (apt-get install curl)")
-    return found
-
-
 def curl_connects(url: str, ca_file: Path) -> bool:
     done = subprocess.run(
-        [curl(), "-sS", "-o", "/dev/null", "--max-time", "5", "--cacert", str(ca_file), url],
+        [curl_binary(), "-sS", "-o", "/dev/null", "--max-time", "5", "--cacert", str(ca_file), url],
         capture_output=True,
         text=True,
         check=False,

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import check, hint, probe_urls, statuses
+from conftest import check, curl_binary, hint, probe_urls, statuses
 from threaded import ThreadedHttpServer
 from tlsprobe.lab import Lab
 from tlsprobe.lab.https import CLIENT_IDENTITY
@@ -279,9 +279,7 @@ def python_ssl_accepts(port: int, host: str, ca: Path) -> bool:
 
 def run_curl(*args: str) -> subprocess.CompletedProcess[str]:
     """Debian's curl with `args`, five seconds at most; it must be installed (.ci/run does)."""
-    curl = shutil.which("curl")
-    assert curl is not None, "curl is one of the real clients: install it (.ci/run does)"
-    argv = [curl, "-sS", "--max-time", "5", *args]
+    argv = [curl_binary(), "-sS", "--max-time", "5", *args]
     return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 

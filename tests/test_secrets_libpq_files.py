@@ -268,23 +268,23 @@ def test_homes_are_home_and_the_password_database(monkeypatch: pytest.MonkeyPatc
     there (a container's unnamed uid) $HOME alone."""
     import pwd
 
-    own = pwd.getpwuid(os.getuid()).pw_dir
-    assert libpq_files._homes({"HOME": "/h"}) == ["/h", own]
-    assert libpq_files._homes({"HOME": own}) == [own]
-    assert libpq_files._homes({}) == [own]
+    own = pwd.getpwuid(os.geteuid()).pw_dir
+    assert libpq_files.libpq_homes({"HOME": "/h"}) == ["/h", own]
+    assert libpq_files.libpq_homes({"HOME": own}) == [own]
+    assert libpq_files.libpq_homes({}) == [own]
 
     def no_entry(uid: int) -> Any:
         raise KeyError(f"getpwuid(): uid not found: {uid}")
 
     monkeypatch.setattr(pwd, "getpwuid", no_entry)
-    assert libpq_files._homes({"HOME": "/h"}) == ["/h"]
+    assert libpq_files.libpq_homes({"HOME": "/h"}) == ["/h"]
 
 
 def test_homes_without_a_password_database(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where Python has no password database module (Windows), ~ is $HOME alone, or nowhere."""
     monkeypatch.setitem(sys.modules, "pwd", None)  # `import pwd` then raises ImportError
-    assert libpq_files._homes({"HOME": "/h"}) == ["/h"]
-    assert libpq_files._homes({}) == []
+    assert libpq_files.libpq_homes({"HOME": "/h"}) == ["/h"]
+    assert libpq_files.libpq_homes({}) == []
 
 
 def test_a_file_is_read_once_while_unchanged(

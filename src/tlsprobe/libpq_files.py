@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 from tlsprobe.targets import SECRET_KEYWORDS, Target
 
-__all__ = ["passwords", "pgpass_passwords", "service_file_entries"]
+__all__ = ["libpq_homes", "passwords", "pgpass_passwords", "service_file_entries"]
 
 # A password or service file is a few lines: past this, the rest of a file is not read (a
 # PGPASSFILE naming a huge file must not hold the run up).
@@ -36,7 +36,7 @@ def passwords(target: Target, env: Mapping[str, str]) -> list[str]:
     if target.protocol != "postgresql":
         return []
     params = {key.lower(): value for key, value in target.params}
-    homes = _homes(env)
+    homes = libpq_homes(env)
     passfiles = [params.get("passfile"), env.get("PGPASSFILE")]
     passfiles += [os.path.join(home, ".pgpass") for home in homes]
     found: list[str] = []
@@ -53,14 +53,14 @@ def passwords(target: Target, env: Mapping[str, str]) -> list[str]:
     return found
 
 
-def _homes(env: Mapping[str, str]) -> list[str]:
-    """Where libpq looks for ~: $HOME, and the user's home in the password database (libpq
-    versions differ on which comes first)."""
+def libpq_homes(env: Mapping[str, str]) -> list[str]:
+    """Where libpq looks for ~, in the order libpq 18 does: $HOME, then the effective user's
+    home in the password database (older libpq versions ask the database first)."""
     homes = [env.get("HOME", "")]
     with contextlib.suppress(KeyError, ImportError):
         import pwd
 
-        homes.append(pwd.getpwuid(os.getuid()).pw_dir)
+        homes.append(pwd.getpwuid(os.geteuid()).pw_dir)
     return [home for home in dict.fromkeys(homes) if home]
 
 

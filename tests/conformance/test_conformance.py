@@ -10,7 +10,6 @@ is a bug in tlsprobe (or in the rule) to fix, never an entry to carry.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pytest
 import real_clients
 from conformance_rule import Seen, Setup, expected, tls_verdict
 
+from conftest import curl_binary
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy, Status, TargetResult
 from tlsprobe.runner import Run
@@ -28,7 +28,6 @@ from tlsprobe.targets import parse_target
 
 TIMEOUT = 2.0  # tlsprobe's deadline per target, the clients' own (real_clients.DEADLINE)
 WORKERS = 24  # clients wait on sockets, not on the CPU
-CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 
 Client = Callable[[str, Path], Seen]
 HTTP_CLIENTS: dict[str, Client] = {"httpx": real_clients.httpx_client, "curl": real_clients.curl}
@@ -124,20 +123,12 @@ def pairs(lab: Lab) -> dict[tuple[str, str], Pair]:
     return found
 
 
-def _require_curl() -> None:
-    if real_clients.curl_path() is None:
-        message = "curl is not installed (.ci/run installs it)"
-        if CI:
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.mark.parametrize("client", ["libpq", "smtplib", "httpx", "curl"])
 def test_tlsprobe_predicts_the_client(pairs: dict[tuple[str, str], Pair], client: str) -> None:
     """On every lab endpoint, tlsprobe's TLS verdict is the one this client's behaviour calls
     for: no disagreement at all."""
     if client == "curl":
-        _require_curl()
+        curl_binary()  # missing, a failure: the pairs above left curl out
     mine = {key: pair for key, pair in pairs.items() if key[1].startswith(client)}
     assert mine, f"no lab endpoint is used by {client}"
     disagree = {key: pair.why() for key, pair in mine.items() if pair.given is not pair.owed}

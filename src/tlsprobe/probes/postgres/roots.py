@@ -18,11 +18,11 @@ for the server, and pg.login and client.encryption say what libpq itself will do
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from tlsprobe.libpq_files import libpq_homes
 from tlsprobe.targets import pgsettings
 from tlsprobe.tls import Roots
 
@@ -44,15 +44,7 @@ def libpq_roots(settings: pgsettings.Settings, env: Mapping[str, str]) -> Roots:
 
 
 def default_root(env: Mapping[str, str]) -> str | None:
-    """libpq's ~/.postgresql/root.crt, when it exists."""
-    home = env.get("HOME") or _password_database_home()
-    path = Path(home) / DEFAULT_ROOT if home else None
+    """libpq's ~/.postgresql/root.crt, when it exists (~ as libpq_files finds it)."""
+    homes = libpq_homes(env)
+    path = Path(homes[0]) / DEFAULT_ROOT if homes else None
     return str(path) if path is not None and path.is_file() else None
-
-
-def _password_database_home() -> str | None:
-    with contextlib.suppress(KeyError, ImportError):
-        import pwd
-
-        return pwd.getpwuid(os.geteuid()).pw_dir
-    return None
