@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,28 @@ class Check:
     status: Status
     detail: str = ""
     hint: str = ""
+    # The kind of change the hint asks of the client's configuration (a Fix), when a source
+    # can say it in its own terms (Target.terms); not a text for people, not compared.
+    fix: str = field(default="", compare=False)
+
+
+class Fix(enum.StrEnum):
+    """Changes to a client's configuration that a source words in its own terms: the probe
+    knows what is wrong; only the source knows which field, extra or key to change."""
+
+    IMPLICIT_TLS = "implicit-tls"  # the port speaks TLS from the first byte
+    PLAINTEXT_FIRST = "plaintext-first"  # the port speaks plaintext first (STARTTLS, or no TLS)
+    TRUST = "trust"  # the client needs the issuing root
+
+
+def in_terms(result: TargetResult, terms: tuple[tuple[str, str], ...]) -> TargetResult:
+    """`result` with the hint of every check whose fix the source words (`terms`: fix, hint)
+    replaced by the source's own words."""
+    wording = dict(terms)
+    checks = tuple(
+        replace(c, hint=wording[c.fix]) if c.fix in wording and c.hint else c for c in result.checks
+    )
+    return replace(result, checks=checks)
 
 
 def utc_text(moment: dt.datetime) -> str:
@@ -95,7 +117,7 @@ class TargetResult:
 
 # tlsprobe's own words in a result, never a server's or a user's: map_texts leaves them alone
 # (a password that reads "tls" must not rename a check, nor a fact's name).
-_OWN_FIELDS = frozenset({"id", "protocol"})
+_OWN_FIELDS = frozenset({"id", "protocol", "fix"})
 
 
 def map_texts(result: TargetResult, change: Callable[[str], str]) -> TargetResult:

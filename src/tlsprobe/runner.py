@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from tlsprobe.escaping import visible
 from tlsprobe.failures import KIND_HINTS, Kind, explain
-from tlsprobe.model import Check, Policy, Status, TargetResult, map_texts
+from tlsprobe.model import Check, Policy, Status, TargetResult, in_terms, map_texts
 from tlsprobe.probes import probe_for
 from tlsprobe.probes.base import check_of, current_step, forget_step, result_for
 from tlsprobe.secrets import Secrets
@@ -70,7 +70,10 @@ async def probe_one(target: Target, policy: Policy) -> TargetResult:
     """Probe one target; whatever goes wrong inside a probe still comes back as a result, and
     every result leaves here through `shown`: reports and the exporter get nothing else."""
     hidden = Secrets.of(target, os.environ)  # PGPASSWORD: the probe's libpq reads it there
-    return shown(await _probe(target, policy), hidden)
+    result = await _probe(target, policy)
+    if target.terms:
+        result = in_terms(result, target.terms)
+    return shown(result, hidden)
 
 
 def shown(result: TargetResult, hidden: Secrets) -> TargetResult:

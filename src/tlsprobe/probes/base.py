@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tlsprobe import net
 from tlsprobe.failures import KIND_HINTS, Explained, Kind, explain
-from tlsprobe.model import CHECKS, Check, Policy, Status, TargetResult, TlsInfo
+from tlsprobe.model import CHECKS, Check, Fix, Policy, Status, TargetResult, TlsInfo
 from tlsprobe.targets import Target, client_tls
 
 if TYPE_CHECKING:
@@ -129,9 +129,10 @@ class ProbeState:
         for check in tls.judge(negotiated, host, self.policy, protocol=protocol):
             self.put(check)
 
-    def fail_step(self, detail: str, hint: str = "") -> None:
-        """Fail the step under way; every check not yet decided is skipped because of it."""
-        self.put(Check(self.check_id, Status.FAIL, detail, hint))
+    def fail_step(self, detail: str, hint: str = "", fix: str = "") -> None:
+        """Fail the step under way; every check not yet decided is skipped because of it.
+        `fix`: the kind of client change the hint asks for (model.Fix), when there is one."""
+        self.put(Check(self.check_id, Status.FAIL, detail, hint, fix))
         self.skip_rest(f"not run: {self.check_id} failed")
 
     def deadline_reached(self) -> None:
@@ -238,7 +239,7 @@ def client_encryption(target: Target) -> Check | None:
 async def fail_with(state: ProbeState, why: Explained) -> None:
     """Fail the current step with an explained error; a non-TLS answer gets sniffed and named."""
     state.log(f"error: {why.detail}")
-    detail, hint = why.detail, why.hint
+    detail, hint, fix = why.detail, why.hint, ""
     if state.check_id == "connect":
         detail = f"{state.target.address} port {state.target.port}: {detail}"
     if state.step == "tls.handshake" and why.kind in (Kind.TLS_PLAINTEXT, Kind.EOF, Kind.RESET):
@@ -248,4 +249,5 @@ async def fail_with(state: ProbeState, why: Explained) -> None:
             state.log(f"plain TCP sniff: {seen[:80]!r}")
             sniffed, hint = net.describe_plaintext(seen)
             detail = f"{detail}; {sniffed}"
-    state.fail_step(detail, hint)
+            fix = Fix.PLAINTEXT_FIRST
+    state.fail_step(detail, hint, fix)

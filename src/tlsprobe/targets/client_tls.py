@@ -24,39 +24,52 @@ class ClientTls:
     encrypts: Encrypts
     verifies_chain: bool = True
     verifies_host: bool = True
+    # The change to make, in the source's own terms (an Airflow extra or airflow.cfg key); when
+    # empty, the generic hint of the verdict.
+    hint: str = ""
+    # The client will not connect at all as configured (Airflow's SMTP hook calling STARTTLS
+    # inside implicit TLS, say): client.encryption fails, saying why in `setting`.
+    broken: bool = False
 
 
 def judge(client: ClientTls) -> Check:
-    """fail when it does not encrypt, warn when it may not or does not verify, else pass."""
+    """fail when it will not connect or does not encrypt, warn when it may not encrypt or
+    does not verify, else pass; the hint is the source's own when it gave one."""
+    status, detail, hint = _verdict(client)
+    if status is not Status.PASS and client.hint:
+        hint = client.hint
+    return Check("client.encryption", status, detail, hint)
+
+
+def _verdict(client: ClientTls) -> tuple[Status, str, str]:
+    if client.broken:
+        detail = f"the client as configured cannot connect ({client.setting})"
+        return Status.FAIL, detail, "change the client's configuration as the detail says"
     if client.encrypts is Encrypts.NO:
-        return Check(
-            "client.encryption",
+        return (
             Status.FAIL,
             f"the client is configured not to encrypt ({client.setting})",
             "enable TLS in the client's configuration",
         )
     if client.encrypts is Encrypts.MAYBE:
-        return Check(
-            "client.encryption",
+        return (
             Status.WARN,
             f"the client falls back to plaintext without a word ({client.setting})",
             "require TLS and verify the certificate (for PostgreSQL: sslmode=verify-full)",
         )
     if not client.verifies_chain:
-        return Check(
-            "client.encryption",
+        return (
             Status.WARN,
             f"the client encrypts but does not verify the certificate ({client.setting})",
             "verify the certificate chain (for PostgreSQL: sslmode=verify-full and sslrootcert)",
         )
     if not client.verifies_host:
-        return Check(
-            "client.encryption",
+        return (
             Status.WARN,
             f"the client verifies the chain but not the host name ({client.setting})",
             "check the host name too (for PostgreSQL: sslmode=verify-full)",
         )
-    return Check("client.encryption", Status.PASS, f"encrypts and verifies ({client.setting})")
+    return Status.PASS, f"encrypts and verifies ({client.setting})", ""
 
 
 # libpq's sslmode, as the client would behave (with a root certificate or without one).

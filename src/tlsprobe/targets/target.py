@@ -35,6 +35,9 @@ class Target:
     # Every value `shown` hides (a query's api_key=, a keyword string's password=), as written
     # and decoded: the runner's scrub hides exactly what the door hid, wherever it comes back.
     hidden: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # A hint in the source's own terms for each kind of client change (model.Fix value, hint):
+    # an Airflow connection's extra, an airflow.cfg key. The runner puts them in place.
+    terms: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def display(self) -> str:

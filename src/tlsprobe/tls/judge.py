@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography import x509
 
-from tlsprobe.model import MAX_WARN_DAYS, Check, Policy, Status, TlsInfo, utc_text
+from tlsprobe.model import MAX_WARN_DAYS, Check, Fix, Policy, Status, TlsInfo, utc_text
 from tlsprobe.tls import certs, paths, trust
 from tlsprobe.tls.negotiate import Handshake, Negotiated, VerifyError
 
@@ -142,7 +142,7 @@ def _untrusted(chain: Sequence[x509.Certificate], error: VerifyError, trust_hint
     issuer = certs.short_name(last.issuer)
     if error.code == _SELF_SIGNED_LEAF:
         detail = f"self-signed certificate ({certs.short_name(leaf.subject)})"
-        return Check("cert.chain", Status.FAIL, detail, trust_hint)
+        return Check("cert.chain", Status.FAIL, detail, trust_hint, Fix.TRUST)
     if error.code in _MISSING_ISSUER and len(chain) == 1:
         detail = f"the server sends only its leaf certificate, issued by {issuer}, which is unknown"
         hint = (
@@ -153,7 +153,7 @@ def _untrusted(chain: Sequence[x509.Certificate], error: VerifyError, trust_hint
     if error.code in _MISSING_ISSUER or error.code == _UNTRUSTED_ROOT:
         # The last certificate's issuer: a served root issued itself, so it names the root too.
         detail = f"the chain ends at {issuer}, which is not a trusted root ({error.message})"
-        return Check("cert.chain", Status.FAIL, detail, trust_hint)
+        return Check("cert.chain", Status.FAIL, detail, trust_hint, Fix.TRUST)
     return Check("cert.chain", Status.FAIL, f"OpenSSL: {error.message}", trust_hint)
 
 

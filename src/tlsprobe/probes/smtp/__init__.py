@@ -18,7 +18,7 @@ from aiosmtplib.errors import SMTPResponseException
 from aiosmtplib.response import SMTPResponse
 
 from tlsprobe import tls
-from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.model import Check, Fix, Policy, Status, TargetResult
 from tlsprobe.probes import legacy
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, Step, fail_with, run_probe
 from tlsprobe.probes.smtp import steps
@@ -167,7 +167,7 @@ async def _negotiated(
     try:
         negotiated = await tls.negotiate(attempt, state.policy.ca_file)
     except StepFailed as failed:
-        state.fail_step(failed.detail, failed.hint)
+        state.fail_step(failed.detail, failed.hint, failed.fix)
         return None
     except Exception as exc:
         await fail_with(state, explain_smtp(exc, state.phase))
@@ -189,7 +189,7 @@ async def _in_tls(
             await _login(state, session)
         await session.quit()
     except StepFailed as failed:
-        state.fail_step(failed.detail, failed.hint)
+        state.fail_step(failed.detail, failed.hint, failed.fix)
     except Exception as exc:
         await fail_with(state, explain_smtp(exc, state.phase))
     finally:
@@ -257,7 +257,7 @@ async def _detect_implicit(
         state.log("no TLS handshake either: still waiting for the greeting")
         return
     state.log(f"the second connection negotiated {version}: the port speaks implicit TLS")
-    raise StepFailed(*checks.implicit_port(wait, version))
+    raise StepFailed(*checks.implicit_port(wait, version), Fix.IMPLICIT_TLS)
 
 
 async def _ehlo(state: ProbeState, session: Session, step: Step) -> None:

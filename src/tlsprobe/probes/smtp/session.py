@@ -34,10 +34,11 @@ QUIT_BUDGET = 0.5
 class StepFailed(Exception):
     """The server answered, and the answer is the verdict: the step under way fails with it."""
 
-    def __init__(self, detail: str, hint: str = "") -> None:
+    def __init__(self, detail: str, hint: str = "", fix: str = "") -> None:
         super().__init__(detail)
         self.detail = detail
         self.hint = hint
+        self.fix = fix  # model.Fix: the client change the hint asks for, if any
 
 
 Log = Callable[[str], None]
