@@ -202,21 +202,10 @@ class AirflowConfig:
             return default, None
         word = value.text.lower().strip().split("#")[0].strip()
         if word not in _TRUE | _FALSE:
-            raise UsageError(f"{value.origin}: Airflow reads only True or False (t, 1, f, 0) here")
+            raise UsageError(
+                f"{value.origin}: expected True or False (Airflow reads t, true, 1, f, false, 0)"
+            )
         return word in _TRUE, value
-
-    def integer(self, section: str, key: str, default: int) -> tuple[int, Value | None]:
-        """Airflow's getint: an integer, or a float that is a whole number."""
-        value = self.get(section, key)
-        if value is None:
-            return default, None
-        try:
-            number = float(value.text)
-            if number != int(number):
-                raise ValueError
-        except (ValueError, OverflowError):
-            raise UsageError(f"{value.origin}: not a whole number") from None
-        return int(number), value
 
 
 def shlex_split(found: Value) -> list[str]:

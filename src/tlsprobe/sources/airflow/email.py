@@ -88,9 +88,7 @@ def _target(
     host = config.get("smtp", "smtp_host")
     origin = host.origin if host is not None else "airflow.cfg [smtp] (defaults)"
     name = checked(host.origin, _smtp_host, host.text) if host is not None else "localhost"
-    port, port_value = config.integer("smtp", "smtp_port", 25)
-    if port_value is not None:
-        checked(port_value.origin, hosts.port_number, str(port))
+    port = _port(config.get("smtp", "smtp_port"))
     ssl, _ = config.boolean("smtp", "smtp_ssl", default=False)
     starttls, _ = config.boolean("smtp", "smtp_starttls", default=True)
     user, password = _login(config, env, connections_file, found)
@@ -105,7 +103,8 @@ def _target(
             source=origin,
         )
     except UsageError as exc:  # the connection's login or password
-        raise UsageError(f"connection {_conn_id(config)} (login, password): {exc}") from None
+        where = f"connection {_conn_id(config)} ([email] email_conn_id)"
+        raise UsageError(f"{where}: login, password: {exc}") from None
     client = client_for(starttls, ssl, config.get("email", "ssl_context"))
     return replace(target, client=client, terms=TERMS)
 
@@ -184,6 +183,18 @@ TERMS = (
         "root.pem in their environment (core email verifies with Python's default context)",
     ),
 )
+
+
+def _port(value: Value | None) -> int:
+    """Airflow's getint (a whole float counts), then a port number."""
+    if value is None:
+        return 25
+    try:
+        number = float(value.text)
+        whole = str(int(number)) if number == int(number) else value.text
+    except (ValueError, OverflowError):
+        whole = value.text
+    return checked(value.origin, hosts.port_number, whole.strip())
 
 
 def _smtp_host(text: str) -> str:
