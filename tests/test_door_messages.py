@@ -220,7 +220,9 @@ def test_a_boolean_that_is_none_is_not_quoted(
     )
 
 
-@pytest.mark.parametrize(("word", "ssl"), [("True", True), ("F", False), ("1", True), ("0 # no", False)])
+@pytest.mark.parametrize(
+    ("word", "ssl"), [("True", True), ("F", False), ("1", True), ("0 # no", False)]
+)
 def test_a_boolean_word_is_read(word: str, ssl: bool, tmp_path: Path) -> None:
     """The twin: Airflow's boolean words (its getboolean's, an inline comment cut) choose
     implicit TLS or STARTTLS."""
@@ -343,7 +345,9 @@ def test_a_failing_command_says_how(command: str, says: str, tmp_path: Path) -> 
 def test_a_command_that_reads_stdin_reads_nothing(tmp_path: Path) -> None:
     """The command's stdin is /dev/null: `read` ends at once, and its output is used."""
     path = cmd_config(tmp_path, "sh -c 'read x; echo postgresql://db.example/x$x'")
-    (target,) = [t for t in airflow.read(path, {}, allow_cmd=True).targets if t.name == "metadata-db"]
+    (target,) = [
+        t for t in airflow.read(path, {}, allow_cmd=True).targets if t.name == "metadata-db"
+    ]
     assert (target.host, target.path) == ("db.example", "/x")
 
 

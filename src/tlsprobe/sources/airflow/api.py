@@ -44,7 +44,7 @@ def _api_server(config: AirflowConfig) -> Collected:
             f"[api] {given} is set but {missing} is not: Airflow's API server does not start "
             f"(it needs both): set {missing} in [api] ({variable('api', missing)})"
         )
-    tls = has_cert or has_key
+    tls = has_cert and has_key
     if not any((cert, key, host, port)):
         found.notes.append(
             "[api]: no host, port, ssl_cert or ssl_key: Airflow's defaults assumed "
