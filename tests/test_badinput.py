@@ -320,7 +320,8 @@ def test_ipv6_web_server_host_becomes_a_bracketed_url(
     """web_server_host = ::1 is probed as https://[::1]:8080/, not refused as a bad port."""
     cfg = tmp_path / "airflow.cfg"
     cfg.write_text(
-        "[webserver]\nweb_server_ssl_cert = /x.pem\nweb_server_ssl_key = /k.pem\nweb_server_host = ::1\n"
+        "[webserver]\nweb_server_ssl_cert = /x.pem\nweb_server_ssl_key = /k.pem\n"
+        "web_server_host = ::1\n"
     )
     rows = listed(["--airflow-cfg", str(cfg)], capsys)
     assert rows[0][:2] == ["api-server", "https://[::1]:8080/"]

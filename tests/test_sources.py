@@ -78,7 +78,8 @@ def test_airflow3_secret_and_api_section() -> None:
     assert targets["execution-api"].display == "https://airflow.example.com/execution/"
     smtp = targets["smtp"]
     assert (smtp.protocol, smtp.port, smtp.user, smtp.password) == ("smtps", 465, None, None)
-    assert smtp.client is not None and smtp.client.broken
+    assert smtp.client is not None
+    assert smtp.client.broken
     assert found.warnings == [
         "airflow3.cfg [smtp] smtp_user: never read by Airflow 3; Airflow 3 takes the login from "
         "connection smtp_default ([email] email_conn_id): put it there (AIRFLOW_CONN_SMTP_DEFAULT "
@@ -258,7 +259,7 @@ def test_airflow_cfg_against_the_lab(lab: Lab, tmp_path: Path) -> None:
     cfg = tmp_path / "airflow.cfg"
     good = lab_port(lab, "https-good")
     plain_port = lab_port(lab, "https-plaintext")
-    web = f"[webserver]\nweb_server_ssl_cert = /c.pem\nweb_server_ssl_key = /k.pem\n"
+    web = "[webserver]\nweb_server_ssl_cert = /c.pem\nweb_server_ssl_key = /k.pem\n"
     cfg.write_text(
         f"{web}[api]\nhost = localhost\nport = {good}\nbase_url = {lab.url('https-good')}\n"
     )
@@ -270,7 +271,8 @@ def test_airflow_cfg_against_the_lab(lab: Lab, tmp_path: Path) -> None:
         "client.encryption"
     ] == "pass"
     cfg.write_text(
-        f"{web}[api]\nssl_cert =\nssl_key =\nhost = localhost\nport = {plain_port}\nbase_url = {lab.url('https-good')}\n"
+        f"{web}[api]\nssl_cert =\nssl_key =\nhost = localhost\nport = {plain_port}\n"
+        f"base_url = {lab.url('https-good')}\n"
     )
     assert main([*argv, "--airflow-cfg", str(cfg)]) == 1
     results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
@@ -301,7 +303,8 @@ def lab_airflow_cfg(lab: Lab, tmp_path: Path, *, starttls: bool) -> Path:
 
 def test_airflow_cfg_probes_all_three_lab_servers(lab: Lab, tmp_path: Path) -> None:
     """An airflow.cfg naming the lab's PostgreSQL, HTTPS and SMTP servers: all probed (the API
-    server and the execution API on the HTTPS one), the DB login included, every check passing, and the password in no output."""
+    server and the execution API on the HTTPS one), the DB login included,
+    every check passing, and the password in no output."""
     cfg = lab_airflow_cfg(lab, tmp_path, starttls=True)
     out = tmp_path / "report.json"
     argv = ["check", "--ca-file", str(lab.ca_file), "--airflow-cfg", str(cfg)]
