@@ -319,9 +319,12 @@ def test_ipv6_web_server_host_becomes_a_bracketed_url(
 ) -> None:
     """web_server_host = ::1 is probed as https://[::1]:8080/, not refused as a bad port."""
     cfg = tmp_path / "airflow.cfg"
-    cfg.write_text("[webserver]\nweb_server_ssl_cert = /x.pem\nweb_server_host = ::1\n")
+    cfg.write_text(
+        "[webserver]\nweb_server_ssl_cert = /x.pem\nweb_server_ssl_key = /k.pem\n"
+        "web_server_host = ::1\n"
+    )
     rows = listed(["--airflow-cfg", str(cfg)], capsys)
-    assert rows[0][:2] == ["webserver", "https://[::1]:8080/"]
+    assert rows[0][:2] == ["api-server", "https://[::1]:8080/"]
 
 
 def test_malformed_web_server_port_is_one_line(
@@ -331,5 +334,4 @@ def test_malformed_web_server_port_is_one_line(
     cfg = tmp_path / "airflow.cfg"
     cfg.write_text("[webserver]\nweb_server_ssl_cert = /x.pem\nweb_server_port = abc\n")
     line = one_error(["targets", "--airflow-cfg", str(cfg)], capsys)
-    assert "[webserver] web_server_ssl_cert" in line
-    assert "the port must be a number" in line
+    assert "airflow.cfg [webserver] web_server_port: the port must be a number" in line

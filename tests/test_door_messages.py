@@ -25,6 +25,7 @@ from tlsprobe.failures import UsageError
 from tlsprobe.model import MinTls, Policy
 from tlsprobe.plan import Flags, Sources, make_plan
 from tlsprobe.sources import PolicyDefaults, airflow, config
+from tlsprobe.sources.airflow import config as airflow_config
 
 SECRET = "S3cretPw0rd"
 HUGE = "9" * 5000
@@ -214,15 +215,20 @@ def test_a_boolean_that_is_none_is_not_quoted(
     path.write_text(cfg)
     with pytest.raises(UsageError) as caught:
         airflow.read(path, env)
-    assert str(caught.value) == f"{origin}: expected True or False"
+    assert str(caught.value) == (
+        f"{origin}: expected True or False (Airflow reads t, true, 1, f, false, 0)"
+    )
 
 
-@pytest.mark.parametrize(("word", "ssl"), [("yes", True), ("Off", False), ("1", True)])
+@pytest.mark.parametrize(
+    ("word", "ssl"), [("True", True), ("F", False), ("1", True), ("0 # no", False)]
+)
 def test_a_boolean_word_is_read(word: str, ssl: bool, tmp_path: Path) -> None:
-    """The twin: Airflow's boolean words choose implicit TLS or STARTTLS."""
+    """The twin: Airflow's boolean words (its getboolean's, an inline comment cut) choose
+    implicit TLS or STARTTLS."""
     path = tmp_path / "airflow.cfg"
     path.write_text(f"[smtp]\nsmtp_host = mail\nsmtp_ssl = {word}\n")
-    (target,) = airflow.read(path, {}).targets
+    (target,) = [t for t in airflow.read(path, {}).targets if t.name == "smtp"]
     assert target.protocol == ("smtps" if ssl else "smtp")
 
 
@@ -294,7 +300,7 @@ def test_a_slow_command_is_said_to_be_slow_and_is_killed_with_its_children(
 ) -> None:
     """A command still running at the deadline is killed, with what it started, and the
     message says it did not finish (it said "the command failed")."""
-    monkeypatch.setattr(airflow, "CMD_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(airflow_config, "CMD_TIMEOUT_S", 0.5)
     pid_file = tmp_path / "child.pid"
     path = cmd_config(tmp_path, f"sh -c 'sleep 60 & echo $! > {pid_file}; wait'")
     with pytest.raises(UsageError) as caught:
@@ -339,7 +345,9 @@ def test_a_failing_command_says_how(command: str, says: str, tmp_path: Path) -> 
 def test_a_command_that_reads_stdin_reads_nothing(tmp_path: Path) -> None:
     """The command's stdin is /dev/null: `read` ends at once, and its output is used."""
     path = cmd_config(tmp_path, "sh -c 'read x; echo postgresql://db.example/x$x'")
-    (target,) = airflow.read(path, {}, allow_cmd=True).targets
+    (target,) = [
+        t for t in airflow.read(path, {}, allow_cmd=True).targets if t.name == "metadata-db"
+    ]
     assert (target.host, target.path) == ("db.example", "/x")
 
 

@@ -348,19 +348,16 @@ def test_smtp_host_written_as_a_url_is_refused_without_its_password(
     line = one_line(["targets", "--airflow-cfg", cfg], capsys)
     assert line == (
         "tlsprobe: airflow.cfg [smtp] smtp_host: 'smtp://u:***@mail:25' is a URL: smtp_host is "
-        "a host name or address (Airflow passes it to smtplib as a host; the port, user and "
-        "password have keys of their own)"
+        "a host name or address (Airflow passes it to smtplib as a host; the port has a key of "
+        "its own)"
     )
 
 
 def test_smtp_host_that_is_a_host_is_taken(tmp_path: Path) -> None:
-    """The twin: smtp_host = mail with its user and password in their own keys."""
-    cfg = write(
-        tmp_path,
-        "airflow.cfg",
-        "[smtp]\nsmtp_host = mail\nsmtp_user = u\nsmtp_password = S3CRET\nsmtp_port = 25\n",
-    )
-    (smtp,) = [t for t in airflow.read(Path(cfg), {}).targets if t.name == "smtp"]
+    """The twin: smtp_host = mail, the login from connection smtp_default (Airflow 3)."""
+    cfg = write(tmp_path, "airflow.cfg", "[smtp]\nsmtp_host = mail\nsmtp_port = 25\n")
+    env = {"AIRFLOW_CONN_SMTP_DEFAULT": "smtp://u:S3CRET@elsewhere:1"}
+    (smtp,) = [t for t in airflow.read(Path(cfg), env).targets if t.name == "smtp"]
     assert (smtp.host, smtp.port, smtp.password, smtp.display) == (
         "mail",
         25,
@@ -405,10 +402,13 @@ def test_client_key_password_env_is_checked_like_password_env(
 def test_control_character_in_smtp_user_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An ESC in smtp_user is refused naming the SMTP settings (it would reach a transcript)."""
-    cfg = write(tmp_path, "airflow.cfg", "[smtp]\nsmtp_host = mail\nsmtp_user = a\x1bb\n")
-    line = one_line(["targets", "--airflow-cfg", cfg], capsys)
+    """An ESC in the login of connection smtp_default, which core email logs in with, is
+    refused naming the connection (it would reach a transcript)."""
+    cfg = write(tmp_path, "airflow.cfg", "[smtp]\nsmtp_host = mail\n")
+    text = '{"smtp_default": {"conn_type": "smtp", "login": "a\\u001bb", "password": "p"}}'
+    conns = write(tmp_path, "c.json", text)
+    line = one_line(["targets", "--airflow-cfg", cfg, "--airflow-connections", conns], capsys)
     assert line == (
-        "tlsprobe: airflow.cfg [smtp] smtp_host (smtp_user, smtp_password): "
+        "tlsprobe: connection smtp_default ([email] email_conn_id): login, password: "
         "user: contains a control character"
     )

@@ -160,18 +160,25 @@ class World:
         }
 
     def airflow_cfg(self, name: str, smtp: Place, db: Place | None) -> Path:
-        """An airflow.cfg with an SMTP server (its password in the file unless `db` is None,
-        then from the environment) and, with `db`, a metadata database."""
+        """An airflow.cfg with an SMTP server (its login in connection smtp_default, which
+        Airflow 3's core email logs in with), the API server on the HTTPS echo server and,
+        with `db`, a metadata database."""
+        del smtp  # the caller puts its login in connection smtp_default
+        https = self.port("https-echo")
         lines = [
             "[smtp]",
             "smtp_host = localhost",
             f"smtp_port = {self.port('smtp-echo')}",
             "smtp_starttls = True",
             "smtp_ssl = False",
-            f"smtp_user = {smtp.user}",
+            "[api]",
+            "host = localhost",
+            f"port = {https}",
+            "ssl_cert = /srv/cert.pem",
+            "ssl_key = /srv/key.pem",
+            f"base_url = https://localhost:{https}",
         ]
         if db is not None:
-            lines.append(f"smtp_password = {smtp.password}")
             url = self.pg_login(db, scheme="postgresql+psycopg2")
             lines += ["[database]", f"sql_alchemy_conn = {url.replace('%', '%%')}"]
         path = self.workdir / name
@@ -225,6 +232,7 @@ def placement_a(world: World) -> Placement:
             {
                 "leak_pg": world.pg_connection(p["export-json-pg"]),
                 "leak_smtp": world.smtp_connection(p["export-json-smtp"]),
+                "smtp_default": world.smtp_connection(p["cfg-smtp-password"]),
             }
         )
     )
@@ -245,7 +253,7 @@ def placement_b(world: World) -> Placement:
     exported.write_text(yaml.safe_dump({"leak_yaml": world.pg_connection(yaml_pg)}))
     env = {
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": world.pg_login(db),
-        "AIRFLOW__SMTP__SMTP_PASSWORD": smtp.password,
+        "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(world.smtp_connection(smtp)),
         "AIRFLOW_CONN_LEAK_JSON": json.dumps(world.smtp_connection(conn_json)),
     }
     args = ["--airflow-cfg", str(cfg), "--airflow-connections", str(exported)]

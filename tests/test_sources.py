@@ -25,11 +25,13 @@ def by_name(found: object) -> dict[str, object]:
 
 
 def test_seed_file_names_three_connections() -> None:
-    """The seed's airflow.cfg yields the metadata DB, the HTTPS web server and SMTP."""
+    """The seed's airflow.cfg as Airflow 3 reads it: the metadata DB, the HTTPS API server, the
+    workers' plain-HTTP execution API, and core email on Airflow's defaults (its [email] smtp_*
+    keys are never read), with a warning for each ignored key."""
     found = airflow.read(AIRFLOW / "seed-airflow.cfg", {})
     targets = {t.name: t for t in found.targets}
-    assert list(targets) == ["metadata-db", "webserver", "smtp"]
-    db, web, smtp = targets["metadata-db"], targets["webserver"], targets["smtp"]
+    assert list(targets) == ["metadata-db", "api-server", "execution-api", "smtp"]
+    db, web, smtp = targets["metadata-db"], targets["api-server"], targets["smtp"]
     assert (db.protocol, db.host, db.port, db.user) == (
         "postgresql",
         "dbserver.example.com",
@@ -39,19 +41,22 @@ def test_seed_file_names_three_connections() -> None:
     assert db.source == "seed-airflow.cfg [core] sql_alchemy_conn"
     assert web.display == "https://localhost:8080/"
     assert web.source == "seed-airflow.cfg [webserver] web_server_ssl_cert"
-    assert (smtp.protocol, smtp.host, smtp.port) == ("smtp", "smtp.example.com", 587)
-    assert (smtp.user, smtp.password) == ("airflow@example.com", "emailpassword")
+    assert targets["execution-api"].display == "http://localhost:8080/execution/"
+    assert (smtp.protocol, smtp.host, smtp.port) == ("smtp", "localhost", 25)
+    assert (smtp.user, smtp.password) == (None, None)
     assert smtp.client is not None
     assert smtp.client.encrypts is Encrypts.YES
-    assert len(found.warnings) == 2
-    assert all("plaintext password" in w for w in found.warnings)
+    ignored = [w for w in found.warnings if "never read by Airflow 3" in w]
+    assert len(ignored) == 6
+    assert sum("plaintext password" in w for w in found.warnings) == 2
+    assert sum("deprecated since Airflow 3.0" in w for w in found.warnings) == 3
 
 
 def test_airflow2_plaintext_settings_are_caught() -> None:
-    """An Airflow 2 file with http base_url and SMTP without TLS: client.encryption will fail."""
+    """An Airflow 2 file with no certificate and SMTP without TLS: client.encryption will fail."""
     found = airflow.read(AIRFLOW / "airflow2.cfg", {})
     targets = {t.name: t for t in found.targets}
-    web, smtp = targets["webserver"], targets["smtp"]
+    web, smtp = targets["api-server"], targets["smtp"]
     assert web.protocol == "http"
     assert web.client is not None
     assert web.client.encrypts is Encrypts.NO
@@ -62,25 +67,34 @@ def test_airflow2_plaintext_settings_are_caught() -> None:
 
 
 def test_airflow3_secret_and_api_section() -> None:
-    """Airflow 3: a *_secret DB URL is reported, not read; [api] base_url and smtps are used."""
+    """Airflow 3: a *_secret DB URL is reported, not read; the API server is probed where it
+    listens (no ssl_cert: http), base_url leads the workers; smtp_ssl with smtp_starttls at its
+    default True is a client that cannot connect; smtp_user is never read."""
     found = airflow.read(AIRFLOW / "airflow3.cfg", {})
     targets = {t.name: t for t in found.targets}
     assert "metadata-db" not in targets
     assert any("sql_alchemy_conn_secret" in n and "secrets backend" in n for n in found.notes)
-    assert targets["webserver"].display == "https://airflow.example.com/"
+    assert targets["api-server"].display == "http://localhost:8080/"
+    assert targets["execution-api"].display == "https://airflow.example.com/execution/"
     smtp = targets["smtp"]
-    assert (smtp.protocol, smtp.port, smtp.password) == ("smtps", 465, None)
-    assert found.warnings == []
+    assert (smtp.protocol, smtp.port, smtp.user, smtp.password) == ("smtps", 465, None, None)
+    assert smtp.client is not None
+    assert smtp.client.broken
+    assert found.warnings == [
+        "airflow3.cfg [smtp] smtp_user: never read by Airflow 3; Airflow 3 takes the login from "
+        "connection smtp_default ([email] email_conn_id): put it there (AIRFLOW_CONN_SMTP_DEFAULT "
+        "or a secrets backend)"
+    ]
 
 
 def test_environment_overrides_the_file() -> None:
     """AIRFLOW__SECTION__KEY wins over airflow.cfg, as in Airflow, and the source says so."""
-    env = {"AIRFLOW__EMAIL__SMTP_HOST": "relay.example.net", "AIRFLOW__EMAIL__SMTP_SSL": "true"}
+    env = {"AIRFLOW__SMTP__SMTP_HOST": "relay.example.net", "AIRFLOW__SMTP__SMTP_SSL": "true"}
     smtp = by_name(airflow.read(AIRFLOW / "seed-airflow.cfg", env))["smtp"]
     assert (smtp.host, smtp.protocol, smtp.source) == (  # type: ignore[attr-defined]
         "relay.example.net",
         "smtps",
-        "AIRFLOW__EMAIL__SMTP_HOST",
+        "AIRFLOW__SMTP__SMTP_HOST",
     )
 
 
@@ -231,61 +245,77 @@ def test_targets_command_lists_redacted(capsys: pytest.CaptureFixture[str]) -> N
     )
     captured = capsys.readouterr()
     assert code == 0
-    for expected in ("metadata-db", "webserver", "smtp", "reporting_db", "partner_api"):
+    for expected in ("metadata-db", "api-server", "smtp", "reporting_db", "partner_api"):
         assert expected in captured.out
-    assert "seed-airflow.cfg [email] smtp_host" in captured.out
+    assert "airflow.cfg [smtp] (defaults)" in captured.out
     for secret in SECRETS:
         assert secret not in captured.out + captured.err
 
 
 def test_airflow_cfg_against_the_lab(lab: Lab, tmp_path: Path) -> None:
-    """An airflow.cfg pointing at lab servers is probed: https web server passes, plain http
-    fails client.encryption, and the run exits 1."""
+    """An airflow.cfg whose API server listens on a lab port: with ssl_cert and ssl_key (the
+    deprecated [webserver] names) https passes; with an empty [api] ssl_cert, which overrides
+    them, the API server speaks plain HTTP: client.encryption fails, and the run exits 1."""
     cfg = tmp_path / "airflow.cfg"
-    https_url = lab.url("https-good")
-    http_url = lab.url("https-plaintext").replace("https://", "http://")
-    cfg.write_text(f"[webserver]\nbase_url = {https_url}\n")
+    good = lab_port(lab, "https-good")
+    plain_port = lab_port(lab, "https-plaintext")
+    web = "[webserver]\nweb_server_ssl_cert = /c.pem\nweb_server_ssl_key = /k.pem\n"
+    cfg.write_text(
+        f"{web}[api]\nhost = localhost\nport = {good}\nbase_url = {lab.url('https-good')}\n"
+    )
     out = tmp_path / "good.json"
     argv = ["check", "--ca-file", str(lab.ca_file), "--format", "json", "-o", str(out)]
     assert main([*argv, "--airflow-cfg", str(cfg)]) == 0
-    (web,) = json.loads(out.read_text())["results"]
-    assert {c["id"]: c["status"] for c in web["checks"]}["client.encryption"] == "pass"
-    cfg.write_text(f"[webserver]\nbase_url = {http_url}\n")
+    results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
+    assert {c["id"]: c["status"] for c in results["api-server"]["checks"]}[
+        "client.encryption"
+    ] == "pass"
+    cfg.write_text(
+        f"{web}[api]\nssl_cert =\nssl_key =\nhost = localhost\nport = {plain_port}\n"
+        f"base_url = {lab.url('https-good')}\n"
+    )
     assert main([*argv, "--airflow-cfg", str(cfg)]) == 1
-    (plain,) = json.loads(out.read_text())["results"]
-    verdicts = {c["id"]: c["status"] for c in plain["checks"]}
+    results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
+    verdicts = {c["id"]: c["status"] for c in results["api-server"]["checks"]}
     assert verdicts == {"connect": "pass", "http.status": "fail", "client.encryption": "fail"}
+
+
+def lab_port(lab: Lab, name: str) -> str:
+    return lab.url(name).rstrip("/").rsplit(":", 1)[1]
 
 
 def lab_airflow_cfg(lab: Lab, tmp_path: Path, *, starttls: bool) -> Path:
     """An airflow.cfg whose metadata DB, web server and SMTP are the lab's good servers."""
     db = lab.url("pg-login").replace("postgresql://", "postgresql+psycopg2://")
+    # verify-full: libpq (so Airflow) needs the root in sslrootcert, not in --ca-file.
+    db += ("&" if "?" in db else "?") + f"sslrootcert={lab.ca_file}"
     smtp_port = lab.url("smtp-good").rsplit(":", 1)[1]
     cfg = tmp_path / "airflow.cfg"
     cfg.write_text(
         f"[database]\nsql_alchemy_conn = {db}\n\n"
-        f"[webserver]\nbase_url = {lab.url('https-good')}\n\n"
+        f"[api]\nhost = localhost\nport = {lab_port(lab, 'https-good')}\nssl_cert = /c.pem\n"
+        f"ssl_key = /k.pem\nbase_url = {lab.url('https-good')}\n\n"
         f"[smtp]\nsmtp_host = localhost\nsmtp_port = {smtp_port}\n"
         f"smtp_starttls = {starttls}\nsmtp_ssl = False\n"
-        "smtp_user = probe\nsmtp_password = s3cret-pw\n"
     )
     return cfg
 
 
 def test_airflow_cfg_probes_all_three_lab_servers(lab: Lab, tmp_path: Path) -> None:
-    """An airflow.cfg naming the lab's PostgreSQL, HTTPS and SMTP servers: all three probed,
-    logins included, every check passing, and the password in no output."""
+    """An airflow.cfg naming the lab's PostgreSQL, HTTPS and SMTP servers: all probed (the API
+    server and the execution API on the HTTPS one), the DB login included,
+    every check passing, and the password in no output."""
     cfg = lab_airflow_cfg(lab, tmp_path, starttls=True)
     out = tmp_path / "report.json"
     argv = ["check", "--ca-file", str(lab.ca_file), "--airflow-cfg", str(cfg)]
     assert main([*argv, "--format", "json", "-o", str(out)]) == 0
     text = out.read_text()
     results = {r["name"]: r for r in json.loads(text)["results"]}
-    assert set(results) == {"metadata-db", "webserver", "smtp"}
+    assert set(results) == {"metadata-db", "api-server", "execution-api", "smtp"}
     for result in results.values():
         assert {c["status"] for c in result["checks"]} <= {"pass", "skip"}, result["checks"]
     assert {c["id"] for c in results["metadata-db"]["checks"]} >= {"pg.login", "client.encryption"}
-    assert {c["id"] for c in results["smtp"]["checks"]} >= {"smtp.login", "client.encryption"}
+    assert {c["id"] for c in results["smtp"]["checks"]} >= {"client.encryption"}
     assert "s3cret-pw" not in text
 
 

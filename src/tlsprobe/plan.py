@@ -82,7 +82,14 @@ def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) 
     if airflow_cfg is not None:
         from tlsprobe.sources import airflow
 
-        found.extend(airflow.read(airflow_cfg, env, allow_cmd=sources.allow_cmd))
+        found.extend(
+            airflow.read(
+                airflow_cfg,
+                env,
+                allow_cmd=sources.allow_cmd,
+                connections_file=sources.airflow_connections,
+            )
+        )
     if sources.airflow_connections is not None:
         from tlsprobe.sources import connections
 

@@ -273,3 +273,18 @@ def _base_url(text_given: str) -> tuple[str, str, int | None, str]:
         raise urls.refuse(parts, "host: give the login and password in their own fields")
     port = urls.port_of(parts, scheme) if parts.port and parts[parts.port] else None
     return scheme, urls.host_of(parts), port, parts[parts.path] or "/"
+
+
+def find_connection(conn_id: str, env: Mapping[str, str], export: Path | None) -> Connection | None:
+    """The connection `conn_id` as Airflow's get_connection_from_secrets would find it without
+    a secrets backend: AIRFLOW_CONN_<ID>, then the metadata database (an export stands in)."""
+    variable = PREFIX + conn_id.upper()
+    if variable in env:
+        return parse_connection(conn_id, env[variable], _label(variable))
+    if export is None:
+        return None
+    entries = _entries(export, read_text(export, "Airflow connections export"))
+    if conn_id not in entries:
+        return None
+    where = f"{named(Path(export.name))}: {_label(conn_id)}"
+    return parse_connection(conn_id, entries[conn_id], where)
