@@ -181,7 +181,7 @@ def test_a_blackholed_first_address_costs_only_the_stagger(
         async def hang_up_at_once(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             writer.close()
 
-        server = await asyncio.start_server(hang_up_at_once, "127.0.0.1", port)
+        server = await asyncio.start_server(hang_up_at_once, sock=listening)
         try:
             answer = [addrinfo("127.0.0.2", port), addrinfo("127.0.0.1", port)]
             resolving(monkeypatch, "slow.test", answer)
@@ -195,7 +195,10 @@ def test_a_blackholed_first_address_costs_only_the_stagger(
             await server.wait_closed()
         return elapsed
 
-    with blackhole() as port:
+    # 127.0.0.1's port is taken first: another process may hold the blackhole's number there.
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    with blackhole(port):
         elapsed = on_loop(scenario(port))
         assert connecting_to("127.0.0.2", port) == 0
     assert net.STAGGER_S - TICK <= elapsed < net.STAGGER_S + SLACK
