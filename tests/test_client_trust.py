@@ -305,3 +305,42 @@ def test_libpq_without_a_root_warns(lab: Lab, empty_home: Path) -> None:
     )
     assert result.trust is not None
     assert result.trust.used == (f"--ca-file ({lab.ca_file})",)
+
+
+def test_ssl_cert_dir_is_python_ssls_too(lab: Lab, tmp_path: Path) -> None:
+    """smtplib trusts a hashed SSL_CERT_DIR holding the root; so does the second verification
+    (the directory's roots are read), and no warning follows."""
+    from test_trust import hashed_dir
+
+    directory = hashed_dir(tmp_path, lab.ca_file)
+    url, host, port = smtps(lab)
+    env = {"SSL_CERT_DIR": str(directory)}
+    assert run_client(SMTPLIB, clean_env(**env), host, port) == "ok"
+    result = probe_as(lab, url, client_trust.for_airflow_smtp(env, "connection smtp_default"))
+    assert chain(result) == ("pass", verified(lab))
+    assert result.trust is not None
+    assert result.trust.ca_file_needed is False
+
+
+def test_execution_api_trust_is_airflows() -> None:
+    """The task SDK's context: [api] ssl_ca_file alone (not the default paths), certifi
+    added by default, [api] ssl_cert loaded as a root too; without ssl_ca_file the default
+    paths, SSL_CERT_FILE included."""
+    own = client_trust.for_airflow_execution_api({}, "/etc/airflow/ca.pem", "/etc/airflow/api.crt")
+    assert (own.system, own.files, own.known) == (
+        False,
+        ("/etc/airflow/ca.pem", certifi.where(), "/etc/airflow/api.crt"),
+        True,
+    )
+    assert own.store == (
+        "[api] ssl_ca_file (/etc/airflow/ca.pem), certifi's bundle, "
+        "[api] ssl_cert (/etc/airflow/api.crt)"
+    )
+    plain = client_trust.for_airflow_execution_api(
+        {"SSL_CERT_FILE": "/x.pem"}, None, None, use_public_certs=False
+    )
+    assert (plain.system, plain.files, plain.store) == (
+        True,
+        ("/x.pem",),
+        "SSL_CERT_FILE (/x.pem), the system store",
+    )
