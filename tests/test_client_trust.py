@@ -322,20 +322,19 @@ def test_ssl_cert_dir_is_python_ssls_too(lab: Lab, tmp_path: Path) -> None:
     assert result.trust.ca_file_needed is False
 
 
-def test_execution_api_trust_is_airflows() -> None:
+def test_execution_api_trust_is_airflows(tmp_path: Path) -> None:
     """The task SDK's context: [api] ssl_ca_file alone (not the default paths), certifi
     added by default, [api] ssl_cert loaded as a root too; without ssl_ca_file the default
     paths, SSL_CERT_FILE included."""
-    own = client_trust.for_airflow_execution_api({}, "/etc/airflow/ca.pem", "/etc/airflow/api.crt")
+    ca, cert = tmp_path / "ca.pem", tmp_path / "api.crt"
+    ca.write_text("")
+    own = client_trust.for_airflow_execution_api({}, str(ca), str(cert))
     assert (own.system, own.files, own.known) == (
         False,
-        ("/etc/airflow/ca.pem", certifi.where(), "/etc/airflow/api.crt"),
+        (str(ca), certifi.where(), str(cert)),
         True,
     )
-    assert own.store == (
-        "[api] ssl_ca_file (/etc/airflow/ca.pem), certifi's bundle, "
-        "[api] ssl_cert (/etc/airflow/api.crt)"
-    )
+    assert own.store == f"[api] ssl_ca_file ({ca}), certifi's bundle, [api] ssl_cert ({cert})"
     plain = client_trust.for_airflow_execution_api(
         {"SSL_CERT_FILE": "/x.pem"}, None, None, use_public_certs=False
     )
@@ -343,4 +342,20 @@ def test_execution_api_trust_is_airflows() -> None:
         True,
         ("/x.pem",),
         "SSL_CERT_FILE (/x.pem), the system store",
+    )
+
+
+def test_a_missing_bundle_is_named_missing(lab: Lab, tmp_path: Path) -> None:
+    """REQUESTS_CA_BUNDLE naming no file: requests refuses to start, and tlsprobe's warning
+    says the bundle does not exist (the handshake trusted --ca-file alone)."""
+    missing = str(tmp_path / "nowhere.pem")
+    url = lab.url("https-good")
+    said = run_client(REQUESTS, clean_env(REQUESTS_CA_BUNDLE=missing), url, "null", "1")
+    assert "Could not find a suitable TLS CA certificate bundle" in said
+    own = client_trust.for_airflow_http({"REQUESTS_CA_BUNDLE": missing}, None, "h")
+    result = probe_as(lab, url, own)
+    assert chain(result) == (
+        "warn",
+        f"{verified(lab)}, but only through --ca-file: requests in Airflow's HttpHook "
+        f"(connection h) trusts REQUESTS_CA_BUNDLE ({missing}, which does not exist)",
     )

@@ -91,9 +91,12 @@ def python_ssl(env: Mapping[str, str], client: str, fix: str, *, known: bool) ->
 def _bundle(client: str, words: str, path: str, fix: str) -> ClientTrust:
     """A client that trusts one PEM file or hashed directory, and nothing else."""
     is_dir = os.path.isdir(path)
+    # requests refuses to start without it ("Could not find a suitable TLS CA certificate
+    # bundle"): the words say so, and the handshake trusts nothing of it.
+    missing = "" if is_dir or os.path.isfile(path) else ", which does not exist"
     return ClientTrust(
         client,
-        f"{words} ({path})",
+        f"{words} ({path}{missing})",
         fix,
         system=False,
         files=() if is_dir else (path,),
