@@ -294,17 +294,21 @@ def lab_airflow_cfg(lab: Lab, tmp_path: Path, *, starttls: bool) -> Path:
     cfg.write_text(
         f"[database]\nsql_alchemy_conn = {db}\n\n"
         f"[api]\nhost = localhost\nport = {lab_port(lab, 'https-good')}\nssl_cert = /c.pem\n"
-        f"ssl_key = /k.pem\nbase_url = {lab.url('https-good')}\n\n"
+        f"ssl_key = /k.pem\nbase_url = {lab.url('https-good')}\nssl_ca_file = {lab.ca_file}\n\n"
         f"[smtp]\nsmtp_host = localhost\nsmtp_port = {smtp_port}\n"
         f"smtp_starttls = {starttls}\nsmtp_ssl = False\n"
     )
     return cfg
 
 
-def test_airflow_cfg_probes_all_three_lab_servers(lab: Lab, tmp_path: Path) -> None:
+def test_airflow_cfg_probes_all_three_lab_servers(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An airflow.cfg naming the lab's PostgreSQL, HTTPS and SMTP servers: all probed (the API
-    server and the execution API on the HTTPS one), the DB login included,
-    every check passing, and the password in no output."""
+    server and the execution API on the HTTPS one), the DB login included, every check passing
+    when Airflow's processes have the root (SSL_CERT_FILE for email, [api] ssl_ca_file for the
+    workers, sslrootcert for the DB), and the password in no output."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(lab.ca_file))
     cfg = lab_airflow_cfg(lab, tmp_path, starttls=True)
     out = tmp_path / "report.json"
     argv = ["check", "--ca-file", str(lab.ca_file), "--airflow-cfg", str(cfg)]
@@ -313,10 +317,30 @@ def test_airflow_cfg_probes_all_three_lab_servers(lab: Lab, tmp_path: Path) -> N
     results = {r["name"]: r for r in json.loads(text)["results"]}
     assert set(results) == {"metadata-db", "api-server", "execution-api", "smtp"}
     for result in results.values():
-        assert {c["status"] for c in result["checks"]} <= {"pass", "skip"}, result["checks"]
+        assert {c["status"] for c in result["checks"]} <= {"pass", "skip"}, (
+            result["name"],
+            [c for c in result["checks"] if c["status"] == "warn"],
+        )
     assert {c["id"] for c in results["metadata-db"]["checks"]} >= {"pg.login", "client.encryption"}
     assert {c["id"] for c in results["smtp"]["checks"]} >= {"client.encryption"}
     assert "s3cret-pw" not in text
+
+
+def test_airflow_cfg_email_root_only_in_ca_file_warns(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same file while the root is only in --ca-file, not in SSL_CERT_FILE: smtplib in
+    Airflow would refuse the chain, so the smtp target's cert.chain warns, naming SSL_CERT_FILE."""
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+    cfg = lab_airflow_cfg(lab, tmp_path, starttls=True)
+    out = tmp_path / "report.json"
+    argv = ["check", "--ca-file", str(lab.ca_file), "--airflow-cfg", str(cfg)]
+    assert main([*argv, "--format", "json", "-o", str(out)]) == 0
+    results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
+    chain = next(c for c in results["smtp"]["checks"] if c["id"] == "cert.chain")
+    assert chain["status"] == "warn"
+    assert "SSL_CERT_FILE" in chain["hint"]
+    assert results["smtp"]["trust"]["ca_file_needed"] is True
 
 
 def test_airflow_cfg_without_starttls_fails_client_encryption(lab: Lab, tmp_path: Path) -> None:

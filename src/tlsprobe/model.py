@@ -94,6 +94,18 @@ class TlsInfo:
 
 
 @dataclass(frozen=True)
+class TrustUsed:
+    """Which trust a result's verdicts used: the client it judged for, the roots it trusted
+    (the client's own, then --ca-file when it was added), the one that held the root of the
+    verified path ("": not verified), and whether the chain verified only thanks to --ca-file."""
+
+    client: str
+    used: tuple[str, ...]
+    anchor: str = ""
+    ca_file_needed: bool = False
+
+
+@dataclass(frozen=True)
 class TargetResult:
     name: str
     target: str
@@ -106,6 +118,7 @@ class TargetResult:
     tls: TlsInfo | None = None
     transcript: tuple[str, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()
+    trust: TrustUsed | None = None  # None: no TLS session was judged
 
     @property
     def status(self) -> Status:

@@ -8,15 +8,16 @@ import contextvars
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tlsprobe import net
 from tlsprobe.failures import KIND_HINTS, Explained, Kind, explain
-from tlsprobe.model import CHECKS, Check, Fix, Policy, Status, TargetResult, TlsInfo
-from tlsprobe.targets import Target, client_tls
+from tlsprobe.model import CHECKS, Check, Fix, Policy, Status, TargetResult, TlsInfo, TrustUsed
+from tlsprobe.targets import Target, client_tls, client_trust
 
 if TYPE_CHECKING:
-    from tlsprobe.tls import Negotiated
+    from tlsprobe.tls import Negotiated, Roots
 
 # The checks the shared TLS judge decides, in report order (ProbeState.record_tls).
 TLS_CHECK_IDS = ("tls.handshake", "tls.version", "cert.chain", "cert.hostname", "cert.expiry")
@@ -82,9 +83,28 @@ class ProbeState:
     # between awaits, so a verdict put before it is final (see `deadline_reached`).
     decided: set[str] = field(default_factory=set)
     on_deadline: Check | None = None
+    # The client's own roots, and what the probe added to them for the handshake (--ca-file):
+    # the PostgreSQL probe sets both as libpq has them (use_trust).
+    own_trust: client_trust.ClientTrust = field(init=False)
+    added_roots: Path | None = field(init=False)
+    trust: TrustUsed | None = None
 
     def __post_init__(self) -> None:
         _CURRENT_STEP.set(self.step)
+        self.use_trust(
+            self.target.trust or client_trust.for_protocol(self.target.protocol),
+            self.policy.ca_file,
+        )
+
+    def use_trust(self, own: client_trust.ClientTrust, added: Path | None) -> None:
+        """Judge trust for `own`, the handshake having trusted its roots plus `added`."""
+        self.own_trust, self.added_roots = own, added
+
+    def handshake_roots(self) -> Roots:
+        """The client's own roots, for the handshake (--ca-file is added apart)."""
+        from tlsprobe.tls import own_store
+
+        return own_store.roots_of(self.own_trust)
 
     @property
     def step(self) -> str:
@@ -120,14 +140,28 @@ class ProbeState:
         """The shared judge's verdicts on a negotiated session (tls.handshake, the version,
         chain, host name and expiry checks) and its TLS facts for the report."""
         from tlsprobe import tls  # imported here: the runner loads this module at start-up
+        from tlsprobe.tls import own_store
 
         self.put(tls.handshake_check(negotiated))
         self.tls = tls.tls_info(negotiated.handshake)
         # Judged for this protocol's clients: a CN libpq accepts is not refused on behalf of
         # browsers that never connect to PostgreSQL, and trust is given in their terms.
         host, protocol = self.target.host, self.target.protocol
+        self.trust = own_store.trust_used(negotiated.handshake, self.own_trust, self.added_roots)
         for check in tls.judge(negotiated, host, self.policy, protocol=protocol):
-            self.put(check)
+            self.put(self._held_to_own_trust(check))
+
+    def _held_to_own_trust(self, check: Check) -> Check:
+        """cert.chain warns when it passed only through --ca-file and the source says the real
+        client will not have it (one that verifies nothing needs no root)."""
+        from tlsprobe.tls import own_store
+
+        own, client = self.own_trust, self.target.client
+        relevant = check.id == "cert.chain" and check.status in (Status.PASS, Status.WARN)
+        verifies = own.verifies and (client is None or client.verifies_chain)
+        if relevant and own.known and verifies and self.trust and self.trust.ca_file_needed:
+            return own_store.relied_on_ca_file(check, own)
+        return check
 
     def fail_step(self, detail: str, hint: str = "", fix: str = "") -> None:
         """Fail the step under way; every check not yet decided is skipped because of it.
@@ -171,6 +205,7 @@ class ProbeState:
             tls=self.tls,
             transcript=tuple(self.transcript),
             facts=tuple(self.facts.items()),
+            trust=self.trust,
         )
 
 
@@ -182,6 +217,7 @@ def result_for(
     tls: TlsInfo | None = None,
     transcript: tuple[str, ...] = (),
     facts: tuple[tuple[str, str], ...] = (),
+    trust: TrustUsed | None = None,
 ) -> TargetResult:
     """A result that names its target the safe way (display URL, never the password)."""
     return TargetResult(
@@ -196,6 +232,7 @@ def result_for(
         tls=tls,
         transcript=transcript,
         facts=facts,
+        trust=trust,
     )
 
 

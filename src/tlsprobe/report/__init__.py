@@ -25,6 +25,16 @@ def summary(results: Sequence[TargetResult]) -> dict[str, int]:
     return counts
 
 
+def trust_line(result: TargetResult) -> str | None:
+    """Which trust the verdicts used, for a target whose cert.chain is a problem (the line
+    that says whose roots said no, or that only --ca-file said yes)."""
+    chain = result.check("cert.chain")
+    if result.trust is None or chain is None or chain.status not in (Status.FAIL, Status.WARN):
+        return None
+    used = ", ".join(result.trust.used) or "no roots at all"
+    return f"trust: {result.trust.client}: {used}"
+
+
 # format: module under tlsprobe.report, imported only when that format is asked for
 # (prometheus_client and rich are not free to import).
 _MODULES = {
@@ -43,4 +53,4 @@ def render(fmt: str, results: Sequence[TargetResult], info: RunInfo, *, color: b
 
 
 FORMATS = tuple(_MODULES)
-__all__ = ["FORMATS", "RunInfo", "Status", "render", "summary"]
+__all__ = ["FORMATS", "RunInfo", "Status", "render", "summary", "trust_line"]

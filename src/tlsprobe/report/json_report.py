@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tlsprobe import __version__
-from tlsprobe.model import TargetResult, TlsInfo, utc_text
+from tlsprobe.model import TargetResult, TlsInfo, TrustUsed, utc_text
 from tlsprobe.report import RunInfo, summary
 
 SCHEMA = "tlsprobe/1"
@@ -30,6 +30,16 @@ def result_dict(result: TargetResult) -> dict[str, Any]:
         "tls": tls_dict(result.tls) if result.tls else None,
         "transcript": list(result.transcript),
         "facts": dict(result.facts),
+        "trust": trust_dict(result.trust) if result.trust else None,
+    }
+
+
+def trust_dict(trust: TrustUsed) -> dict[str, Any]:
+    return {
+        "client": trust.client,
+        "used": list(trust.used),
+        "anchor": trust.anchor or None,
+        "ca_file_needed": trust.ca_file_needed,
     }
 
 

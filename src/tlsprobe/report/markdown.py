@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from tlsprobe.model import Check, Status, TargetResult, utc_text
-from tlsprobe.report import RunInfo, summary
+from tlsprobe.report import RunInfo, summary, trust_line
 from tlsprobe.report.columns import columns, header
 
 MARKS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.SKIP: "⏭️"}
@@ -57,6 +57,8 @@ def problems(results: Sequence[TargetResult]) -> list[str]:
         if not bad:
             continue
         lines.append(f"- **{escape(r.name)}** ({escape(r.source)})")
+        if (trust := trust_line(r)) is not None:
+            lines.append(f"  - {escape(trust)}")
         for check in bad:
             lines.append(f"  - {MARKS[check.status]} `{check.id}`: {escape(check.detail)}")
             if check.hint:

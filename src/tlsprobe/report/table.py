@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tlsprobe.model import Check, Status, TargetResult
-from tlsprobe.report import RunInfo, summary
+from tlsprobe.report import RunInfo, summary, trust_line
 from tlsprobe.report.columns import columns, header
 
 MARKS = {
@@ -65,6 +65,8 @@ def problems(results: Sequence[TargetResult]) -> list[Text]:
         if not bad:
             continue
         lines.append(Text(f"{result.name}  ({result.source})", style="bold"))
+        if (trust := trust_line(result)) is not None:
+            lines.append(Text(f"  {trust}", style="dim"))
         for check in bad:
             symbol, style = MARKS[check.status]
             line = Text(f"  {symbol} {check.id}: ", style=style)

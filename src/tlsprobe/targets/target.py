@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tlsprobe.targets.client_tls import ClientTls
+from tlsprobe.targets.client_trust import ClientTrust
 from tlsprobe.targets.hosts import is_ip_literal
 
 
@@ -26,6 +27,8 @@ class Target:
     name: str = ""
     source: str = "command line"
     client: ClientTls | None = None  # how the configured client connects (client.encryption)
+    # Which client connects and the roots it trusts (None: the command line's, by protocol).
+    trust: ClientTrust | None = None
     client_cert: str | None = None
     client_key: str | None = None
     # The passphrase of an encrypted client_key (tlsprobe.toml's client_key_password_env).

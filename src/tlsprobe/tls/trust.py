@@ -59,10 +59,11 @@ class Roots:
 
     system: bool = True
     files: tuple[str, ...] = ()
+    dirs: tuple[str, ...] = ()  # hashed directories (SSL_CERT_DIR of an Airflow worker, say)
 
     def text(self) -> str:
         """The roots in words, for the transcript."""
-        named = [*(["the system store"] if self.system else []), *self.files]
+        named = [*(["the system store"] if self.system else []), *self.files, *self.dirs]
         return ", ".join(named) or "no roots at all"
 
 
@@ -97,6 +98,8 @@ def context(
             load_system_trust(ctx)
         for root_file in roots.files:
             ctx.load_verify_locations(cafile=root_file)
+        for root_dir in roots.dirs:
+            ctx.load_verify_locations(capath=root_dir)
         if ca_file is not None:
             ctx.load_verify_locations(cafile=str(ca_file))
         ctx.verify_flags |= NO_CHECK_TIME

@@ -67,7 +67,9 @@ async def _body(state: ProbeState) -> None:
 
     client_cert = _client_cert(state)
     try:
-        negotiated = await tls.negotiate(attempt, state.policy.ca_file, ALPN, client_cert)
+        negotiated = await tls.negotiate(
+            attempt, state.added_roots, ALPN, client_cert, roots=state.handshake_roots()
+        )
     except Exception as exc:
         if client_cert is None and clientcert.is_handshake_failure(exc):
             # handshake_failure says "no client certificate" as often as "no common cipher".

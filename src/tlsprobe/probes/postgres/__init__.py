@@ -24,7 +24,7 @@ from tlsprobe.probes import legacy
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres import wire
 from tlsprobe.probes.postgres.login import login
-from tlsprobe.probes.postgres.roots import libpq_roots
+from tlsprobe.probes.postgres.roots import libpq_roots, libpq_trust
 from tlsprobe.probes.postgres.sslmodes import sslmodes
 from tlsprobe.probes.postgres.startup import Answer, first_answer, judge_client_cert
 from tlsprobe.targets import Target, client_tls, pgsettings
@@ -71,7 +71,10 @@ async def probe(
 
     roots = libpq_roots(settings, env)
 
+    own, added = libpq_trust(target, env, policy.ca_file)
+
     async def body(state: ProbeState) -> None:
+        state.use_trust(own, added)
         state.log(f"trust as libpq: {roots.text()}")
         await _body(state, settings, roots)
 

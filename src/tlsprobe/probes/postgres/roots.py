@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from tlsprobe.libpq_files import libpq_homes
-from tlsprobe.targets import pgsettings
+from tlsprobe.targets import Target, client_trust, pgsettings
+from tlsprobe.targets.client_trust import ClientTrust
 from tlsprobe.tls import Roots
 
 SYSTEM = "system"
 DEFAULT_ROOT = os.path.join(".postgresql", "root.crt")
+NO_ROOT = f"no root: no sslrootcert, no ~/{DEFAULT_ROOT}"
 
 
 def libpq_roots(settings: pgsettings.Settings, env: Mapping[str, str]) -> Roots:
@@ -48,3 +51,24 @@ def default_root(env: Mapping[str, str]) -> str | None:
     homes = libpq_homes(env)
     path = Path(homes[0]) / DEFAULT_ROOT if homes else None
     return str(path) if path is not None and path.is_file() else None
+
+
+def libpq_trust(
+    target: Target, env: Mapping[str, str], ca_file: Path | None
+) -> tuple[ClientTrust, Path | None]:
+    """libpq's own roots for `target` (as its source names the client, else the command
+    line's), and --ca-file when the probe gives it to libpq as sslrootcert."""
+    own = pgsettings.resolve(target, env)
+    base = target.trust or client_trust.for_protocol("postgresql")
+    root = own.sslrootcert
+    if root == SYSTEM:
+        store = replace(base, store=f"sslrootcert=system ({client_trust.SYSTEM_STORE})")
+    elif root is not None:
+        setting = "sslrootcert" if own.origin("sslrootcert") == "target" else "PGSSLROOTCERT"
+        readable = (root,) if os.path.isfile(root) else ()
+        store = replace(base, store=f"{setting} ({root})", system=False, files=readable)
+    elif (default := default_root(env)) is not None:
+        store = replace(base, store=f"~/{DEFAULT_ROOT} ({default})", system=False, files=(default,))
+    else:
+        store = replace(base, store=NO_ROOT, system=False, files=())
+    return store, ca_file if root is None else None

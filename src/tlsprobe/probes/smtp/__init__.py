@@ -165,7 +165,7 @@ async def _negotiated(
 ) -> tls.Negotiated[Session] | None:
     """Negotiate and judge the TLS; None when a step failed (and has been recorded)."""
     try:
-        negotiated = await tls.negotiate(attempt, state.policy.ca_file)
+        negotiated = await tls.negotiate(attempt, state.added_roots, roots=state.handshake_roots())
     except StepFailed as failed:
         state.fail_step(failed.detail, failed.hint, failed.fix)
         return None

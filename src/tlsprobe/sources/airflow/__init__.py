@@ -30,7 +30,7 @@ def read(
     found = Collected()
     for part in (
         database.read(config, env),
-        api.read(config),
+        api.read(config, env),
         email.read(config, env, connections_file),
         from_environment(env),
     ):

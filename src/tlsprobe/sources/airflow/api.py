@@ -13,23 +13,24 @@ client) trusts the system store, certifi's bundle, [api] ssl_ca_file and [api] s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from tlsprobe.failures import UsageError
 from tlsprobe.model import Fix
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow.config import AirflowConfig, Value, setting, variable
-from tlsprobe.targets import Target, from_parts, parse_target
+from tlsprobe.targets import Target, client_trust, from_parts, parse_target
 from tlsprobe.targets.client_tls import ClientTls, Encrypts
 
 WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 ANY_STATUS = (range(100, 600),)  # workers call paths below it: any HTTP answer is the server
 
 
-def read(config: AirflowConfig) -> Collected:
+def read(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
     found = Collected()
     found.extend(_api_server(config))
-    found.extend(_execution_api(config))
+    found.extend(_execution_api(config, env))
     return found
 
 
@@ -108,7 +109,7 @@ SERVER_TERMS = (
 )
 
 
-def _execution_api(config: AirflowConfig) -> Collected:
+def _execution_api(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
     found = Collected()
     explicit = config.get("core", "execution_api_server_url")
     base_url = config.get("api", "base_url")
@@ -127,8 +128,20 @@ def _execution_api(config: AirflowConfig) -> Collected:
         raise UsageError(f"{source}: {exc}") from None
     client = _worker_client(target.protocol, source)
     terms = _execution_terms(explicit is not None and bool(explicit.text.strip()))
-    found.targets.append(replace(target, client=client, expect_status=ANY_STATUS, terms=terms))
+    trust = client_trust.for_airflow_execution_api(
+        env,
+        _text(config.get("api", "ssl_ca_file")),
+        _text(config.get("api", "ssl_cert")),
+        use_public_certs=config.boolean("api", "client_use_public_certs", default=True)[0],
+    )
+    found.targets.append(
+        replace(target, client=client, expect_status=ANY_STATUS, terms=terms, trust=trust)
+    )
     return found
+
+
+def _text(value: Value | None) -> str | None:
+    return value.text.strip() or None if value is not None else None
 
 
 def derived(base_url: str | None) -> str:

@@ -17,7 +17,7 @@ from tlsprobe.libpq_files import libpq_homes
 from tlsprobe.model import Fix
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow.config import AirflowConfig, Value, command_output, home
-from tlsprobe.targets import Target, client_tls, parse_target, urls
+from tlsprobe.targets import Target, client_tls, client_trust, parse_target, urls
 from tlsprobe.targets.client_tls import ClientTls, Encrypts
 from tlsprobe.targets.text import BLANKS
 from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS
@@ -62,7 +62,8 @@ def read(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
         }
         target = replace(target, params=tuple(merged.items()))
     client = _client(target, env, value, unknown=connect_args is None)
-    found.targets.append(replace(target, client=client, terms=TERMS))
+    trust = client_trust.for_airflow_postgres(value.origin)
+    found.targets.append(replace(target, client=client, terms=TERMS, trust=trust))
     if value.from_file and target.password:
         found.warnings.append(
             f"{value.origin} holds a plaintext password: set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN "

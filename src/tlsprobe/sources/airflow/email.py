@@ -15,7 +15,7 @@ from tlsprobe.model import Fix
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow.config import AirflowConfig, Value, setting, variable
 from tlsprobe.sources.connections import Connection, find_connection
-from tlsprobe.targets import Target, checked, from_parts, hosts, redact
+from tlsprobe.targets import Target, checked, client_trust, from_parts, hosts, redact
 from tlsprobe.targets.client_tls import ClientTls, Encrypts
 from tlsprobe.targets.text import quoted
 
@@ -106,7 +106,8 @@ def _target(
         where = f"connection {_conn_id(config)} ([email] email_conn_id)"
         raise UsageError(f"{where}: login, password: {exc}") from None
     client = client_for(starttls, ssl, config.get("email", "ssl_context"))
-    return replace(target, client=client, terms=TERMS)
+    trust = client_trust.for_airflow_smtp(env, "core email, [smtp]")
+    return replace(target, client=client, terms=TERMS, trust=trust)
 
 
 def _login(
