@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tlsprobe.failures import UsageError
 from tlsprobe.sources import Collected, named, read_text
+from tlsprobe.sources.airflow_backend import backend_notes
 from tlsprobe.sources.connections import from_environment
 from tlsprobe.targets import (
     Target,
@@ -43,6 +44,7 @@ SENSITIVE = {
     ("database", "sql_alchemy_conn"),
     ("core", "sql_alchemy_conn"),
     ("smtp", "smtp_password"),
+    ("core", "fernet_key"),  # read by --airflow-db (sources/airflow_db.py)
 }
 _UNKNOWN = object()  # a value Airflow would take from a command not run, or a secrets backend
 
@@ -153,6 +155,7 @@ def read(path: Path, env: Mapping[str, str], *, allow_cmd: bool = False) -> Coll
     found = Collected()
     for part in (_metadata_db(config), _webserver(config), _smtp(config), from_environment(env)):
         found.extend(part)
+    found.notes.extend(backend_notes(config.get("secrets", "backend")))
     found.notes[:0] = config.notes
     return found
 
