@@ -64,8 +64,12 @@ def passwords(found: Collected) -> dict[str, str | None]:
 
 def test_rotated_keys_decrypt_every_row_airflow_wrote(tmp_path: Path) -> None:
     """With "new,old" (Airflow's rotation), every row real Airflow wrote is decrypted, each
-    connection made as an export's would be, and the extra's token kept for the scrub."""
+    connection made as an export's would be, and the extra's token kept for the scrub; the
+    file (opened read-only) is left byte for byte as it was, with no journal beside it."""
+    before = (FIXTURES / "metadata.db").read_bytes()
     found = read(tmp_path, MADE.ROTATED)
+    assert (FIXTURES / "metadata.db").read_bytes() == before
+    assert sorted(p.name for p in FIXTURES.glob("metadata.db*")) == ["metadata.db"]
     assert found.notes == []
     assert passwords(found) == {
         "http_api": None,

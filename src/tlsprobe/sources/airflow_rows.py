@@ -172,8 +172,8 @@ def _postgres_rows(database: Database, env: Mapping[str, str]) -> list[Row]:
     )
     try:
         dsn = psycopg.conninfo.make_conninfo("", **postgres_keywords(target, env))
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.read_only = True
+        with psycopg.connect(dsn) as connection:
+            connection.read_only = True  # the SELECT runs in BEGIN READ ONLY: nothing written
             found = connection.execute(query).fetchall()
     except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
         said = str(exc).splitlines()[0]
