@@ -27,6 +27,7 @@ class Sources:
     airflow_home: bool = False  # --airflow: $AIRFLOW_HOME/airflow.cfg
     airflow_connections: Path | None = None
     allow_cmd: bool = False
+    airflow_db: bool = False  # --airflow-db: also the connections in the metadata database
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) 
 
         found.extend(config_file.load(config_path, env))
     airflow_cfg = sources.airflow_cfg
-    if airflow_cfg is None and sources.airflow_home:
+    if airflow_cfg is None and (sources.airflow_home or sources.airflow_db):
         from tlsprobe.sources.airflow import default_path
 
         airflow_cfg = default_path(env)
@@ -90,6 +91,10 @@ def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) 
                 connections_file=sources.airflow_connections,
             )
         )
+    if airflow_cfg is not None and sources.airflow_db:
+        from tlsprobe.sources import airflow_db
+
+        found.extend(airflow_db.read(airflow_cfg, env, allow_cmd=sources.allow_cmd))
     if sources.airflow_connections is not None:
         from tlsprobe.sources import connections
 

@@ -171,6 +171,12 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         help="a file from `airflow connections export` (.json, .yaml, .env)",
     )
     parser.add_argument(
+        "--airflow-db",
+        action="store_true",
+        help="also probe the connections in Airflow's metadata database (sql_alchemy_conn; "
+        "password and extra decrypted in memory with [core] fernet_key)",
+    )
+    parser.add_argument(
         "--allow-cmd",
         action="store_true",
         help="run airflow.cfg *_cmd commands to get their values",
@@ -227,6 +233,7 @@ def sources_of(args: argparse.Namespace) -> Sources:
         airflow_home=args.airflow,
         airflow_connections=args.airflow_connections,
         allow_cmd=args.allow_cmd,
+        airflow_db=args.airflow_db,
     )
 
 

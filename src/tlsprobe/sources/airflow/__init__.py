@@ -11,6 +11,7 @@ from pathlib import Path
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow import api, database, email
 from tlsprobe.sources.airflow.config import AirflowConfig, default_path
+from tlsprobe.sources.airflow_backend import backend_notes
 from tlsprobe.sources.connections import from_environment
 
 __all__ = ["AirflowConfig", "default_path", "read"]
@@ -35,6 +36,7 @@ def read(
         from_environment(env),
     ):
         found.extend(part)
+    found.notes.extend(backend_notes(config.get("secrets", "backend")))
     found.notes[:0] = config.notes
     found.warnings[:0] = config.warnings
     return found

@@ -27,7 +27,11 @@ _FALSE = {"f", "false", "0"}
 # Airflow runs *_cmd and reads *_secret only for its sensitive options (config.yml's
 # `sensitive: true` and their deprecated names); for any other option it ignores them, and so
 # does tlsprobe. These are the sensitive ones tlsprobe reads.
-SENSITIVE = {("database", "sql_alchemy_conn"), ("core", "sql_alchemy_conn")}
+SENSITIVE = {
+    ("database", "sql_alchemy_conn"),
+    ("core", "sql_alchemy_conn"),
+    ("core", "fernet_key"),  # read by --airflow-db (sources/airflow_db.py)
+}
 # parser.py's deprecated_options for the keys tlsprobe reads: (new) -> (old, since).
 DEPRECATED = {
     ("api", "base_url"): ("webserver", "base_url", "3.0"),

@@ -1,0 +1,162 @@
+"""--airflow-db: the connections kept in Airflow's metadata database, read through the configured
+`sql_alchemy_conn` (airflow_rows.py), their password and extra decrypted with `[core]
+fernet_key` as Airflow does (cryptography's MultiFernet over the comma-separated keys, the
+first encrypting, any decrypting), each then made a target by the same code as an export's
+connection (connections.parse_connection and add). Decrypted values live only in memory, in
+the targets: the runner's scrub hides a target's password and the secret values it carries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tlsprobe.failures import UsageError
+from tlsprobe.sources import Collected
+from tlsprobe.sources.airflow.config import AirflowConfig, Value
+from tlsprobe.sources.airflow_rows import Database, Row, rows
+from tlsprobe.sources.connections import add, parse_connection
+from tlsprobe.targets import is_secret_key
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
+SOURCE = "Airflow metadata database"
+FERNET_KEY = "[core] fernet_key"
+
+
+def read(path: Path, env: Mapping[str, str], *, allow_cmd: bool = False) -> Collected:
+    """Every connection in the metadata database that airflow.cfg at `path` (and the
+    AIRFLOW__* environment) configures: targets, and a note for each row not probed."""
+    config = AirflowConfig(path, env, allow_cmd)
+    found = Collected()
+    database = _database(config, env, found)
+    if database is None:
+        return found
+    stored = rows(database, env)
+    keys = None
+    if any(row.is_encrypted or row.is_extra_encrypted for row in stored):
+        keys = _fernet(config, found)
+    for row in stored:
+        _add_row(found, row, keys)
+    return found
+
+
+def _database(config: AirflowConfig, env: Mapping[str, str], found: Collected) -> Database | None:
+    """Where the metadata database is; Airflow's default SQLite file when nothing says."""
+    value = config.get("database", "sql_alchemy_conn")
+    if value is None and "sql_alchemy_conn" in config.unknown:
+        found.notes.append(
+            "--airflow-db: sql_alchemy_conn comes from a command not run or a secrets "
+            "backend: the metadata database is not read"
+        )
+        return None
+    if value is None:
+        home = env.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
+        value = Value(f"sqlite:///{home}/airflow.db", "Airflow's default sql_alchemy_conn", False)
+    schema = config.get("database", "sql_alchemy_schema")
+    return Database(value.text, value.origin, schema.text.strip() if schema else "")
+
+
+def _fernet(config: AirflowConfig, found: Collected) -> MultiFernet | None:
+    """[core] fernet_key as Airflow's get_fernet reads it: comma-separated keys, none when
+    empty; a key that is not one is a UsageError (Airflow cannot decrypt anything either)."""
+    from cryptography.fernet import Fernet, MultiFernet
+
+    before = len(config.notes)
+    value = config.get("core", "fernet_key")
+    found.notes.extend(config.notes[before:])  # a _cmd not run, a _secret
+    if value is None or not value.text.strip():
+        return None
+    try:
+        return MultiFernet([Fernet(part.encode("utf-8")) for part in value.text.split(",")])
+    except (ValueError, TypeError):  # binascii.Error is a ValueError; the key is never quoted
+        raise UsageError(
+            f"{value.origin}: not a Fernet key (each of its comma-separated keys is 32 bytes "
+            "in URL-safe base64, as `airflow` or cryptography's Fernet.generate_key() makes one)"
+        ) from None
+
+
+class _Undecryptable(Exception):
+    """A row whose password or extra cannot be decrypted; the message names no secret."""
+
+
+def _add_row(found: Collected, row: Row, keys: MultiFernet | None) -> None:
+    """The row as a target (with its decrypted secrets for the scrub), or one note."""
+    label = shown(row.conn_id)
+    where = f"{SOURCE}: {label}"
+    try:
+        password = _plain(row.password, row.is_encrypted, keys, "password")
+        extra = _plain(row.extra, row.is_extra_encrypted, keys, "extra")
+    except _Undecryptable as exc:
+        found.notes.append(f"{where}: {exc}; not probed")
+        return
+    fields = {
+        "conn_type": row.conn_type,
+        "host": row.host,
+        "login": row.login,
+        "password": password,
+        "schema": row.schema,
+        "port": row.port,
+        "extra": extra,
+    }
+    made = len(found.targets)
+    try:
+        add(found, parse_connection(row.conn_id, fields, where), where)
+    except UsageError as exc:  # one bad row is not the whole table's fault
+        found.notes.append(f"{exc}; not probed")
+        return
+    if len(found.targets) > made:
+        target = found.targets[-1]
+        secrets = tuple(dict.fromkeys([*target.hidden, *secret_extras(extra)]))
+        found.targets[-1] = replace(target, hidden=secrets)
+
+
+def _plain(stored: str | None, encrypted: bool, keys: MultiFernet | None, what: str) -> str | None:
+    """A field as Airflow's get_password / get_extra return it (an empty one is never
+    decrypted)."""
+    from cryptography.fernet import InvalidToken
+
+    if not stored or not encrypted:
+        return stored
+    if keys is None:
+        raise _Undecryptable(f"its {what} is encrypted and no {FERNET_KEY} is set")
+    try:
+        return keys.decrypt(stored.encode("utf-8")).decode("utf-8")
+    except InvalidToken:
+        raise _Undecryptable(
+            f"its {what} cannot be decrypted with {FERNET_KEY} (encrypted with another key: "
+            "list the old key after the new one, comma-separated, as Airflow's key rotation "
+            "does)"
+        ) from None
+    except UnicodeError:
+        raise _Undecryptable(f"its {what} decrypts to bytes that are not UTF-8") from None
+
+
+def secret_extras(extra: str | None) -> Iterator[str]:
+    """The values in a decrypted extra that its keys say are secrets (a token, an API key,
+    an Authorization header), at any depth: the scrub hides them should they ever come back."""
+    try:
+        data = json.loads(extra) if extra else None
+    except ValueError:
+        return
+    yield from _secrets_in(data, secret=False)
+
+
+def _secrets_in(data: Any, *, secret: bool) -> Iterator[str]:
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from _secrets_in(value, secret=secret or is_secret_key(str(key)))
+    elif isinstance(data, list):
+        for value in data:
+            yield from _secrets_in(value, secret=secret)
+    elif secret and isinstance(data, str) and data:
+        yield data
+
+
+def shown(conn_id: str) -> str:
+    """A conn_id for a note or a source: as it is when printable, else its repr (an ESC or a
+    line break in a hostile conn_id stays visible and on one line), at most 200 characters."""
+    return conn_id if conn_id.isprintable() and len(conn_id) <= 200 else repr(conn_id[:200])
