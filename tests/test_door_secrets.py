@@ -313,7 +313,9 @@ CASES = [
     Case(
         "AIRFLOW_CONN json",
         conn_env(
-            lambda pw: json.dumps({"conn_type": "https", "host": "h", "login": "u", "password": pw})
+            lambda pw: json.dumps(
+                {"conn_type": "http", "schema": "https", "host": "h", "login": "u", "password": pw}
+            )
         ),
         "https://h/",
     ),

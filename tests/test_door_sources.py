@@ -318,9 +318,11 @@ def test_cmd_of_an_option_airflow_does_not_run_is_ignored(tmp_path: Path) -> Non
 def test_https_connection_to_an_ipv6_address_is_bracketed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An https connection with host ::1 and a port is https://[::1]:8443/ (it was a port
-    error: host:port without brackets)."""
-    text = json.dumps({"web": {"conn_type": "https", "host": "::1", "port": 8443}})
+    """An http connection with schema https, host ::1 and a port is https://[::1]:8443/ (it
+    was a port error: host:port without brackets)."""
+    text = json.dumps(
+        {"web": {"conn_type": "http", "schema": "https", "host": "::1", "port": 8443}}
+    )
     rows = listed(["--airflow-connections", write(tmp_path, "c.json", text)], capsys)
     assert rows == [["web", "https://[::1]:8443/", "c.json: web"]]
 
@@ -331,7 +333,7 @@ def test_https_connection_to_a_name_is_unbracketed(
     """The twin: a host name with a port, and a host written as a URL with a path."""
     text = json.dumps(
         {
-            "web": {"conn_type": "https", "host": "api.example", "port": 8443},
+            "web": {"conn_type": "http", "schema": "https", "host": "api.example", "port": 8443},
             "api": {"conn_type": "http", "host": "https://api.example/v1"},
         }
     )

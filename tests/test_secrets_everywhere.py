@@ -138,14 +138,26 @@ class World:
     def pg_login(self, place: Place, scheme: str = "postgresql") -> str:
         return self.pg(f"{place.user}:{enc(place.password)}", scheme=scheme)
 
+    def pg_airflow(self, place: Place, scheme: str = "postgresql") -> str:
+        """Airflow's sql_alchemy_conn: its libpq is never given --ca-file, so sslrootcert."""
+        root = f"sslrootcert={quote(str(self.ca_file), safe='')}"
+        return self.pg(f"{place.user}:{enc(place.password)}", root, scheme=scheme)
+
+    def pg_connection_uri(self, place: Place) -> str:
+        """An Airflow connection's URI: its libpq is never given --ca-file, so sslrootcert."""
+        root = f"sslrootcert={quote(str(self.ca_file), safe='')}"
+        return self.pg(f"{place.user}:{enc(place.password)}", root, scheme="postgres")
+
     def smtp_connection(self, place: Place) -> dict[str, object]:
-        """An Airflow SMTP connection: implicit TLS, as the provider speaks it by default."""
+        """An Airflow SMTP connection speaking implicit TLS: the provider's SMTP_SSL, and
+        disable_tls so that it does not also call STARTTLS inside it."""
         return {
             "conn_type": "smtp",
             "host": "localhost",
             "port": self.port("smtps-echo"),
             "login": place.user,
             "password": place.password,
+            "extra": {"disable_tls": True},
         }
 
     def pg_connection(self, place: Place) -> dict[str, object]:
@@ -156,7 +168,8 @@ class World:
             "login": place.user,
             "password": place.password,
             "schema": "postgres",
-            "extra": {"sslmode": "verify-full"},
+            # Airflow's libpq is never given --ca-file: the root comes in sslrootcert.
+            "extra": {"sslmode": "verify-full", "sslrootcert": str(self.ca_file)},
         }
 
     def airflow_cfg(self, name: str, smtp: Place, db: Place | None) -> Path:
@@ -179,7 +192,7 @@ class World:
             f"base_url = https://localhost:{https}",
         ]
         if db is not None:
-            url = self.pg_login(db, scheme="postgresql+psycopg2")
+            url = self.pg_airflow(db, scheme="postgresql+psycopg2")
             lines += ["[database]", f"sql_alchemy_conn = {url.replace('%', '%%')}"]
         path = self.workdir / name
         path.write_text("\n".join(lines) + "\n")
@@ -239,7 +252,7 @@ def placement_a(world: World) -> Placement:
     args = [*urls, "-c", str(toml), "--airflow-cfg", str(cfg)]
     env = {
         "TLSPROBE_TEST_TOML_PASSWORD": p["toml-password-env"].password,
-        "AIRFLOW_CONN_LEAK_URI": world.pg_login(p["conn-uri"], scheme="postgres"),
+        "AIRFLOW_CONN_LEAK_URI": world.pg_connection_uri(p["conn-uri"]),
     }
     return Placement("A", list(p.values()), [*args, "--airflow-connections", str(exported)], env)
 
@@ -252,7 +265,7 @@ def placement_b(world: World) -> Placement:
     exported = world.workdir / "connections.yaml"
     exported.write_text(yaml.safe_dump({"leak_yaml": world.pg_connection(yaml_pg)}))
     env = {
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": world.pg_login(db),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": world.pg_airflow(db),
         "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(world.smtp_connection(smtp)),
         "AIRFLOW_CONN_LEAK_JSON": json.dumps(world.smtp_connection(conn_json)),
     }
@@ -264,7 +277,7 @@ def placement_c(world: World) -> Placement:
     """A .env connections export."""
     place = role("export-env")
     exported = world.workdir / "connections.env"
-    exported.write_text(f"leak_env={world.pg_login(place, scheme='postgres')}\n")
+    exported.write_text(f"leak_env={world.pg_connection_uri(place)}\n")
     return Placement("C", [place], ["--airflow-connections", str(exported)])
 
 

@@ -40,7 +40,7 @@ def read(path: Path, env: Mapping[str, str], *, allow_cmd: bool = False) -> Coll
     if any(row.is_encrypted or row.is_extra_encrypted for row in stored):
         keys = _fernet(config, found)
     for row in stored:
-        _add_row(found, row, keys)
+        _add_row(found, row, keys, env)
     return found
 
 
@@ -83,7 +83,7 @@ class _Undecryptable(Exception):
     """A row whose password or extra cannot be decrypted; the message names no secret."""
 
 
-def _add_row(found: Collected, row: Row, keys: MultiFernet | None) -> None:
+def _add_row(found: Collected, row: Row, keys: MultiFernet | None, env: Mapping[str, str]) -> None:
     """The row as a target (with its decrypted secrets for the scrub), or one note."""
     label = shown(row.conn_id)
     where = f"{SOURCE}: {label}"
@@ -104,7 +104,7 @@ def _add_row(found: Collected, row: Row, keys: MultiFernet | None) -> None:
     }
     made = len(found.targets)
     try:
-        add(found, parse_connection(row.conn_id, fields, where), where)
+        add(found, parse_connection(row.conn_id, fields, where), where, env)
     except UsageError as exc:  # one bad row is not the whole table's fault
         found.notes.append(f"{exc}; not probed")
         return

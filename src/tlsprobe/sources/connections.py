@@ -5,50 +5,31 @@ parsed again."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from tlsprobe.failures import UsageError
-from tlsprobe.sources import Collected, named, read_text
+from tlsprobe.sources import Collected, airflow_hooks, named, read_text
+from tlsprobe.sources.airflow_conn import Connection
 from tlsprobe.sources.structured import json_value, yaml_value
-from tlsprobe.targets import Target, checked, client_tls, from_parts, hosts, text, urls
+from tlsprobe.targets import checked, hosts, text, urls
 
 PREFIX = "AIRFLOW_CONN_"
 POSTGRES_TYPES = {"postgres", "postgresql"}
 SMTP_TYPES = {"smtp", "email"}
 HTTP_TYPES = {"http", "https"}
-# Extras that change how the client connects; others are ignored.
-POSTGRES_EXTRAS = (
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "sslnegotiation",
-    "connect_timeout",
-)
 TEXT_FIELDS = ("conn_type", "host", "login", "password", "schema")
-
-
-@dataclass(frozen=True)
-class Connection:
-    conn_id: str
-    conn_type: str
-    host: str = ""
-    port: int | None = None
-    login: str | None = None
-    password: str | None = field(default=None, repr=False)
-    schema: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def from_environment(env: Mapping[str, str]) -> Collected:
     found = Collected()
     for variable in sorted(v for v in env if v.startswith(PREFIX)):
         conn_id, where = variable[len(PREFIX) :].lower(), _label(variable)
-        add(found, parse_connection(conn_id, env[variable], where), where)
+        add(found, parse_connection(conn_id, env[variable], where), where, env)
     return found
 
 
@@ -150,17 +131,25 @@ def _extra(value: Any, where: str, what: str = "extra") -> Mapping[str, Any]:
 
 def _from_uri(conn_id: str, uri: str, where: str) -> Connection:
     """Airflow's URI form, read as Airflow reads it: the user name ends at the last "@", the
-    path is the schema, and the query is the extra (or its __extra__ parameter, as JSON)."""
-    parts = urls.split(uri.strip(text.BLANKS))
-    if parts is None:
+    path is the schema, and the query is the extra (or its __extra__ parameter, as JSON),
+    every value of a query being text. A second scheme after the type's
+    (http://https://host:8443, as `airflow connections export` writes a host that holds a
+    scheme) belongs to the host; so does a host that decodes to one (https%3A%2F%2Fhost)."""
+    given = uri.strip(text.BLANKS)
+    if given.count("://") > 2:
+        raise UsageError(f"{where}: not a connection URI (more than two '://')")
+    outer = urls.split(given)
+    if outer is None:
         raise UsageError(f"{where}: not a connection URI (expected type://host...)")
+    conn_type = outer[outer.scheme]
+    protocol, parts = _inner(given, conn_type, outer)
     try:
         if why := text.problem(parts.text):
             raise urls.refuse(parts, why)
         if parts.late_at >= 0 and parts.user is None:
             raise urls.refuse(parts, f"an @ after the host: {urls.ENCODING_HINT}")
         login, password = urls.credentials(parts)
-        host = urls.host_of(parts) if parts[parts.host] else ""
+        host = _host(parts, protocol)
         port = urls.port_of(parts, "https") if parts.port and parts[parts.port] else None
         schema = text.decode(parts[parts.path][1:], "the schema")
     except UsageError as exc:
@@ -171,7 +160,7 @@ def _from_uri(conn_id: str, uri: str, where: str) -> Connection:
         extra = _extra(extra["__extra__"], where, "__extra__")
     return Connection(
         conn_id=conn_id,
-        conn_type=_conn_type(parts[parts.scheme]),
+        conn_type=_conn_type(conn_type),
         host=host,
         port=port,
         login=login,
@@ -181,14 +170,43 @@ def _from_uri(conn_id: str, uri: str, where: str) -> Connection:
     )
 
 
-def add(found: Collected, connection: Connection, where: str) -> None:
-    """Turn a connection into a target (with how Airflow would connect), or a note."""
-    kind, label = connection.conn_type, _label(connection.conn_id)
+def _inner(given: str, conn_type: str, outer: urls.Parts) -> tuple[str | None, urls.Parts]:
+    """The host's own protocol and the URI after the type's scheme, when the host holds one;
+    else None and the URI as it stands."""
+    if given.count("://") != 2:
+        return None, outer
+    rest = given[len(conn_type) + 3 :]
+    inner = urls.split(rest)
+    if inner is None or inner[inner.scheme] == conn_type:
+        # Airflow removes every "type://" and finds no host: so does tlsprobe (no host).
+        return None, urls.split(f"{conn_type}:///") or outer
+    return inner[inner.scheme], inner
+
+
+def _host(parts: urls.Parts, protocol: str | None) -> str:
+    """The host field as Airflow keeps it: the protocol in front when the URI held one, and
+    percent-decoded as it stands when it decodes to a URL (Airflow keeps its "/")."""
+    raw = parts[parts.host]
+    if not raw:
+        return ""
+    if protocol is not None:
+        return f"{protocol}://{unquote(raw)}"
+    decoded = unquote(raw)
+    return decoded if "/" in decoded else urls.host_of(parts)
+
+
+def add(
+    found: Collected, connection: Connection, where: str, env: Mapping[str, str] | None = None
+) -> None:
+    """Turn a connection into the target its hook opens (with how the hook connects), or a
+    note; notes on extras the hook reads otherwise than written."""
+    kind, label = connection.conn_type, connection.label
     if kind in POSTGRES_TYPES | SMTP_TYPES | HTTP_TYPES and not connection.host:
         found.notes.append(f"{where}: connection {label} has no host; not probed")
         return
-    makers = dict.fromkeys(POSTGRES_TYPES, _postgres) | dict.fromkeys(SMTP_TYPES, _smtp)
-    make = (makers | dict.fromkeys(HTTP_TYPES, _http)).get(kind)
+    makers = dict.fromkeys(POSTGRES_TYPES, airflow_hooks.postgres)
+    makers |= dict.fromkeys(SMTP_TYPES, airflow_hooks.smtp)
+    make = (makers | dict.fromkeys(HTTP_TYPES, airflow_hooks.http)).get(kind)
     if make is None:
         found.notes.append(
             f"{where}: connection {label} is of type {_label(kind or '(none)')}: not probed "
@@ -196,83 +214,12 @@ def add(found: Collected, connection: Connection, where: str) -> None:
         )
         return
     try:
-        found.targets.append(make(connection, where))
+        target, notes = make(connection, where)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-
-
-def _postgres(connection: Connection, where: str) -> Target:
-    params = [(k, _scalar(k, v)) for k, v in connection.extra.items() if k in POSTGRES_EXTRAS]
-    return from_parts(
-        "postgresql",
-        connection.host,
-        connection.port,
-        user=connection.login,
-        password=connection.password,
-        path="/" + connection.schema,
-        params=params,
-        name=connection.conn_id,
-        source=where,
-    )
-
-
-def _scalar(key: str, value: Any) -> str:
-    """An extra's value as libpq takes it: text, a number or a boolean, written as text."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise UsageError(f"extra {key}: expected a string, got {type(value).__name__}")
-
-
-def _flag(extra: Mapping[str, Any], key: str) -> bool:
-    value = extra.get(key, False)
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "t")
-
-
-def _smtp(connection: Connection, where: str) -> Target:
-    """The SMTP provider's hook: implicit TLS unless disable_ssl; then STARTTLS unless
-    disable_tls (so a connection with neither flag speaks implicit TLS, even on port 587)."""
-    ssl = not _flag(connection.extra, "disable_ssl")
-    starttls = not ssl and not _flag(connection.extra, "disable_tls")
-    verify = str(connection.extra.get("ssl_context", "default")).lower() != "none"
-    target = from_parts(
-        "smtps" if ssl else "smtp",
-        connection.host,
-        connection.port,
-        user=connection.login,
-        password=connection.password,
-        name=connection.conn_id,
-        source=where,
-    )
-    return replace(target, client=client_tls.for_smtp(starttls, ssl, verify, where))
-
-
-def _http(connection: Connection, where: str) -> Target:
-    """The HTTP provider's base URL: schema://host[:port], or the host as it stands when it
-    holds a scheme (Airflow users often write https://host in the host field)."""
-    scheme = "https" if "https" in (connection.conn_type, connection.schema) else "http"
-    host, port, path = connection.host, connection.port, "/"
-    if "://" in host:
-        scheme, host, given_port, path = _base_url(host)
-        port = port or given_port
-    target = from_parts(scheme, host, port, path=path, name=connection.conn_id, source=where)
-    return replace(target, client=client_tls.for_http(target.protocol, where))
-
-
-def _base_url(text_given: str) -> tuple[str, str, int | None, str]:
-    """scheme, host, port and path of a host field written as a URL (http or https only, with
-    no credentials: those go in the login and password fields)."""
-    parts = urls.split(text_given)
-    if parts is None:
-        raise UsageError("host: not a URL and not a host name")
-    scheme = parts[parts.scheme].lower()
-    if scheme not in ("http", "https"):
-        raise urls.refuse(parts, "host: an http:// or https:// URL, or a host name, expected")
-    if parts.user is not None or parts.late_at >= 0:
-        raise urls.refuse(parts, "host: give the login and password in their own fields")
-    port = urls.port_of(parts, scheme) if parts.port and parts[parts.port] else None
-    return scheme, urls.host_of(parts), port, parts[parts.path] or "/"
+    trust = airflow_hooks.trust_for(connection, os.environ if env is None else env)
+    found.targets.append(replace(target, trust=trust))
+    found.notes.extend(f"{where}: {note}" for note in notes)
 
 
 def find_connection(conn_id: str, env: Mapping[str, str], export: Path | None) -> Connection | None:

@@ -41,6 +41,9 @@ class Target:
     # A hint in the source's own terms for each kind of client change (model.Fix value, hint):
     # an Airflow connection's extra, an airflow.cfg key. The runner puts them in place.
     terms: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # False when the real client is never given --ca-file (an Airflow connection's libpq, whose
+    # root is sslrootcert or ~/.postgresql/root.crt): the probe's client is not given it either.
+    takes_ca_file: bool = field(default=True, compare=False)
 
     @property
     def display(self) -> str:

@@ -63,7 +63,9 @@ def read(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
         target = replace(target, params=tuple(merged.items()))
     client = _client(target, env, value, unknown=connect_args is None)
     trust = client_trust.for_airflow_postgres(value.origin)
-    found.targets.append(replace(target, client=client, terms=TERMS, trust=trust))
+    # Airflow's libpq is never given --ca-file: its root is sslrootcert or ~/.postgresql/root.crt.
+    changed = replace(target, client=client, terms=TERMS, trust=trust, takes_ca_file=False)
+    found.targets.append(changed)
     if value.from_file and target.password:
         found.warnings.append(
             f"{value.origin} holds a plaintext password: set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN "

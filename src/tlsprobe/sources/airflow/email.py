@@ -14,7 +14,8 @@ from tlsprobe.failures import UsageError
 from tlsprobe.model import Fix
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow.config import AirflowConfig, Value, setting, variable
-from tlsprobe.sources.connections import Connection, find_connection
+from tlsprobe.sources.airflow_conn import Connection
+from tlsprobe.sources.connections import find_connection
 from tlsprobe.targets import Target, checked, client_trust, from_parts, hosts, redact
 from tlsprobe.targets.client_tls import ClientTls, Encrypts
 from tlsprobe.targets.text import quoted
