@@ -1,7 +1,7 @@
 """Run one real Airflow client, inside `.venv-airflow`, and print what it did as one JSON line.
 
 `python airflow_client.py KIND CONN_ID`; KIND is smtp_hook, send_email, postgres_hook,
-http_hook or db_check. The last line of standard output is
+http_hook, db_check or execution_api. The last line of standard output is
 {"connected": bool, "encrypted": bool, "verified": bool, "said": str}.
 
 This file is run by Airflow's interpreter, never imported by tlsprobe's: it imports only
@@ -70,13 +70,17 @@ def send_email(conn_id: str) -> dict[str, Any]:
     except _ReachedMail:
         encrypted, verified = reached["tls"]
         login_said = f"logged in as {logins[0]}" if logins else "no login"
-        return _seen(True, encrypted, verified, f"MAIL FROM reached at {reached['where']}, {login_said}")
+        return _seen(
+            True, encrypted, verified, f"MAIL FROM reached at {reached['where']}, {login_said}"
+        )
     raise AssertionError("send_email_smtp returned without sending")
 
 
 def _pg_seen(ssl_on: bool, sslmode: str, via: str) -> dict[str, Any]:
     # libpq verifies chain and host name only at verify-full (verify-ca: the chain alone).
-    return _seen(True, ssl_on, ssl_on and sslmode == "verify-full", f"{via}: ssl={ssl_on}, sslmode={sslmode}")
+    return _seen(
+        True, ssl_on, ssl_on and sslmode == "verify-full", f"{via}: ssl={ssl_on}, sslmode={sslmode}"
+    )
 
 
 def _sslmode(conninfo: Any) -> str:
@@ -123,6 +127,20 @@ def http_hook(conn_id: str) -> dict[str, Any]:
     return _seen(True, encrypted, verified, said)
 
 
+def execution_api(conn_id: str) -> dict[str, Any]:
+    """A worker's Task SDK client (httpx, its SSL context from [api] ssl_cert / ssl_ca_file and
+    the default paths) asking [core] execution_api_server_url for its base URL."""
+    del conn_id
+    from airflow.configuration import conf
+    from airflow.sdk.api.client import Client
+
+    url = conf.get("core", "execution_api_server_url")
+    with Client(base_url=url, token="tlsprobe") as client:
+        response = client.get("")
+        encrypted = response.url.scheme == "https"
+        return _seen(True, encrypted, encrypted, f"HTTP {response.status_code} from {response.url}")
+
+
 def db_check(conn_id: str) -> dict[str, Any]:
     """`airflow db check` decides; when it passes, Airflow's own engine asks pg_stat_ssl."""
     del conn_id
@@ -158,6 +176,7 @@ KINDS = {
     "postgres_hook": postgres_hook,
     "http_hook": http_hook,
     "db_check": db_check,
+    "execution_api": execution_api,
 }
 
 

@@ -48,7 +48,7 @@ class _Plain(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         del format, args  # quiet: the test output is the scenarios'
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "fixtures" / "airflow" / "scenarios"
-CLIENTS = frozenset({"smtp_hook", "send_email", "postgres_hook", "http_hook", "db_check"})
+CLIENTS = frozenset(
+    {"smtp_hook", "send_email", "postgres_hook", "http_hook", "db_check", "execution_api"}
+)
 TRUSTS = frozenset({"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "sslrootcert", "home_root_crt", "none"})
 OUTCOMES = frozenset({"verified", "unverified", "plaintext", "fails"})
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)(?::([\w.-]+))?\s*\}\}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conformance_rule import expected
 from harness import Ran, run
-from scenarios import Scenario, load_all
+from scenarios import load_all
 
 from tlsprobe.lab import Lab
 from tlsprobe.model import Status
@@ -73,8 +73,7 @@ def test_tlsprobe_predicts_airflow(ran: dict[str, Ran], name: str) -> None:
     done = ran[name]
     owed = expected(done.seen)
     why = (
-        f"{name}: Airflow {done.outcome} ({done.seen.said}); tlsprobe {done.summary()}; "
-        f"owed {owed}"
+        f"{name}: Airflow {done.outcome} ({done.seen.said}); tlsprobe {done.summary()}; owed {owed}"
     )
     assert done.given is owed, why
     assert (done.overall == "fail") == (owed is Status.FAIL), why
