@@ -129,12 +129,13 @@ def http_hook(conn_id: str) -> dict[str, Any]:
 
 def execution_api(conn_id: str) -> dict[str, Any]:
     """A worker's Task SDK client (httpx, its SSL context from [api] ssl_cert / ssl_ca_file and
-    the default paths) asking [core] execution_api_server_url for its base URL."""
+    the default paths) at the URL the executor hands its workers: [core]
+    execution_api_server_url, else [api] base_url + /execution/, else localhost:8080."""
     del conn_id
-    from airflow.configuration import conf
+    from airflow.executors.base_executor import get_execution_api_server_url
     from airflow.sdk.api.client import Client
 
-    url = conf.get("core", "execution_api_server_url")
+    url = get_execution_api_server_url()
     with Client(base_url=url, token="tlsprobe") as client:
         response = client.get("")
         encrypted = response.url.scheme == "https"

@@ -25,7 +25,7 @@ from tlsprobe.lab import Lab  # noqa: E402
 def airflow_python() -> Path:
     """The interpreter of `.venv-airflow` (or $TLSPROBE_AIRFLOW_VENV): missing, every scenario
     fails, never skips; a skip would read as agreement with a client that never ran."""
-    venv = Path(os.environ.get("TLSPROBE_AIRFLOW_VENV", ROOT / ".venv-airflow"))
+    venv = Path(os.environ.get("TLSPROBE_AIRFLOW_VENV", ROOT / ".venv-airflow")).absolute()
     python = venv / "bin" / "python"
     if not python.exists():
         pytest.fail(f"{venv} is missing: run `make test-airflow`", pytrace=False)
