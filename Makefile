@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint fmt bench smoke mutate clean
+.PHONY: demo test test-airflow lint fmt bench smoke mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +16,35 @@ demo: $(STAMP)
 	$(BIN)/tlsprobe demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests tools
-	$(BIN)/ruff format --check src tests tools
+	$(BIN)/ruff check src tests tests_airflow tools
+	$(BIN)/ruff format --check src tests tests_airflow tools
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests tools
-	$(BIN)/ruff check --fix src tests tools
+	$(BIN)/ruff format src tests tests_airflow tools
+	$(BIN)/ruff check --fix src tests tests_airflow tools
 
 test: lint
 	$(BIN)/pytest
+
+# Real Apache Airflow as the oracle for tlsprobe's Airflow verdicts: the pinned release and
+# providers in a virtual environment of their own (Airflow pins much that tlsprobe does not),
+# installed once (the stamp), then every scenario in fixtures/airflow/scenarios run by Airflow's
+# own clients and by tlsprobe. Not part of `make test`: pytest's testpaths is tests/ only.
+AIRFLOW_PYTHON ?= python3.11
+AIRFLOW_VENV   := .venv-airflow
+AIRFLOW_PINS   := apache-airflow==3.3.2 apache-airflow-providers-smtp==3.2.0 \
+                  apache-airflow-providers-postgres==7.1.1 apache-airflow-providers-http==6.3.0
+
+$(AIRFLOW_VENV)/.installed-stamp:
+	rm -rf $(AIRFLOW_VENV)
+	$(AIRFLOW_PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet $(AIRFLOW_PINS)
+	touch $@
+
+test-airflow: $(STAMP) $(AIRFLOW_VENV)/.installed-stamp
+	TLSPROBE_AIRFLOW_VENV=$(AIRFLOW_VENV) $(BIN)/pytest -p no:cacheprovider tests_airflow
 
 # tlsprobe installed with its runtime dependencies only (no dev or lab extras) checks the lab's
 # good endpoints: catches a dependency that only the test tools install.
@@ -54,4 +73,4 @@ mutate: $(STAMP)
 	$(BIN)/python tools/mutation_score.py --goal 90
 
 clean:
-	rm -rf $(VENV) .venv-sslyze .venv-smoke .pytest_cache .mypy_cache .ruff_cache mutants mutants.log
+	rm -rf $(VENV) .venv-sslyze .venv-smoke .venv-airflow .pytest_cache .mypy_cache .ruff_cache mutants mutants.log
