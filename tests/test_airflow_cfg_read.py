@@ -126,4 +126,24 @@ def test_connect_args_imported_with_allow_cmd(tmp_path: Path) -> None:
     (db,) = [t for t in found.targets if t.name == "metadata-db"]
     assert dict(db.params)["sslmode"] == "disable"
     assert db.client is not None
-    assert judge(db.client).status.value == "fail"
+    verdict = judge(db.client)
+    assert verdict.status.value == "fail"
+    assert verdict.hint.startswith("[database] sql_alchemy_connect_args sets sslmode, which wins")
+
+
+def test_connect_args_without_tls_keys_leave_the_url_hint(tmp_path: Path) -> None:
+    """The twin of the twin: a dict that sets no TLS keyword leaves the hint on the URL."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "dbargs.py").write_text('ARGS = {"connect_timeout": "5"}\n')
+    text = (
+        "[database]\nsql_alchemy_conn = postgresql://u@db/x?sslmode=require\n"
+        "sql_alchemy_connect_args = dbargs.ARGS\n"
+    )
+    path = tmp_path / "airflow.cfg"
+    path.write_text(text)
+    found = airflow.read(path, {"AIRFLOW_HOME": str(tmp_path)}, allow_cmd=True)
+    (db,) = [t for t in found.targets if t.name == "metadata-db"]
+    assert db.client is not None
+    verdict = judge(db.client)
+    assert verdict.status.value == "warn"
+    assert verdict.hint.startswith("add sslmode=verify-full and sslrootcert=")

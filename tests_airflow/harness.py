@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance_rule import ADVISORY_WARNINGS, TLS_CHECKS, Seen
+import real_clients
+from conformance_rule import ADVISORY_WARNINGS, TLS_CHECKS, Seen, Setup
 from scenarios import Scenario, filler
 
 from tlsprobe.model import Status, worst
@@ -35,6 +36,7 @@ class Ran:
 
     scenario: Scenario
     seen: Seen
+    setup: Setup  # how Airflow was set up, as the conformance rule asks
     result: Mapping[str, Any] | None  # the target's JSON result; None: tlsprobe had no such target
     tlsprobe_said: str  # its exit status and standard error, for the failure message
 
@@ -83,6 +85,8 @@ def run(
     ports: Mapping[str, int],
     ca_file: Path,
     airflow_python: Path,
+    *,
+    urls: Mapping[str, str],
 ) -> Ran:
     """Set up the scenario's home and environment, run Airflow's client, then tlsprobe."""
     home = workdir / scenario.name
@@ -98,7 +102,25 @@ def run(
     env = _environment(scenario, home, airflow_home, ca_file, fill)
     seen = _airflow(scenario, airflow_python, env, home)
     result, said = _tlsprobe(scenario, cfg, home, env, ca_file)
-    return Ran(scenario, seen, result, said)
+    setup = Setup(scenario.never_encrypts, _strict_refuses(scenario, seen, urls, ca_file))
+    return Ran(scenario, seen, setup, result, said)
+
+
+def _strict_refuses(scenario: Scenario, seen: Seen, urls: Mapping[str, str], ca_file: Path) -> bool:
+    """Whether the same kind of client, verifying fully with the lab's root, refuses the
+    scenario's endpoint (the conformance rule's strict_refuses): asked of the real client
+    only when Airflow connected without verifying, the one case the answer decides."""
+    if not seen.connected or seen.verified:
+        return False
+    url = urls[scenario.endpoint]
+    scheme = url.partition(":")[0]
+    if scheme.startswith("postgres"):
+        strict = real_clients.libpq(real_clients.with_sslmode(url, "verify-full"), ca_file)
+    elif scheme in ("smtp", "smtps"):
+        strict = real_clients.smtp(url, ca_file)
+    else:
+        strict = real_clients.httpx_client(url.replace("http://", "https://", 1), ca_file)
+    return not strict.connected
 
 
 def _environment(
@@ -153,6 +175,7 @@ def _tlsprobe(
         command += ["--airflow-connections", str(home / scenario.connections_file)]
     if scenario.ca_file:
         command += ["--ca-file", str(ca_file)]
+    command += list(scenario.flags)
     done = subprocess.run(
         command,
         env=env,

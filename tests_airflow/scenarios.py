@@ -45,6 +45,20 @@ class Scenario:
     ca_file: bool = False
     hint_names: tuple[str, ...] = ()
     twin: str = ""
+    # Airflow is configured for plaintext on purpose (both SMTP flags off, http://, sslmode
+    # disable): the conformance rule's never_encrypts, a fact of the configuration.
+    never_encrypts: bool = False
+    flags: tuple[str, ...] = ()  # tlsprobe's own flags, as the user would pass them
+
+    @property
+    def endpoint(self) -> str:
+        """The lab endpoint the scenario points Airflow at: its first {{port:NAME}}."""
+        texts = [self.airflow_cfg, *self.env.values(), *self.files.values()]
+        for text in texts:
+            for match in _PLACEHOLDER.finditer(text):
+                if match.group(1) == "port" and match.group(2):
+                    return match.group(2)
+        raise AssertionError(f"{self.name}: no {{{{port:ENDPOINT}}}} in it")
 
 
 def load(path: Path) -> Scenario:
@@ -67,6 +81,8 @@ def load(path: Path) -> Scenario:
         ca_file=bool(data.get("ca_file", False)),
         hint_names=tuple(data.get("hint_names", ())),
         twin=data.get("twin", ""),
+        never_encrypts=bool(data.get("never_encrypts", False)),
+        flags=tuple(data.get("flags", ())),
     )
     assert scenario.client in CLIENTS, f"{path.name}: client {scenario.client!r}"
     assert set(scenario.trust) <= TRUSTS, f"{path.name}: trust {scenario.trust!r}"

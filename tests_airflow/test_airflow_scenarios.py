@@ -33,12 +33,16 @@ MUST_COVER = frozenset({*map(str, range(1, 10)), "seed", "right"})
 @pytest.fixture(scope="session")
 def ran(lab: Lab, ports: dict[str, int], airflow_python: Path) -> dict[str, Ran]:
     """Every scenario, run once, several at a time."""
+    urls = {e.name: lab.url(e.name) for e in lab.endpoints}
+    urls["http-plain"] = f"http://localhost:{ports['http-plain']}/"
     with (
         tempfile.TemporaryDirectory(prefix="tlsprobe-airflow-") as workdir,
         ThreadPoolExecutor(WORKERS) as pool,
     ):
         futures = {
-            s.name: pool.submit(run, s, Path(workdir), ports, lab.ca_file, airflow_python)
+            s.name: pool.submit(
+                run, s, Path(workdir), ports, lab.ca_file, airflow_python, urls=urls
+            )
             for s in SCENARIOS
         }
         return {name: future.result() for name, future in futures.items()}
@@ -71,7 +75,7 @@ def test_tlsprobe_predicts_airflow(ran: dict[str, Ran], name: str) -> None:
     """tlsprobe's verdict on the scenario's target is the one Airflow's behaviour calls for,
     and its overall status is fail exactly when Airflow's client failed."""
     done = ran[name]
-    owed = expected(done.seen)
+    owed = expected(done.seen, done.setup)
     why = (
         f"{name}: Airflow {done.outcome} ({done.seen.said}); tlsprobe {done.summary()}; owed {owed}"
     )

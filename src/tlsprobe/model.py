@@ -48,6 +48,7 @@ class Fix(enum.StrEnum):
     IMPLICIT_TLS = "implicit-tls"  # the port speaks TLS from the first byte
     PLAINTEXT_FIRST = "plaintext-first"  # the port speaks plaintext first (STARTTLS, or no TLS)
     TRUST = "trust"  # the client needs the issuing root
+    ADDRESS = "address"  # nothing answers where the client connects: its host and port
 
 
 def in_terms(result: TargetResult, terms: tuple[tuple[str, str], ...]) -> TargetResult:

@@ -279,6 +279,7 @@ async def fail_with(state: ProbeState, why: Explained) -> None:
     detail, hint, fix = why.detail, why.hint, ""
     if state.check_id == "connect":
         detail = f"{state.target.address} port {state.target.port}: {detail}"
+        fix = Fix.ADDRESS
     if state.step == "tls.handshake" and why.kind in (Kind.TLS_PLAINTEXT, Kind.EOF, Kind.RESET):
         budget = min(SNIFF_BUDGET, state.remaining())
         seen = await net.sniff(state.target.address, state.target.port, budget)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Where OpenSSL, Python's ssl and curl look when the environment names nothing.
 SYSTEM_STORE = "the system store"
@@ -127,7 +127,12 @@ def for_airflow_http(
         f'SSL_CERT_FILE), or set {{"verify": "<that bundle>"}} in the extra of connection {conn_id}'
     )
     if verify is False:
-        return ClientTrust(client, NO_VERIFY, fix, system=False, known=True, verifies=False)
+        # The chain is still judged against what requests would trust were it to verify: a
+        # server that verifying client refuses is one this client connects to unsafely.
+        would = for_airflow_http(env, None, conn_id, trust_env=trust_env)
+        return replace(
+            would, store=f"{NO_VERIFY} (verify false; else {would.store})", verifies=False
+        )
     if isinstance(verify, str) and verify:
         return _bundle(client, "the extra verify", verify, fix)
     if trust_env:

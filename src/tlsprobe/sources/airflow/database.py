@@ -56,12 +56,15 @@ def read(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
         return found
     target = parse_target(value.text, name="metadata-db", source=value.origin)
     connect_args = _connect_args(config, found)
+    overridden = frozenset(connect_args or ()) & frozenset(LIBPQ_KEYWORDS)
     if connect_args:
         merged = dict(target.params) | {
             k: v for k, v in connect_args.items() if k in LIBPQ_KEYWORDS
         }
         target = replace(target, params=tuple(merged.items()))
     client = _client(target, env, value, unknown=connect_args is None)
+    if client is not None and client.hint and overridden & {"sslmode", "sslrootcert"}:
+        client = replace(client, hint=_args_hint(overridden))
     trust = client_trust.for_airflow_postgres(value.origin)
     # Airflow's libpq is never given --ca-file: its root is sslrootcert or ~/.postgresql/root.crt.
     changed = replace(target, client=client, terms=TERMS, trust=trust, takes_ca_file=False)
@@ -145,6 +148,17 @@ def _client(
         )
         return replace(client, hint=hint)
     return client
+
+
+def _args_hint(overridden: frozenset[str]) -> str:
+    """The hint when sql_alchemy_connect_args sets the TLS keywords: its dict wins over the
+    URL's query, so that is where to change them."""
+    keys = ", ".join(sorted(overridden & {"sslmode", "sslrootcert"}))
+    return (
+        f"[database] sql_alchemy_connect_args sets {keys}, which wins over the query of "
+        "sql_alchemy_conn: set 'sslmode': 'verify-full' and 'sslrootcert': '/path/to/root.crt' "
+        "in the dict it names (or drop them there and set them in sql_alchemy_conn)"
+    )
 
 
 def _default_root(env: Mapping[str, str]) -> bool:

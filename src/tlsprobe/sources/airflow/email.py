@@ -49,8 +49,22 @@ def read(config: AirflowConfig, env: Mapping[str, str], connections_file: Path |
     defaults = [f"{key} = {READ[key]}" for key, value in given.items() if value is None]
     if defaults:
         found.notes.append(f"[smtp]: Airflow's defaults assumed: {', '.join(defaults)}")
-    found.targets.append(_target(config, env, connections_file, found))
+    target = _target(config, env, connections_file, found)
+    found.targets.append(replace(target, terms=(*target.terms, _address(ignored))))
     return found
+
+
+def _address(ignored: list[Value]) -> tuple[str, str]:
+    """Where core email connects, in airflow.cfg's terms: a connect failure's hint."""
+    words = (
+        "core email connects to [smtp] smtp_host and smtp_port (AIRFLOW__SMTP__SMTP_HOST, "
+        "AIRFLOW__SMTP__SMTP_PORT; defaults localhost and 25): check them, and that the "
+        "server is running"
+    )
+    misplaced = sorted({v.key for v in ignored if v.key in READ and v.section == "email"})
+    if misplaced:
+        words += f"; {', '.join(misplaced)} under [email] are never read: move them to [smtp]"
+    return Fix.ADDRESS.value, words
 
 
 def _ignored(config: AirflowConfig) -> list[Value]:
