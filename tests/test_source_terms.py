@@ -97,3 +97,20 @@ def test_client_encryption_takes_the_source_hint(
     """client.encryption uses the source's hint when it is not a pass, and a broken client fails."""
     verdict = client_tls.judge(client)
     assert (verdict.status.value, verdict.hint) == (status, hint_text)
+
+
+def test_connect_failure_hint_in_source_terms() -> None:
+    """Nothing listening: the connect failure's hint is the source's words for where the client
+    connects; without terms it stays the generic port hint."""
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    target = parse_target(f"https://127.0.0.1:{port}/")
+    worded = replace(target, terms=((Fix.ADDRESS.value, "check [smtp] smtp_host"),))
+    policy = Policy(timeout=TIMEOUT)
+    with_terms, without = probe_targets([worded, target], policy)
+    assert statuses(with_terms)["connect"] == "fail"
+    assert hint(with_terms, "connect") == "check [smtp] smtp_host"
+    assert hint(without, "connect") == "check the port, and that the service is running"

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from tlsprobe.failures import UsageError
+from tlsprobe.model import Fix
 from tlsprobe.sources import Collected, airflow_hooks, named, read_text
 from tlsprobe.sources.airflow_conn import Connection
 from tlsprobe.sources.structured import json_value, yaml_value
@@ -218,7 +219,12 @@ def add(
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
     trust = airflow_hooks.trust_for(connection, os.environ if env is None else env)
-    found.targets.append(replace(target, trust=trust))
+    address = (
+        Fix.ADDRESS.value,
+        f"Airflow connects to the host and port fields of connection {label}: check them, "
+        "and that the server is running",
+    )
+    found.targets.append(replace(target, trust=trust, terms=(*target.terms, address)))
     found.notes.extend(f"{where}: {note}" for note in notes)
 
 

@@ -97,6 +97,11 @@ def _server_client(tls: bool, origin: str) -> ClientTls:
 
 SERVER_TERMS = (
     (
+        Fix.ADDRESS.value,
+        "the API server listens on [api] host and port (AIRFLOW__API__HOST, AIRFLOW__API__PORT;"
+        " defaults 0.0.0.0 and 8080): check them, and that `airflow api-server` is running",
+    ),
+    (
         Fix.TRUST.value,
         "the API server's certificate ([api] ssl_cert) does not chain to a root its clients "
         "trust: serve the full chain in ssl_cert, or give the clients the issuing root",
@@ -118,9 +123,10 @@ def _execution_api(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
     else:
         url = derived(base_url.text if base_url is not None else None)
         source = base_url.origin if base_url is not None else "airflow.cfg [api] (defaults)"
+        how = "[api] base_url + /execution/" if base_url is not None else "no [api] base_url"
         found.notes.append(
-            f"[core] execution_api_server_url not set: workers use {url} "
-            "([api] base_url + /execution/, or http://localhost:8080/execution/)"
+            f"[core] execution_api_server_url not set: workers use {url} (Airflow's default: "
+            f"{how})"
         )
     try:
         target = parse_target(url, name="execution-api", source=source)
@@ -164,6 +170,11 @@ def _worker_client(scheme: str, origin: str) -> ClientTls:
 def _execution_terms(explicit: bool) -> tuple[tuple[str, str], ...]:
     section, key = ("core", "execution_api_server_url") if explicit else ("api", "base_url")
     return (
+        (
+            Fix.ADDRESS.value,
+            f"workers reach the execution API at [{section}] {key} ({variable(section, key)}): "
+            "check it, and that `airflow api-server` is running there",
+        ),
         (
             Fix.TRUST.value,
             "give the workers the issuing root: "

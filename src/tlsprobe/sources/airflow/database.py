@@ -169,6 +169,11 @@ def _default_root(env: Mapping[str, str]) -> bool:
 
 TERMS = (
     (
+        Fix.ADDRESS.value,
+        "Airflow connects to the host and port in [database] sql_alchemy_conn "
+        "(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN): check them, and that the server is running",
+    ),
+    (
         Fix.TRUST.value,
         "give libpq the issuing root: add sslrootcert=/path/to/root.crt to the query of "
         "[database] sql_alchemy_conn (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)",
