@@ -63,6 +63,7 @@ smoke: $(STAMP)
 
 bench: $(STAMP) .venv-sslyze/.stamp
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/metrics_scale.py 5000
 
 # Mutation testing of the pure modules ([tool.mutmut] in pyproject.toml); fails when the tests
 # kill under 90 % of the mutants that change behaviour (tools/mutation_score.py says which live).

@@ -51,7 +51,12 @@ def target() -> Target:
 def careless(target: Target, policy: Policy) -> TargetResult:
     """A result with every secret and control character in every text it has."""
     del policy
-    cert = CertInfo(*(dirty() for _ in range(7)), san=(dirty(), dirty()))
+    cert = CertInfo(
+        *(dirty() for _ in range(7)),
+        san=(dirty(), dirty()),
+        serial=dirty(),
+        dns_names=(dirty(), dirty()),
+    )
     return TargetResult(
         name=dirty(),
         target=dirty(),
@@ -106,7 +111,7 @@ def test_every_text_of_a_careless_result_is_scrubbed_and_escaped(
         return careless(target, policy)
 
     result = run_with(probe, monkeypatch)
-    assert len(texts_of(result)) == 33  # every text: none was skipped
+    assert len(texts_of(result)) == 39  # every text: none was skipped
     assert_clean(result)
     assert result.checks[0].detail.startswith("<***>\\x1b]0;x\\x07\\x00\\u202e\\n <***>")
     assert [c.id for c in result.checks] == ["pg.login", "connect"]

@@ -60,7 +60,10 @@ class Backend:
             raise self.resolve_error
         return parse_target(text)
 
-    def probe(self, target: Target, deadline: float) -> TargetResult:
+    def policy_for(self, module: str) -> Policy:
+        return self.policy
+
+    def probe(self, target: Target, deadline: float, module: str = "") -> TargetResult:
         raise self.probe_error or RuntimeError("no probe here")
 
 

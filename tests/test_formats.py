@@ -195,22 +195,19 @@ def value(
 
 
 def test_prometheus_success_and_check_status(lab_results: list[TargetResult]) -> None:
-    """tlsprobe_success is 1, 1, 0 for pass, warn, fail; check_status marks exactly one status."""
+    """tlsprobe_success is 1, 1, 0 for pass, warn, fail; tlsprobe_check_severity is 1 for a
+    warning, 2 for a failure, and absent for a passed check."""
     parsed = samples(prometheus.render(lab_results, INFO))
     good, nohsts, expired = ({"target": r.target, "name": r.name} for r in lab_results)
     assert value(parsed, "tlsprobe_success", **good, protocol="https") == 1
     assert value(parsed, "tlsprobe_success", **nohsts, protocol="https") == 1
     assert value(parsed, "tlsprobe_success", **expired, protocol="https") == 0
-    hsts = {
-        s: value(parsed, "tlsprobe_check_status", **nohsts, check="http.hsts", status=s)
-        for s in ("pass", "warn", "fail", "skip")
+    severities = {
+        (dict(labels)["name"], dict(labels)["check"]): found
+        for (metric, labels), found in parsed.items()
+        if metric == "tlsprobe_check_severity"
     }
-    assert hsts == {"pass": 0, "warn": 1, "fail": 0, "skip": 0}
-    expiry = {
-        s: value(parsed, "tlsprobe_check_status", **expired, check="cert.expiry", status=s)
-        for s in ("pass", "warn", "fail", "skip")
-    }
-    assert expiry == {"pass": 0, "warn": 0, "fail": 1, "skip": 0}
+    assert severities == {(nohsts["name"], "http.hsts"): 1, (expired["name"], "cert.expiry"): 2}
     assert value(parsed, "tlsprobe_tls_version_info", **good, version="TLSv1.3") == 1
     assert 0 < value(parsed, "tlsprobe_duration_seconds", **good) < 3
 
@@ -238,7 +235,7 @@ def test_prometheus_without_handshake_has_no_tls_samples() -> None:
     """The twin: no handshake, no version or expiry samples; success and duration remain."""
     result = hand("down", Check("connect", Status.FAIL, "refused"))
     names = {name for name, _ in samples(prometheus.render([result], INFO))}
-    assert names == {"tlsprobe_success", "tlsprobe_check_status", "tlsprobe_duration_seconds"}
+    assert names == {"tlsprobe_success", "tlsprobe_check_severity", "tlsprobe_duration_seconds"}
 
 
 def test_prometheus_earliest_expiry_of_a_chain() -> None:
@@ -250,10 +247,10 @@ def test_prometheus_earliest_expiry_of_a_chain() -> None:
 
 def test_prometheus_same_target_twice_is_one_series() -> None:
     """A target given twice is exported once (duplicate series are invalid); two names stay two."""
-    one = hand("web", Check("connect", Status.PASS))
-    assert len(samples(prometheus.render([one, one], INFO))) == 6
+    one = hand("web", Check("connect", Status.FAIL, "refused"))
+    assert len(samples(prometheus.render([one, one], INFO))) == 3
     other = dataclasses.replace(one, name="web-2")
-    assert len(samples(prometheus.render([one, other], INFO))) == 12
+    assert len(samples(prometheus.render([one, other], INFO))) == 6
 
 
 # --- Markdown ------------------------------------------------------------------------------------

@@ -191,30 +191,30 @@ def test_toml_key_must_be_a_boolean(tmp_path: Path) -> None:
 
 
 def test_exporter_honours_it(lab: Lab) -> None:
-    """The exporter probes with its plan's policy: turned off there, /probe's results skip it."""
+    """The exporter probes with its plan's policy: on, tls.legacy warns (severity 1); turned off
+    there, it is skipped and has no severity sample."""
     from tlsprobe.exporter import Exporter
 
     target = parse_target(lab.url("legacy-https"))
-    for on, expected in ((True, "warn"), (False, "skip")):
+    for on, expected in ((True, 1.0), (False, None)):
         exporter = Exporter([target], policy(lab, tls_legacy=on), listen=("127.0.0.1", 0))
         with exporter:
             text = _get_probe(exporter, lab.url("legacy-https"))
         assert _status_of(text, "tls.legacy") == expected
 
 
-def _status_of(text: str, check_id: str) -> str:
+def _status_of(text: str, check_id: str) -> float | None:
+    """The check's tlsprobe_check_severity (1 warn, 2 fail), None when it has no sample."""
     from prometheus_client.parser import text_string_to_metric_families
 
     found = [
-        sample.labels["status"]
+        sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "tlsprobe_check_status"
-        and sample.labels["check"] == check_id
-        and sample.value == 1
+        if sample.name == "tlsprobe_check_severity" and sample.labels["check"] == check_id
     ]
-    assert len(found) == 1, text
-    return found[0]
+    assert len(found) <= 1, text
+    return found[0] if found else None
 
 
 def _get_probe(exporter: object, url: str) -> str:
@@ -382,4 +382,4 @@ def test_every_format_shows_it(results: dict[str, TargetResult], fmt: str) -> No
         assert words in text, (fmt, words)
     if fmt == "prometheus":
         alone = render(fmt, [results["legacy-https"]], info, color=False)
-        assert _status_of(alone, "tls.legacy") == "warn"
+        assert _status_of(alone, "tls.legacy") == 1.0

@@ -78,6 +78,11 @@ class CertInfo:
     key: str
     signature: str
     san: tuple[str, ...]
+    # As blackbox_exporter writes it (probe_ssl_last_chain_info): the serial's big-endian
+    # bytes in lower-case hex, leading zero bytes kept; and the DNS names of subjectAltName
+    # alone (`san` holds IP addresses too).
+    serial: str = field(default="", compare=False)
+    dns_names: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,10 @@ class TlsInfo:
     # for each certificate of `chain` whether that path uses it; both empty when unverified.
     verified_path: tuple[str, ...] = ()
     on_path: tuple[bool, ...] = ()
+    # The earliest expiry among the certificates of the verified path, trust anchor included
+    # (which the server need not send); None when unverified. blackbox_exporter's
+    # probe_ssl_last_chain_expiry_timestamp_seconds.
+    path_not_after: dt.datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ sources noticed on the way. Shared by the command line and the exporter."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,6 +48,7 @@ class Plan:
     policy: Policy
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    modules: Mapping[str, PolicyDefaults] = field(default_factory=dict)  # tlsprobe.toml's
 
 
 def make_plan(
@@ -61,7 +62,13 @@ def make_plan(
     """Read every source, then settle the policy; UsageError for anything malformed."""
     found = collect(sources, env, required=required)
     policy = policy_from(flags, found.defaults, default_timeout)
-    return Plan(tuple(found.targets), policy, tuple(found.notes), tuple(found.warnings))
+    return Plan(
+        tuple(found.targets),
+        policy,
+        tuple(found.notes),
+        tuple(found.warnings),
+        modules=dict(found.modules),
+    )
 
 
 def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) -> Collected:

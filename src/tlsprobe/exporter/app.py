@@ -24,15 +24,16 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from prometheus_client import CollectorRegistry
 
-from tlsprobe.exporter.metrics import Round, RoundCollector
+from tlsprobe.exporter.metrics import Round, RoundCollector, module_policies
 from tlsprobe.exporter.web import Refused, Server, bind
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.runner import SAFETY_GRACE_S, Run, probe_one, run_loop
+from tlsprobe.sources import PolicyDefaults
 from tlsprobe.targets import Target, in_url, parse_target
 
 _START_TIMEOUT_S = 10.0
@@ -49,12 +50,14 @@ class Exporter:
         interval: float = 60.0,
         allow_any: bool = False,
         listen: tuple[str, int] = ("127.0.0.1", 9468),
+        modules: Mapping[str, PolicyDefaults] | None = None,
     ) -> None:
         self.targets = list(targets)
         self.policy = policy
         self.interval = interval
         self.allow_any = allow_any
         self.listen = listen
+        self.modules = module_policies(policy, modules or {})
         self._known = {key: t for t in reversed(self.targets) for key in _keys(t)}
         self._last: Round | None = None  # replaced whole, never mutated: safe to read anywhere
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -115,11 +118,17 @@ class Exporter:
             )
         return target
 
-    def probe(self, target: Target, deadline: float) -> TargetResult:
+    def policy_for(self, module: str) -> Policy:
+        """The policy a /probe?module= names; an unknown or empty module is the exporter's own
+        (blackbox_exporter answers 400, but the Prometheus Operator's Probe always sends one)."""
+        return self.modules.get(module, self.policy)
+
+    def probe(self, target: Target, deadline: float, module: str = "") -> TargetResult:
         """Probe one target on the exporter's loop, from a request thread."""
         if self._loop is None:
             raise RuntimeError("the exporter is not started")
-        policy = replace(self.policy, timeout=deadline)
+        chosen = self.policy_for(module)
+        policy = replace(chosen, timeout=min(deadline, chosen.timeout))
         future = asyncio.run_coroutine_threadsafe(probe_one(target, policy), self._loop)
         try:
             return future.result(timeout=deadline + SAFETY_GRACE_S + 1.0)

@@ -1,15 +1,18 @@
-"""What the exporter serves: a probe's deadline from the scrape timeout, and /metrics' rounds."""
+"""What the exporter serves: a probe's deadline from the scrape timeout, /probe's families
+(tlsprobe's own names and blackbox_exporter's), /metrics' rounds, and the policy a module names."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from tlsprobe.model import TargetResult
+from tlsprobe.exporter import blackbox
+from tlsprobe.model import Policy, TargetResult
 from tlsprobe.report.prometheus import ResultsCollector
+from tlsprobe.sources import PolicyDefaults
 
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 SCRAPE_MARGIN_S = 0.5  # blackbox_exporter's default timeout_offset: time to send the answer
@@ -61,3 +64,26 @@ class RoundCollector:
             value=done.elapsed_s,
         )
         yield from ResultsCollector(done.results).collect()
+
+
+class ProbeCollector:
+    """/probe: one result under tlsprobe's names, then under blackbox_exporter's."""
+
+    def __init__(self, result: TargetResult) -> None:
+        self.result = result
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield from ResultsCollector([self.result]).collect()
+        yield from blackbox.collect(self.result)
+
+
+def module_policies(policy: Policy, modules: Mapping[str, PolicyDefaults]) -> dict[str, Policy]:
+    """Each [modules.NAME] over the exporter's policy: a module's keys win over flags and
+    [defaults] for the scrapes that name it; the keys it leaves out keep the exporter's."""
+    return {name: module_policy(policy, given) for name, given in modules.items()}
+
+
+def module_policy(policy: Policy, given: PolicyDefaults) -> Policy:
+    keys = ("timeout", "min_tls", "expiry_warn_days", "ca_file", "tls_legacy")
+    changes = {key: getattr(given, key) for key in keys if getattr(given, key) is not None}
+    return replace(policy, **changes)

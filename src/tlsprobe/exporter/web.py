@@ -17,10 +17,9 @@ from prometheus_client.registry import Collector
 
 from tlsprobe import __version__
 from tlsprobe.escaping import visible
-from tlsprobe.exporter.metrics import SCRAPE_TIMEOUT_HEADER, scrape_deadline
+from tlsprobe.exporter.metrics import SCRAPE_TIMEOUT_HEADER, ProbeCollector, scrape_deadline
 from tlsprobe.failures import UsageError
 from tlsprobe.model import Policy, TargetResult
-from tlsprobe.report.prometheus import ResultsCollector
 from tlsprobe.secrets import scrub_structure
 from tlsprobe.targets import Target
 
@@ -34,7 +33,10 @@ class Backend(Protocol):
     def resolve(self, text: str) -> Target:
         """The target a /probe request names: UsageError when malformed, Refused when outside."""
 
-    def probe(self, target: Target, deadline: float) -> TargetResult:
+    def policy_for(self, module: str) -> Policy:
+        """The policy a /probe?module= names (the exporter's own when unknown)."""
+
+    def probe(self, target: Target, deadline: float, module: str = "") -> TargetResult:
         """Probe one target from a request thread."""
 
 
@@ -83,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
         if url.path == "/probe":
-            self._probe(query.get("target", []))
+            self._probe(query.get("target", []), query.get("module", [""])[-1])
         elif url.path == "/metrics":
             self._send_metrics(self.server.exporter.metrics)
         elif url.path == "/":
@@ -91,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._text(404, "not found: try /probe?target=URL or /metrics\n")
 
-    def _probe(self, given: list[str]) -> None:
+    def _probe(self, given: list[str], module: str) -> None:
         exporter = self.server.exporter
         if len(given) != 1 or not given[0].strip():
             self._text(400, "give exactly one target: /probe?target=URL\n")
@@ -104,14 +106,15 @@ class _Handler(BaseHTTPRequestHandler):
         except Refused as exc:
             self._text(403, f"{exc}\n")
             return
-        deadline = scrape_deadline(self.headers.get(SCRAPE_TIMEOUT_HEADER), exporter.policy.timeout)
+        timeout = exporter.policy_for(module).timeout
+        deadline = scrape_deadline(self.headers.get(SCRAPE_TIMEOUT_HEADER), timeout)
         try:
-            result = exporter.probe(target, deadline)
+            result = exporter.probe(target, deadline, module)
         except (TimeoutError, RuntimeError, concurrent.futures.CancelledError):
             self._text(503, "the probe did not finish (the exporter is stopping or overloaded)\n")
             return
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(ResultsCollector([result]))
+        registry.register(ProbeCollector(result))
         self._send_metrics(registry)
 
     def _fail(self, exc: Exception) -> None:

@@ -5,13 +5,17 @@ or the same URL when it has none):
 
 - `tlsprobe_success{target,name,protocol}`: 1 when the target did not fail (pass or warn), else 0,
   as blackbox's `probe_success`; warnings are alerted on through `tlsprobe_check_status`.
-- `tlsprobe_check_status{target,name,check,status}`: one sample per status (pass, warn, fail,
-  skip) for every check, 1 for the check's status and 0 for the other three (the
-  kube-state-metrics convention): `tlsprobe_check_status{status="fail"} == 1` alerts, and a series
-  never disappears when a status changes.
+- `tlsprobe_check_severity{target,name,check}`: one sample for each check that did not pass, 1
+  when it warns and 2 when it fails (a passed or skipped check has none: a skip follows from a
+  failure that has its own sample, and a target whose checks were all skipped has success 0).
+  Alerts read `tlsprobe_check_severity == 2` (fail) and `>= 1` (warn or fail), per check with
+  `{check="tls.legacy"}`; a sample ends (and its alert resolves) when the check passes again.
+  Only the problems: a series per check would be 10 to 12 series a target, most of them passes.
 - `tlsprobe_tls_version_info{target,name,version}`: 1, for the negotiated version (absent
   without a handshake).
 - `tlsprobe_cert_not_after_seconds{target,name,cert="leaf"}`: the leaf's expiry, Unix time.
+- `tlsprobe_cert_not_before_seconds{target,name,cert="leaf"}`: the leaf's start of validity: with
+  the expiry it gives the lifetime, for "the last fifth of its lifetime" alerts.
 - `tlsprobe_cert_earliest_not_after_seconds{target,name}`: the earliest expiry in the chain the
   server sent (blackbox's `probe_ssl_earliest_cert_expiry`): an intermediate can expire first.
 - `tlsprobe_duration_seconds{target,name}`: how long the probe took.
@@ -31,6 +35,8 @@ from tlsprobe.model import CertInfo, Status, TargetResult
 from tlsprobe.report import RunInfo
 
 STATUSES = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP)
+# tlsprobe_check_severity's values; a status not here has no sample.
+SEVERITY = {Status.WARN: 1.0, Status.FAIL: 2.0}
 
 
 def earliest_not_after(chain: Sequence[CertInfo]) -> float | None:
@@ -64,9 +70,9 @@ class ResultsCollector:
             labels=[*ident, "protocol"],
         )
         checks = GaugeMetricFamily(
-            "tlsprobe_check_status",
-            "1 for the check's status (pass, warn, fail, skip), 0 for the others",
-            labels=[*ident, "check", "status"],
+            "tlsprobe_check_severity",
+            "a check that did not pass: 1 warn, 2 fail (passed and skipped checks have none)",
+            labels=[*ident, "check"],
         )
         version = GaugeMetricFamily(
             "tlsprobe_tls_version_info", "the negotiated TLS version", labels=[*ident, "version"]
@@ -74,6 +80,11 @@ class ResultsCollector:
         leaf = GaugeMetricFamily(
             "tlsprobe_cert_not_after_seconds",
             "expiry of the certificate, Unix time",
+            labels=[*ident, "cert"],
+        )
+        not_before = GaugeMetricFamily(
+            "tlsprobe_cert_not_before_seconds",
+            "start of the certificate's validity, Unix time",
             labels=[*ident, "cert"],
         )
         earliest = GaugeMetricFamily(
@@ -88,18 +99,18 @@ class ResultsCollector:
             who = [r.target, r.name]
             success.add_metric([*who, r.protocol], 0.0 if r.status is Status.FAIL else 1.0)
             for check in r.checks:
-                for status in STATUSES:
-                    value = 1.0 if check.status is status else 0.0
-                    checks.add_metric([*who, check.id, status.value], value)
+                if (severity := SEVERITY.get(check.status)) is not None:
+                    checks.add_metric([*who, check.id], severity)
             duration.add_metric(who, r.elapsed_ms / 1000)
             if r.tls is None:
                 continue
             version.add_metric([*who, r.tls.version], 1.0)
             if r.tls.chain:
                 leaf.add_metric([*who, "leaf"], r.tls.chain[0].not_after.timestamp())
+                not_before.add_metric([*who, "leaf"], r.tls.chain[0].not_before.timestamp())
             if (first := earliest_not_after(r.tls.chain)) is not None:
                 earliest.add_metric(who, first)
-        yield from (success, checks, version, leaf, earliest, duration)
+        yield from (success, checks, version, leaf, not_before, earliest, duration)
 
 
 def exposition(collector: Collector) -> str:

@@ -57,6 +57,8 @@ class Collected:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     defaults: PolicyDefaults = field(default_factory=PolicyDefaults)
+    # tlsprobe.toml's [modules.NAME]: the options a /probe?module=NAME scrape takes.
+    modules: dict[str, PolicyDefaults] = field(default_factory=dict)
 
     def extend(self, other: Collected) -> None:
         self.targets.extend(other.targets)
@@ -64,6 +66,7 @@ class Collected:
         self.warnings.extend(other.warnings)
         if other.defaults != PolicyDefaults():  # one source has defaults: tlsprobe.toml
             self.defaults = other.defaults
+        self.modules.update(other.modules)
 
 
 def read_text(path: Path, what: str) -> str:

@@ -98,11 +98,16 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
     env = os.environ if env is None else env
     text = read_text(path, "the tlsprobe configuration")
     document = checked(named(path), toml_document, text)
-    unknown = set(document) - {"defaults", "targets"}
+    unknown = set(document) - {"defaults", "targets", "modules"}
     if unknown:
         key = sorted(unknown)[0]
-        raise UsageError(f"{named(path)}: unknown key {_brief(key)} (expected defaults, targets)")
-    found = Collected(defaults=_defaults(path, document.get("defaults", {})))
+        raise UsageError(
+            f"{named(path)}: unknown key {_brief(key)} (expected defaults, targets, modules)"
+        )
+    found = Collected(
+        defaults=_defaults(path, document.get("defaults", {})),
+        modules=_modules(path, document.get("modules", {})),
+    )
     targets = document.get("targets", [])
     if not isinstance(targets, list):
         raise UsageError(f"{named(path)}: targets must be an array of tables ([[targets]])")
@@ -120,27 +125,51 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Collected:
 def _defaults(path: Path, table: Any) -> PolicyDefaults:
     if not isinstance(table, dict):
         raise UsageError(f"{named(path)}: defaults must be a table ([defaults])")
-    where = f"{named(path)}: defaults"
+    return _settings(path, f"{named(path)}: defaults", table, DEFAULT_KEYS)
+
+
+# A module is one scrape's options: concurrency belongs to a whole round, not to a scrape.
+MODULE_KEYS = tuple(key for key in DEFAULT_KEYS if key != CONCURRENCY.key)
+
+
+def _modules(path: Path, table: Any) -> dict[str, PolicyDefaults]:
+    """[modules.NAME] tables: the options of a `tlsprobe serve` scrape that names the module
+    (/probe?module=NAME), checked as [defaults] is, concurrency aside."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{named(path)}: modules must be tables ([modules.NAME])")
+    found: dict[str, PolicyDefaults] = {}
+    for name, settings in table.items():
+        where = f"{named(path)}: modules.{_key(name)}"
+        if not isinstance(settings, dict):
+            raise UsageError(f"{where}: expected a table ([modules.NAME])")
+        found[name] = _settings(path, where, settings, MODULE_KEYS)
+    return found
+
+
+def _settings(
+    path: Path, where: str, table: dict[str, Any], keys: tuple[str, ...]
+) -> PolicyDefaults:
     for key in table:
-        if key not in DEFAULT_KEYS:
-            allowed = ", ".join(DEFAULT_KEYS)
+        if key not in keys:
+            allowed = ", ".join(keys)
             raise UsageError(f"{where}.{_key(key)}: unknown key (expected one of: {allowed})")
     ca_file = CA_FILE.read(where, table)
     return PolicyDefaults(
         timeout=TIMEOUT.read(where, table),
         min_tls=MIN_TLS.read(where, table),
         expiry_warn_days=EXPIRY_WARN_DAYS.read(where, table),
-        ca_file=None if ca_file is None else _roots(path, ca_file),
+        ca_file=None if ca_file is None else _roots(path, ca_file, where),
         concurrency=CONCURRENCY.read(where, table),
         tls_legacy=TLS_LEGACY.read(where, table),
     )
 
 
-def _roots(path: Path, ca_file: str) -> Path:
-    """defaults.ca_file, relative to the file's directory, checked to be a PEM file of roots."""
+def _roots(path: Path, ca_file: str, where: str = "") -> Path:
+    """A ca_file, relative to the file's directory, checked to be a PEM file of roots."""
     resolved = (path.parent / ca_file).resolve()
     if (problem := ca_file_problem(resolved)) is not None:
-        raise UsageError(f"{named(path)}: defaults.ca_file: {named(resolved)}: {problem}")
+        where = where or f"{named(path)}: defaults"
+        raise UsageError(f"{where}.ca_file: {named(resolved)}: {problem}")
     return resolved
 
 

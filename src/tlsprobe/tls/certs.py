@@ -106,7 +106,16 @@ def cert_info(cert: x509.Certificate) -> CertInfo:
         key=key_text(cert),
         signature=signature_text(cert),
         san=san_names(cert),
+        serial=serial_hex(cert.serial_number),
+        dns_names=tuple(san_entries(cert)[0]),
     )
+
+
+def serial_hex(serial: int) -> str:
+    """A serial number as blackbox_exporter labels it: the bytes of its magnitude in hex, so a
+    leading zero nibble is kept (int's hex would drop it)."""
+    magnitude = abs(serial)
+    return magnitude.to_bytes((magnitude.bit_length() + 7) // 8, "big").hex()
 
 
 def is_self_issued(cert: x509.Certificate) -> bool:

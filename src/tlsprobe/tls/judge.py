@@ -34,6 +34,7 @@ def tls_info(handshake: Handshake) -> TlsInfo:
         chain=tuple(certs.cert_info(c) for c in chain),
         verified_path=tuple(certs.cert_info(c).sha256 for c in path),
         on_path=tuple(p is not None for p in certs.path_positions(chain, path)) if path else (),
+        path_not_after=min((c.not_valid_after_utc for c in path), default=None),
     )
 
 
