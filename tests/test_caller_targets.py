@@ -223,7 +223,7 @@ def test_existing_and_missing_files_get_the_same_answer(
         assert answer.status_code == 400
         bodies.append(answer.text.replace(path, "PATH"))
     assert bodies == 2 * [
-        f"bad target: /probe request: {base}&{keyword}=PATH: {keyword} names a file on the "
+        f"bad target: {base}&{keyword}=PATH: {keyword} names a file on the "
         "exporter's machine: not accepted in a caller's target\n"
     ]
     assert fake_pg.capture.connections == 0

@@ -72,11 +72,12 @@ def for_caller(text: str) -> Target:
     exporter's 400) when it is malformed or asks for what a caller may not have."""
     from tlsprobe.targets import parse_target
 
-    target = parse_target(text, source=SOURCE)
+    target = parse_target(text)  # its errors worded as for the command line, as before
     if (why := refusal(target)) is not None:
-        raise UsageError(f"{SOURCE}: {target.display}: {why}")
+        raise UsageError(f"{target.display}: {why}")
     return replace(
         target,
+        source=SOURCE,
         client_cert=None,
         client_key=None,
         client_key_password=None,
