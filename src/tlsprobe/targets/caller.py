@@ -1,7 +1,8 @@
 """Targets a caller chooses (`tlsprobe serve --allow-any-target`, `/probe?target=` naming no
 configured target): they get nothing of the exporter's. The one place that rule is written.
 
-What a caller may not give (the exporter answers 400, naming the keyword, never its value):
+What a caller may not give (the exporter answers 400, naming the keyword, before any file is
+looked at):
 - a libpq keyword that names a file on the exporter's machine: sslcert, sslkey, sslrootcert
   (except `system`, a word and not a file), sslcrl, sslcrldir, passfile, sslkeylogfile (a file
   libpq would *write*), and service (a section of the exporter's service files). Whether such a
