@@ -334,7 +334,7 @@ def test_expiry_boundaries_to_the_second(now: dt.datetime, warn_days: int, expec
 )
 def test_expiry_warning_says_the_time_left(left: dt.timedelta, said: str) -> None:
     """Time left is said in whole hours up to half a day, else in days rounded half to even."""
-    cert = build("db.lab.test", not_before=START, not_after=NOW + left)
+    cert = build("db.lab.test", not_before=NOW - 365 * DAY, not_after=NOW + left)
     end = (NOW + left).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert expiry_check([cert], NOW, 14) == Check(
         "cert.expiry",

@@ -339,8 +339,8 @@ def test_expiry_not_yet_valid_fails() -> None:
 
 
 def test_expiry_within_window_warns() -> None:
-    """A leaf expiring inside the warning window warns."""
-    leaf = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + 5 * DAY)
+    """A long-lived leaf expiring inside the warning window warns."""
+    leaf = trustme_leaf("db.lab.test", not_before=NOW - 85 * DAY, not_after=NOW + 5 * DAY)
     check = expiry_check([leaf], NOW, 14)
     assert check.status is Status.WARN
     assert check.detail.startswith("leaf expires in 5 days")
@@ -351,8 +351,8 @@ def test_expiry_within_window_warns() -> None:
     [(dt.timedelta(days=14), Status.PASS), (dt.timedelta(days=14, seconds=-1), Status.WARN)],
 )
 def test_expiry_window_edge(remaining: dt.timedelta, expected: Status) -> None:
-    """Exactly warn_days left passes; one second less warns."""
-    leaf = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + remaining)
+    """Exactly warn_days left passes; one second less warns (a 1-year leaf: the days rule)."""
+    leaf = trustme_leaf("db.lab.test", not_before=NOW - 351 * DAY, not_after=NOW + remaining)
     assert expiry_check([leaf], NOW, 14).status is expected
 
 
@@ -375,8 +375,9 @@ def test_expiry_fail_outranks_warn() -> None:
 
 
 def test_expiry_huge_window_is_clamped_not_overflowing() -> None:
-    """A warning window beyond what a timedelta holds warns for a good leaf instead of raising."""
-    leaf = trustme_leaf("db.lab.test", not_before=NOW - DAY, not_after=NOW + 100 * DAY)
+    """A warning window beyond what a timedelta holds warns for a good leaf instead of raising
+    (a 10-year leaf, whose third of a lifetime is longer than the 100 days left)."""
+    leaf = trustme_leaf("db.lab.test", not_before=NOW - 3650 * DAY, not_after=NOW + 100 * DAY)
     check = expiry_check([leaf], NOW, 10**12)
     assert (check.status, check.detail) == (
         Status.WARN,

@@ -32,8 +32,9 @@ def passwords(target: Target, env: Mapping[str, str]) -> list[str]:
     """Every password libpq may find in files for a postgresql target: in the password files
     (passfile=, PGPASSFILE, ~/.pgpass) and, for a service (service=, PGSERVICE), in the service
     files (PGSERVICEFILE, ~/.pg_service.conf, PGSYSCONFDIR/pg_service.conf) and the password
-    files they name. A file that cannot be read holds none."""
-    if target.protocol != "postgresql":
+    files they name. A file that cannot be read holds none. A caller's target (lends_nothing)
+    is given none of these files, and its scrub must not hide what they hold."""
+    if target.protocol != "postgresql" or target.lends_nothing:
         return []
     params = {key.lower(): value for key, value in target.params}
     homes = libpq_homes(env)

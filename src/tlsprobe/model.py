@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +255,28 @@ class MinTls(enum.StrEnum):
 # typo. A century of expiry warning overflows date arithmetic; "inf" seconds is no deadline.
 MAX_TIMEOUT_S = 86400.0
 MAX_WARN_DAYS = 36500
+# A certificate warns when less than this share of its lifetime is left, or less than
+# expiry_warn_days, whichever comes later (tls/expiry.py): short-lived ones warn on the share.
+DEFAULT_WARN_FRACTION = 1 / 3
+# A share written as a decimal or a ratio of whole numbers, in ASCII digits: Fraction() alone
+# also takes signs, blanks, exponents and other scripts' digits.
+_SHARE = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)|[0-9]+/[0-9]+", re.ASCII)
+WARN_FRACTION_EXPECTED = "a share of the lifetime between 0 and 1, exclusive (e.g. 1/3 or 0.25)"
+
+
+def warn_fraction(value: object) -> float | None:
+    """expiry_warn_fraction from a flag or tlsprobe.toml: a number, or a text such as "1/3" or
+    "0.25", strictly between 0 and 1 (0 would never warn, 1 always); None when it is none."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        share = float(value)
+    elif isinstance(value, str) and _SHARE.fullmatch(value):
+        denominator = value.partition("/")[2]
+        if denominator and int(denominator) == 0:
+            return None
+        share = float(Fraction(value))
+    else:
+        return None
+    return share if 0 < share < 1 else None  # nan fails both
 
 
 @dataclass(frozen=True)
@@ -265,3 +289,5 @@ class Policy:
     ca_file: Path | None = None
     concurrency: int = 50
     tls_legacy: bool = True  # tls.legacy: ask whether versions below min_tls are accepted too
+    expiry_warn_fraction: float = DEFAULT_WARN_FRACTION  # in (0, 1): see tls/expiry.py
+    expiry_fail_days: int = 0  # fail with fewer days left (0: only when expired)

@@ -40,6 +40,8 @@ class Flags:
     ca_file: Path | None = None
     concurrency: int | None = None
     tls_legacy: bool | None = None
+    expiry_warn_fraction: float | None = None
+    expiry_fail_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,14 @@ def policy_from(flags: Flags, defaults: PolicyDefaults, default_timeout: float) 
         ca_file=ca_file.resolve() if ca_file is not None else None,
         concurrency=_first(flags.concurrency, defaults.concurrency, otherwise=built_in.concurrency),
         tls_legacy=_first(flags.tls_legacy, defaults.tls_legacy, otherwise=built_in.tls_legacy),
+        expiry_warn_fraction=_first(
+            flags.expiry_warn_fraction,
+            defaults.expiry_warn_fraction,
+            otherwise=built_in.expiry_warn_fraction,
+        ),
+        expiry_fail_days=_first(
+            flags.expiry_fail_days, defaults.expiry_fail_days, otherwise=built_in.expiry_fail_days
+        ),
     )
 
 

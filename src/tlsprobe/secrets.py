@@ -158,7 +158,9 @@ def secret_values(target: Target, env: Mapping[str, str]) -> list[str]:
     when the target gives no password)."""
     values = [target.password, target.client_key_password, *target.hidden]
     values += [v for k, v in target.params if k.lower() in SECRET_KEYWORDS]
-    if target.protocol == "postgresql":
+    if target.protocol == "postgresql" and not target.lends_nothing:
+        # A caller's target is never given PGPASSWORD, and hiding it would be an oracle: a
+        # server echoing guesses would see which one came back as ***.
         values.append(env.get("PGPASSWORD"))
     return [v for v in values if v]
 

@@ -11,7 +11,14 @@ from typing import NoReturn
 from tlsprobe import __version__
 from tlsprobe.cli.output import EXIT_USAGE
 from tlsprobe.escaping import visible
-from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS, MinTls, Policy
+from tlsprobe.model import (
+    MAX_TIMEOUT_S,
+    MAX_WARN_DAYS,
+    WARN_FRACTION_EXPECTED,
+    MinTls,
+    Policy,
+    warn_fraction,
+)
 from tlsprobe.plan import Flags, Sources
 from tlsprobe.report import FORMATS
 
@@ -49,6 +56,13 @@ def _days(text: str) -> int:
     if not 0 <= value <= MAX_WARN_DAYS:
         raise ValueError(text)
     return value
+
+
+def _fraction(text: str) -> float:
+    share = warn_fraction(text)
+    if share is None:
+        raise argparse.ArgumentTypeError(f"expected {WARN_FRACTION_EXPECTED}, got {text!r}")
+    return share
 
 
 def positive_seconds(text: str) -> float:
@@ -104,6 +118,19 @@ def _add_policy_options(parser: argparse.ArgumentParser, *, timeout: float) -> N
         type=_days,
         metavar="N",
         help=f"warn when a certificate expires within N days (default {DEFAULTS.expiry_warn_days})",
+    )
+    parser.add_argument(
+        "--expiry-warn-fraction",
+        type=_fraction,
+        metavar="F",
+        help="warn when less than F of a certificate's lifetime is left, where that comes later "
+        "than --expiry-warn-days (short-lived certificates; default 1/3)",
+    )
+    parser.add_argument(
+        "--expiry-fail-days",
+        type=_days,
+        metavar="N",
+        help="fail when a certificate expires within N days (default 0: only once expired)",
     )
     parser.add_argument(
         "--no-tls-legacy",
@@ -245,4 +272,6 @@ def flags_of(args: argparse.Namespace) -> Flags:
         ca_file=args.ca_file,
         concurrency=args.concurrency,
         tls_legacy=args.tls_legacy,
+        expiry_warn_fraction=args.expiry_warn_fraction,
+        expiry_fail_days=args.expiry_fail_days,
     )

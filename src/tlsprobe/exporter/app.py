@@ -34,7 +34,8 @@ from tlsprobe.exporter.web import Refused, Server, bind
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.runner import SAFETY_GRACE_S, Run, probe_one, run_loop
 from tlsprobe.sources import PolicyDefaults
-from tlsprobe.targets import Target, in_url, parse_target
+from tlsprobe.targets import Target, in_url
+from tlsprobe.targets.caller import for_caller
 
 _START_TIMEOUT_S = 10.0
 
@@ -110,7 +111,7 @@ class Exporter:
         """The target a /probe request names: UsageError when malformed, Refused when outside."""
         if (known := self._known.get(text.strip())) is not None:
             return known
-        target = parse_target(text)
+        target = for_caller(text)
         if not self.allow_any:
             raise Refused(
                 "target is not one of the configured targets "

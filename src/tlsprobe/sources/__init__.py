@@ -47,6 +47,8 @@ class PolicyDefaults:
     ca_file: Path | None = None  # resolved, and a readable PEM file of roots
     concurrency: int | None = None
     tls_legacy: bool | None = None
+    expiry_warn_fraction: float | None = None
+    expiry_fail_days: int | None = None
 
 
 @dataclass

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from tlsprobe.failures import UsageError
-from tlsprobe.model import MAX_TIMEOUT_S, MAX_WARN_DAYS, MinTls
+from tlsprobe.model import (
+    MAX_TIMEOUT_S,
+    MAX_WARN_DAYS,
+    MinTls,
+    warn_fraction,
+)
 from tlsprobe.sources import Collected, PolicyDefaults, ca_file_problem, named, read_text
 from tlsprobe.sources.structured import toml_document
 from tlsprobe.targets import Target, checked, connect_address, parse_status_ranges, parse_target
@@ -85,11 +90,29 @@ MIN_TLS = _Setting("min_tls", _tls_version, '"1.2" or "1.3" (a string)', text=Tr
 EXPIRY_WARN_DAYS = _Setting(
     "expiry_warn_days", _count(0, MAX_WARN_DAYS), f"a whole number of days, 0 to {MAX_WARN_DAYS}"
 )
+EXPIRY_WARN_FRACTION = _Setting(
+    "expiry_warn_fraction",
+    warn_fraction,
+    'a number between 0 and 1, exclusive, or a text such as "1/3"',
+)
+EXPIRY_FAIL_DAYS = _Setting(
+    "expiry_fail_days", _count(0, MAX_WARN_DAYS), f"a whole number of days, 0 to {MAX_WARN_DAYS}"
+)
 CA_FILE = _Setting("ca_file", _text, "a path to a PEM file", text=True)
 CONCURRENCY = _Setting("concurrency", _count(1), "a whole number, 1 or more")
 TLS_LEGACY = _Setting("tls_legacy", _flag, "true or false")
 DEFAULT_KEYS = tuple(
-    s.key for s in (TIMEOUT, MIN_TLS, EXPIRY_WARN_DAYS, CA_FILE, CONCURRENCY, TLS_LEGACY)
+    s.key
+    for s in (
+        TIMEOUT,
+        MIN_TLS,
+        EXPIRY_WARN_DAYS,
+        CA_FILE,
+        CONCURRENCY,
+        TLS_LEGACY,
+        EXPIRY_WARN_FRACTION,
+        EXPIRY_FAIL_DAYS,
+    )
 )
 
 
@@ -161,6 +184,8 @@ def _settings(
         ca_file=None if ca_file is None else _roots(path, ca_file, where),
         concurrency=CONCURRENCY.read(where, table),
         tls_legacy=TLS_LEGACY.read(where, table),
+        expiry_warn_fraction=EXPIRY_WARN_FRACTION.read(where, table),
+        expiry_fail_days=EXPIRY_FAIL_DAYS.read(where, table),
     )
 
 

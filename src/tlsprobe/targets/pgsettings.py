@@ -45,6 +45,7 @@ class Settings:
     connect_timeout: float | None
     extra: tuple[tuple[str, str], ...] = ()  # other libpq keywords, passed on to psycopg
     origins: tuple[tuple[str, str], ...] = ()
+    lends_nothing: bool = False  # the target's: no environment, no file under the home
 
     @property
     def direct(self) -> bool:
@@ -57,7 +58,9 @@ class Settings:
 def resolve(target: Target, env: Mapping[str, str], ca_file: Path | None = None) -> Settings:
     """The settings for `target` with libpq's environment `env` (a mapping: tests pass a dict).
     `ca_file` (--ca-file) is the root certificate when neither the target nor PGSSLROOTCERT
-    names one."""
+    names one. A caller's target (lends_nothing) reads no environment at all."""
+    if target.lends_nothing:
+        env = {}
     own = dict(target.params)
     if target.path.strip("/"):
         own.setdefault("dbname", target.path.strip("/"))
@@ -95,6 +98,7 @@ def resolve(target: Target, env: Mapping[str, str], ca_file: Path | None = None)
             sorted((k, v) for k, v in values.items() if k in LIBPQ_KEYWORDS and k not in used)
         ),
         origins=tuple(sorted(origins.items())),
+        lends_nothing=target.lends_nothing,
     )
 
 

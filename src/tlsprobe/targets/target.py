@@ -44,6 +44,10 @@ class Target:
     # False when the real client is never given --ca-file (an Airflow connection's libpq, whose
     # root is sslrootcert or ~/.postgresql/root.crt): the probe's client is not given it either.
     takes_ca_file: bool = field(default=True, compare=False)
+    # True for a target a caller chose (the exporter's /probe with --allow-any-target): it gets
+    # nothing of the exporter's, no libpq environment, password or service file, no file under
+    # its home (targets.caller says what and why).
+    lends_nothing: bool = field(default=False, compare=False)
 
     @property
     def display(self) -> str:

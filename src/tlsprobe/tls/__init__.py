@@ -1,10 +1,10 @@
 """The TLS judge shared by every protocol: contexts (trust), the handshake and its retries
 (negotiate), the verdicts (judge), and pure certificate facts (certs)."""
 
+from tlsprobe.tls.expiry import expiry_check
 from tlsprobe.tls.judge import (
     chain_check,
     credentials_withheld,
-    expiry_check,
     handshake_check,
     hostname_check,
     judge,

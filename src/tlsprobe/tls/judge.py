@@ -10,8 +10,9 @@ from typing import Any
 
 from cryptography import x509
 
-from tlsprobe.model import MAX_WARN_DAYS, Check, Fix, Policy, Status, TlsInfo, utc_text
+from tlsprobe.model import Check, Fix, Policy, Status, TlsInfo
 from tlsprobe.tls import certs, paths, trust
+from tlsprobe.tls.expiry import expiry_check
 from tlsprobe.tls.negotiate import Handshake, Negotiated, VerifyError
 
 # X509_V_ERR_* codes of trust that need more than OpenSSL's own words (the codes of
@@ -84,7 +85,15 @@ def judge(
         checks.append(hostname_check(chain[0], host, protocol))
     else:
         checks.append(Check("cert.hostname", Status.SKIP, "not run: no certificate received"))
-    checks.append(expiry_check(relied_on(neg.handshake), now, policy.expiry_warn_days))
+    checks.append(
+        expiry_check(
+            relied_on(neg.handshake),
+            now,
+            policy.expiry_warn_days,
+            fraction=policy.expiry_warn_fraction,
+            fail_days=policy.expiry_fail_days,
+        )
+    )
     return checks
 
 
@@ -270,51 +279,6 @@ def _wildcard_note(sans: Sequence[str], host: str) -> str:
         if san.startswith("*.") and host.lower().endswith("." + san[2:].lower()):
             return f" ({san} covers exactly one label, not {host})"
     return ""
-
-
-# --- expiry ---------------------------------------------------------------------------------
-
-
-def _days(delta: dt.timedelta) -> str:
-    """A duration in whole days, rounded, as people say it ("in 3 days" for 2 d 23 h)."""
-    days = round(abs(delta).total_seconds() / 86400)
-    if days == 0:
-        hours = int(abs(delta).total_seconds() // 3600)
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{days} day{'s' if days != 1 else ''}"
-
-
-def expiry_check(chain: Sequence[x509.Certificate], now: dt.datetime, warn_days: int) -> Check:
-    """cert.expiry: fail on any expired or not-yet-valid certificate, warn inside the window."""
-    if not chain:
-        return Check("cert.expiry", Status.SKIP, "no certificate received")
-    # Clamped: beyond a century every certificate warns anyway, and a larger timedelta overflows.
-    window = dt.timedelta(days=min(max(warn_days, 0), MAX_WARN_DAYS))
-    problems = [p for i, c in enumerate(chain) if (p := _dated(i, c, now, window, warn_days))]
-    if problems:
-        return max(problems, key=lambda c: c.status is Status.FAIL)
-    leaf_end = chain[0].not_valid_after_utc
-    return Check("cert.expiry", Status.PASS, f"leaf valid until {utc_text(leaf_end)}")
-
-
-def _dated(
-    index: int, cert: x509.Certificate, now: dt.datetime, window: dt.timedelta, warn_days: int
-) -> Check | None:
-    """The expiry verdict on one certificate of the chain, when it is not a pass."""
-    label = "leaf" if index == 0 else f"{certs.role(index, cert)} {certs.short_name(cert.subject)}"
-    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-    if now > end:
-        text = f"{label} expired {_days(now - end)} ago ({utc_text(end)})"
-        return Check("cert.expiry", Status.FAIL, text, "renew the certificate")
-    if now < start:
-        text = f"{label} is not valid until {utc_text(start)} (in {_days(start - now)})"
-        hint = "check the issuing CA's clock, or install the certificate when it is valid"
-        return Check("cert.expiry", Status.FAIL, text, hint)
-    if end - now < window:
-        text = f"{label} expires in {_days(end - now)} ({utc_text(end)})"
-        hint = f"renew it: the warning window is {warn_days} days"
-        return Check("cert.expiry", Status.WARN, text, hint)
-    return None
 
 
 # --- version --------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ async def probe(
 ) -> TargetResult:
     """Probe a postgresql:// target; `env` stands in for libpq's environment (os.environ)."""
     env = os.environ if env is None else env
+    if target.lends_nothing:  # a caller's target: see targets.caller
+        env = {}
     settings = pgsettings.resolve(target, env, policy.ca_file if target.takes_ca_file else None)
     if target.client is None:  # client.encryption as this environment would configure libpq
         client = client_tls.for_postgres_params(dict(target.params), env)

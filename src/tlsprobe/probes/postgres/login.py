@@ -14,6 +14,7 @@ import psycopg
 from tlsprobe.failures import KIND_HINTS, ClientKeyError, Explained, KeyProblem, Kind, explain
 from tlsprobe.model import Check, Status
 from tlsprobe.probes.base import ProbeState
+from tlsprobe.targets import caller
 from tlsprobe.targets.pgsettings import Settings
 
 QUERY = "SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
@@ -227,7 +228,36 @@ def conninfo(state: ProbeState, settings: Settings) -> dict[str, str]:
         "sslkey": settings.sslkey,
     }
     info |= {k: v for k, v in optional.items() if v}
-    return info | dict(settings.extra)
+    info |= dict(settings.extra)
+    return sealed(info) if settings.lends_nothing else info
+
+
+# For a caller's target, values where libpq refuses an empty one, and require_auth: with
+# gssencmode=disable GSSAPI may still log in inside TLS, with the exporter's Kerberos ticket.
+_SEALED = {
+    "sslcertmode": "disable",
+    "min_protocol_version": "3.0",
+    "max_protocol_version": "3.0",
+    "require_auth": "!gss,!sspi",
+}
+
+
+def sealed(info: dict[str, str]) -> dict[str, str]:
+    """`info` with every keyword libpq would otherwise read from the exporter's environment
+    set: files to caller.NOWHERE (an empty value would send libpq to ~/.pgpass and
+    ~/.postgresql), the rest to libpq's compiled default. Not service: no value of it means
+    "none" (PGSERVICE, if set, is still read, but every keyword it could fill is set here).
+    PGDATESTYLE, PGTZ and PGGEQO are read by libpq apart from its keywords and still go out."""
+    out = dict(info)
+    for option in psycopg.pq.Conninfo.get_defaults():
+        key = option.keyword.decode()
+        if option.envvar is None or key in out or key == "service":
+            continue
+        if key in caller.FILE_KEYWORDS:
+            out[key] = caller.NOWHERE
+        else:
+            out[key] = _SEALED.get(key) or (option.compiled or b"").decode()
+    return out | {"require_auth": _SEALED["require_auth"]}
 
 
 async def login(state: ProbeState, settings: Settings) -> Check:

@@ -42,7 +42,7 @@ def libpq_roots(settings: pgsettings.Settings, env: Mapping[str, str]) -> Roots:
         # A missing file trusts nothing, as in libpq (whose verify modes then refuse to start).
         readable = os.path.isfile(settings.sslrootcert)
         return Roots(system=False, files=(settings.sslrootcert,) if readable else ())
-    default = default_root(env)
+    default = None if settings.lends_nothing else default_root(env)
     return Roots(system=False, files=(default,)) if default else Roots(system=True)
 
 
@@ -67,7 +67,7 @@ def libpq_trust(
         setting = "sslrootcert" if own.origin("sslrootcert") == "target" else "PGSSLROOTCERT"
         readable = (root,) if os.path.isfile(root) else ()
         store = replace(base, store=f"{setting} ({root})", system=False, files=readable)
-    elif (default := default_root(env)) is not None:
+    elif not target.lends_nothing and (default := default_root(env)) is not None:
         store = replace(base, store=f"~/{DEFAULT_ROOT} ({default})", system=False, files=(default,))
     else:
         store = replace(base, store=NO_ROOT, system=False, files=())
