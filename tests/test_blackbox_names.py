@@ -185,5 +185,20 @@ def test_a_module_with_a_wrong_key_is_one_line(tmp_path: Path) -> None:
         make_plan(Sources(config=config), Flags(), {}, default_timeout=5.0, required=False)
     assert str(raised.value) == (
         f"{config}: modules.fast.concurrency: unknown key "
-        "(expected one of: timeout, min_tls, expiry_warn_days, ca_file, tls_legacy)"
+        "(expected one of: timeout, min_tls, expiry_warn_days, ca_file, tls_legacy, "
+        "expiry_warn_fraction, expiry_fail_days)"
     )
+
+
+def test_a_module_sets_the_expiry_thresholds(tmp_path: Path) -> None:
+    """A module's expiry_warn_fraction and expiry_fail_days reach the policy of its scrapes;
+    a module that sets neither keeps the exporter's own."""
+    from tlsprobe.exporter.metrics import module_policy
+    from tlsprobe.sources import PolicyDefaults
+
+    base = Policy(expiry_warn_fraction=0.25, expiry_fail_days=0)
+    given = PolicyDefaults(expiry_warn_fraction=0.5, expiry_fail_days=3)
+    changed = module_policy(base, given)
+    assert (changed.expiry_warn_fraction, changed.expiry_fail_days) == (0.5, 3)
+    kept = module_policy(base, PolicyDefaults(timeout=2.0))
+    assert (kept.expiry_warn_fraction, kept.expiry_fail_days) == (0.25, 0)

@@ -84,6 +84,14 @@ def module_policies(policy: Policy, modules: Mapping[str, PolicyDefaults]) -> di
 
 
 def module_policy(policy: Policy, given: PolicyDefaults) -> Policy:
-    keys = ("timeout", "min_tls", "expiry_warn_days", "ca_file", "tls_legacy")
+    keys = (
+        "timeout",
+        "min_tls",
+        "expiry_warn_days",
+        "ca_file",
+        "tls_legacy",
+        "expiry_warn_fraction",
+        "expiry_fail_days",
+    )
     changes = {key: getattr(given, key) for key in keys if getattr(given, key) is not None}
     return replace(policy, **changes)
