@@ -125,8 +125,7 @@ def _execution_api(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
         source = base_url.origin if base_url is not None else "airflow.cfg [api] (defaults)"
         how = "[api] base_url + /execution/" if base_url is not None else "no [api] base_url"
         found.notes.append(
-            f"[core] execution_api_server_url not set: workers use {url} (Airflow's default: "
-            f"{how})"
+            f"[core] execution_api_server_url not set: workers use {url} (Airflow's default: {how})"
         )
     try:
         target = parse_target(url, name="execution-api", source=source)
