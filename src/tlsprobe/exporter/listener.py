@@ -2,7 +2,8 @@
 per connection with the web config of that moment, a deadline on each request's head, and a
 shutdown that stops accepting and lets the scrapes in flight finish.
 
-Why TLS per connection (asyncio's start_tls on an accepted plain connection) rather than one
+Why TLS per connection (each accepted socket given to connect_accepted_socket with the
+SSLContext of that moment) rather than one
 SSLContext given to create_server and swapped in its SNI callback: OpenSSL's SSL_set_SSL_CTX,
 which the callback's swap is, takes the new context's certificate and trust store but keeps the
 old one's verify mode and protocol versions, so a change of client_auth_type or min_version would
@@ -88,52 +89,13 @@ class _HeadDeadline(asyncio.Protocol):
         self.inner.resume_writing()
 
 
-class _TlsDoor(asyncio.Protocol):
-    """An accepted connection before its TLS handshake: reading paused (the ClientHello waits
-    for start_tls), the handshake made with the SSLContext of this moment, then the connection
-    handed to the HTTP server. A failed handshake just closes it."""
-
-    def __init__(self, listener: Listener, tls: ssl.SSLContext) -> None:
-        self.listener = listener
-        self.tls = tls
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.pause_reading()
-        task = asyncio.get_running_loop().create_task(self._upgrade(transport))
-        self.listener.doors.add(task)
-        task.add_done_callback(self.listener.doors.discard)
-
-    async def _upgrade(self, transport: asyncio.Transport) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            secured = await loop.start_tls(
-                transport,
-                self,
-                self.tls,
-                server_side=True,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S,
-            )
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
-            transport.close()
-            return
-        except asyncio.CancelledError:
-            transport.close()
-            raise
-        if secured is None or self.listener.closing:
-            transport.close()
-            return
-        handler = self.listener.protocol()
-        secured.set_protocol(handler)
-        handler.connection_made(secured)
-
-    def data_received(self, data: bytes) -> None:
-        """Nothing arrives here: reading is paused until start_tls takes the transport."""
-
-
 class Listener:
     """The running HTTP side: plain or TLS per the web config at start (TLS cannot be switched
-    on or off while running), everything else of the config read per connection and request."""
+    on or off while running), everything else of the config read per connection and request.
+
+    It accepts connections itself (sock_accept) and hands each to connect_accepted_socket with
+    the SSLContext of that moment, which makes the TLS handshake before anything is read; the
+    handshake and the HTTP connection are then the event loop's and aiohttp's."""
 
     def __init__(self, sock: socket.socket, face: Face) -> None:
         self.sock = sock
@@ -141,9 +103,8 @@ class Listener:
         host, port = sock.getsockname()[:2]
         self.address = (str(host), int(port))  # the real port when asked for port 0
         self._server: Server | None = None
-        self.doors: set[asyncio.Task[None]] = set()
-        self.closing = False
-        self._tcp: asyncio.AbstractServer | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        self._opening: set[asyncio.Task[None]] = set()  # connections before their handshake
 
     @property
     def server(self) -> Server:
@@ -154,31 +115,53 @@ class Listener:
     def protocol(self) -> asyncio.Protocol:
         return _HeadDeadline(self.server())
 
-    def _accept(self) -> asyncio.Protocol:
-        tls = self.face.config().tls
-        return self.protocol() if tls is None else _TlsDoor(self, tls)
-
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
         self._server = Server(self.face)  # aiohttp's server binds itself to the running loop
-        make: Callable[[], asyncio.Protocol] = self._accept
-        self._tcp = await loop.create_server(make, sock=self.sock, backlog=BACKLOG)
+        self.sock.listen(BACKLOG)
+        self._accepting = asyncio.get_running_loop().create_task(self._accept())
 
+    async def _accept(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(self.sock)
+            except OSError:  # EMFILE, ECONNABORTED...: the next one may work
+                await asyncio.sleep(0.05)
+                continue
+            task = loop.create_task(self._open(conn))
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
+
+    async def _open(self, conn: socket.socket) -> None:
+        tls = self.face.config().tls
+        loop = asyncio.get_running_loop()
+        make: Callable[[], asyncio.Protocol] = self.protocol
+        try:
+            await loop.connect_accepted_socket(
+                make,
+                conn,
+                ssl=tls,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S if tls is not None else None,
+            )
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
+            conn.close()  # a failed handshake: nothing to answer
+        except asyncio.CancelledError:
+            conn.close()
+            raise
 
     async def stop(self, grace: float) -> None:
         """Stop accepting, close idle connections, give each request in flight up to `grace`
         seconds to answer, then close what is left."""
-        self.closing = True
-        if self._tcp is not None:
-            self._tcp.close()
-        for door in list(self.doors):
-            door.cancel()
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        self.sock.close()
+        for opening in list(self._opening):
+            opening.cancel()
         if self._server is not None:
             self._server.pre_shutdown()
             await self._server.shutdown(grace)
-        if self._tcp is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._tcp.wait_closed(), 1.0)
         self.face.auth.close()
 
 
