@@ -120,9 +120,10 @@ def start_serve(ca_file: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def main() -> None:
-    servers = subprocess.Popen([sys.executable, str(HERE / "servers.py"), str(SCRAPERS)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert servers.stdout is not None and servers.stdin is not None
+    argv = [sys.executable, str(HERE / "servers.py"), str(SCRAPERS)]
+    servers = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert servers.stdout is not None
+    assert servers.stdin is not None
     ready = json.loads(servers.stdout.readline())
     targets = [f"https://localhost:{port}/" for port in ready["ports"]]
     serve, base = start_serve(ready["ca_file"])
