@@ -28,15 +28,13 @@ HANDSHAKE_TIMEOUT_S = 10.0
 
 
 def bind(listen: tuple[str, int]) -> socket.socket:
-    """The listening socket, bound now so that a port in use is a usage error at once."""
+    """The listening socket, bound and listening now, so that a port in use is a usage error at
+    once and connections queue (up to BACKLOG) from the start."""
     host, port = listen
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
     except OSError as exc:
-        sock.close()
         raise UsageError(f"--listen {host}:{port}: {exc.strerror or exc}") from None
     sock.setblocking(False)
     return sock
@@ -117,7 +115,6 @@ class Listener:
 
     async def start(self) -> None:
         self._server = Server(self.face)  # aiohttp's server binds itself to the running loop
-        self.sock.listen(BACKLOG)
         self._accepting = asyncio.get_running_loop().create_task(self._accept())
 
     async def _accept(self) -> None:
