@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-airflow lint fmt bench smoke mutate clean
+.PHONY: demo test test-airflow lint fmt bench bench-load smoke mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,9 +61,14 @@ smoke: $(STAMP)
 	.venv-sslyze/bin/python -m pip install --quiet sslyze || echo "sslyze not installed"
 	touch $@
 
-bench: $(STAMP) .venv-sslyze/.stamp
+bench: $(STAMP) .venv-sslyze/.stamp bench-load
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/metrics_scale.py 5000
+
+# `tlsprobe serve` under load (about 80 s): 50 scrapers for 30 s, a burst of 200 connections,
+# memory and descriptors; bench/load.json.
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py
 
 # Mutation testing of the pure modules ([tool.mutmut] in pyproject.toml); fails when the tests
 # kill under 90 % of the mutants that change behaviour (tools/mutation_score.py says which live).

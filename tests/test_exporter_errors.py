@@ -4,6 +4,7 @@ that passed the runner's scrub and escaping."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import socket
 import threading
@@ -15,7 +16,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from tlsprobe.exporter import Exporter
-from tlsprobe.exporter.web import Server, bind
+from tlsprobe.exporter.listener import Listener, bind
+from tlsprobe.exporter.web import Face
+from tlsprobe.exporter.webconfig import WebConfig
 from tlsprobe.failures import UsageError
 from tlsprobe.lab import Lab
 from tlsprobe.model import Policy, TargetResult
@@ -63,23 +66,26 @@ class Backend:
     def policy_for(self, module: str) -> Policy:
         return self.policy
 
-    def probe(self, target: Target, deadline: float, module: str = "") -> TargetResult:
+    async def probe(self, target: Target, deadline: float, module: str = "") -> TargetResult:
         raise self.probe_error or RuntimeError("no probe here")
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Backend, tuple[str, int]]]:
+    """The HTTP face in front of the double, on an event loop of its own in a thread."""
     double = Backend()
-    server: Server = bind(("127.0.0.1", 0), double)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    listener = Listener(bind(("127.0.0.1", 0)), Face(double, WebConfig))
     try:
-        host, port = server.server_address[:2]
-        yield double, (str(host), int(port))
+        asyncio.run_coroutine_threadsafe(listener.start(), loop).result(10)
+        yield double, listener.address
     finally:
-        server.shutdown()
-        server.server_close()
+        asyncio.run_coroutine_threadsafe(listener.stop(1.0), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+        loop.close()
 
 
 @pytest.fixture
@@ -129,33 +135,81 @@ def test_a_probe_that_cannot_finish_is_a_one_line_503(
 
 
 @pytest.mark.parametrize(
-    ("request_line", "status_line"),
+    "request_line",
     [
-        # A blank in the target: the standard library refuses the request line.
-        (f"GET /probe?target=smtp://u:{SECRET}@h x HTTP/1.1", "HTTP/1.1 400 Bad Request"),
-        (f"POST /probe?target=smtp://u:{SECRET}@h HTTP/1.1", "HTTP/1.1 501 Not Implemented"),
-        # Refused before a version was understood: answered with a status line all the same
-        # (an HTTP/0.9 answer has none, and an HTTP/1.1 client would never see the error).
-        (
-            f"GET /probe?target=smtp://u:{SECRET}@h HTTP/9.9",
-            "HTTP/1.1 505 HTTP Version Not Supported",
-        ),
-        (f"GET /probe?target=smtp://u:{SECRET}@h FOO/1.1", "HTTP/1.1 400 Bad Request"),
-        ("GET", "HTTP/1.1 400 Bad Request"),
+        f"GET /probe?target=smtp://u:{SECRET}@h x HTTP/1.1",  # a blank in the target
+        f"POST /probe?target=smtp://u:{SECRET}@h HTTP/1.1",  # HTTP/1.1 without a Host
+        f"GET /probe?target=smtp://u:{SECRET}@h HTTP/9.9",
+        f"GET /probe?target=smtp://u:{SECRET}@h FOO/1.1",
+        "GET",
     ],
 )
-def test_requests_the_standard_library_refuses_are_not_echoed(
-    backend: tuple[Backend, tuple[str, int]], request_line: str, status_line: str
+def test_requests_the_parser_refuses_are_not_echoed(
+    backend: tuple[Backend, tuple[str, int]], request_line: str
 ) -> None:
-    """The standard library's own error page would quote the request line (and the password in
-    it) in its status line and body: here it is a status line and one line with the standard
-    phrase only."""
+    """aiohttp's own error page would quote the parser's complaint (the request line, and the
+    password in it) and its Server header names Python's version: here it is a 400 status line
+    and one line with the standard phrase, from "tlsprobe"."""
     _, address = backend
     answer = raw_answer(address, f"{request_line}\r\n\r\n".encode())
     assert SECRET not in answer
-    phrase = status_line.split(" ", 1)[1]
-    assert answer.startswith(f"{status_line}\r\n")
-    assert answer.endswith(f"\r\n\r\n{phrase}\n")
+    assert answer.startswith("HTTP/1.0 400 Bad Request\r\n")
+    assert "\r\nServer: tlsprobe\r\n" in answer
+    assert "Python" not in answer
+    assert answer.endswith("\r\n\r\n400 Bad Request\n")
+
+
+def test_other_methods_are_a_one_line_405(backend: tuple[Backend, tuple[str, int]]) -> None:
+    """A well-formed POST is a 405 naming the methods served, never probed."""
+    _, address = backend
+    request = f"POST {probe_path('https://localhost:1/')} HTTP/1.1\r\nHost: x\r\n"
+    answer = raw_answer(address, f"{request}Connection: close\r\n\r\n".encode())
+    assert answer.startswith("HTTP/1.1 405 Method Not Allowed\r\n")
+    assert "\r\nAllow: GET, HEAD\r\n" in answer
+    assert answer.endswith("\r\n\r\n405 Method Not Allowed: GET or HEAD only\n")
+
+
+def test_head_is_get_without_a_body(backend: tuple[Backend, tuple[str, int]]) -> None:
+    """HEAD gets GET's status and Content-Length, and no body."""
+    _, address = backend
+    answers = [
+        raw_answer(address, f"{verb} / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        for verb in ("GET", "HEAD")
+    ]
+    get_head, _, get_body = answers[0].partition("\r\n\r\n")
+    head_head, _, head_body = answers[1].partition("\r\n\r\n")
+    assert get_body == "tlsprobe exporter: /probe?target=URL and /metrics\n"
+    assert head_body == ""
+    length = f"Content-Length: {len(get_body)}"
+    assert length in get_head
+    assert length in head_head
+    assert head_head.startswith("HTTP/1.1 200 OK\r\n")
+
+
+@pytest.mark.parametrize(
+    ("target", "status_line", "body"),
+    [
+        (b"/probe?target=https://h%FF/", "HTTP/1.1 400 Bad Request",
+         "bad target: the query is not UTF-8\n"),
+        (b"/probe?target=https://h%C3%A9:x/", "HTTP/1.1 400 Bad Request",
+         "bad target: 'https://h\u00e9:***': the port must be a number from 1 to 65535\n"),
+        # Raw bytes above 0x7F in a request line: the parser refuses them (RFC 9112 has none).
+        ("/probe?target=https://h\u00e9/".encode(), "HTTP/1.0 400 Bad Request",
+         "400 Bad Request\n"),
+        (b"/probe?target=https://h\xff/", "HTTP/1.0 400 Bad Request", "400 Bad Request\n"),
+    ],
+)  # fmt: skip
+def test_non_ascii_targets_are_400(
+    backend: tuple[Backend, tuple[str, int]], target: bytes, status_line: str, body: str
+) -> None:
+    """Percent-escapes that are not UTF-8 are a 400 saying so, escapes that are reach the input
+    door as text, and raw bytes above ASCII are a 400 from the parser: never a dropped
+    connection, never a target with U+FFFD in it."""
+    _, address = backend
+    request = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    head, _, answer = raw_answer(address, request).partition("\r\n\r\n")
+    assert head.startswith(f"{status_line}\r\n")
+    assert answer == body
 
 
 def test_a_port_in_other_digits_gets_an_answer() -> None:

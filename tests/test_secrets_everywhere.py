@@ -594,7 +594,9 @@ def test_error_pages_are_one_line_without_the_password(said: Said) -> None:
     }
     for where, (code, words) in expected.items():
         head, _, body = said.texts[where].partition("\r\n\r\n")
-        assert head.startswith(f"HTTP/1.1 {code} "), where
+        # aiohttp answers a request it cannot parse as HTTP/1.0: it never learnt the version
+        version = "1.0" if where == "exporter 400 (bad request line)" else "1.1"
+        assert head.startswith(f"HTTP/{version} {code} "), where
         assert words in body, where
         assert body.count("\n") == 1, where
         assert body.endswith("\n"), where

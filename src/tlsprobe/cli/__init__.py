@@ -133,6 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         interval=args.interval,
         allow_any=args.allow_any_target,
         listen=args.listen,
+        web_config=args.web_config_file,
         modules=plan.modules,
     )
     return exporter.run_until_stopped(server, say)

@@ -230,6 +230,13 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let /probe probe any URL, not only the configured targets",
     )
+    parser.add_argument(
+        "--web-config-file",
+        type=Path,
+        metavar="FILE",
+        help="TLS, basic auth and headers in exporter-toolkit's web config format "
+        "(as --web.config.file of Prometheus' exporters); re-read when it changes",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

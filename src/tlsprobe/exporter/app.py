@@ -9,11 +9,10 @@
 - `/metrics` serves the configured targets as of the last finished round; a background loop
   re-probes them every --interval seconds, one round at a time.
 
-Design: a stdlib ThreadingHTTPServer in front of one asyncio loop in a background thread. The
-probes are coroutines and the rounds are a task on that loop; each request thread hands its probe
-to the loop with run_coroutine_threadsafe and blocks on the answer. That keeps HTTP parsing in
-the standard library (no web framework to add), keeps one slow scrape from blocking another,
-and keeps every probe on the loop the probes were written for.
+Design: one asyncio loop (uvloop when installed, as the CLI's) in one background thread runs
+everything: aiohttp's server answering each request as a coroutine (exporter/web.py,
+exporter/listener.py), each /probe's probe, and the rounds. No thread per request: an idle
+connection costs a socket, not a thread, and a slow scrape blocks nothing.
 """
 
 from __future__ import annotations
@@ -26,11 +25,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from tlsprobe.exporter.listener import Listener, bind
 from tlsprobe.exporter.metrics import Round, RoundCollector, module_policies
-from tlsprobe.exporter.web import Refused, Server, bind
+from tlsprobe.exporter.web import Face, Refused
+from tlsprobe.exporter.webconfig import Watched, WebConfig
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.runner import SAFETY_GRACE_S, Run, probe_one, run_loop
 from tlsprobe.sources import PolicyDefaults
@@ -51,55 +53,71 @@ class Exporter:
         interval: float = 60.0,
         allow_any: bool = False,
         listen: tuple[str, int] = ("127.0.0.1", 9468),
+        web_config: Path | None = None,
         modules: Mapping[str, PolicyDefaults] | None = None,
     ) -> None:
         self.targets = list(targets)
         self.policy = policy
+        self.modules = module_policies(policy, modules or {})
         self.interval = interval
         self.allow_any = allow_any
         self.listen = listen
-        self.modules = module_policies(policy, modules or {})
         self._known = {key: t for t in reversed(self.targets) for key in _keys(t)}
         self._last: Round | None = None  # replaced whole, never mutated: safe to read anywhere
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._http: Server | None = None
+        self._web_config = web_config
+        self._watched: Watched | None = None
+        self._listener: Listener | None = None
         self.metrics = CollectorRegistry(auto_describe=False)
         self.metrics.register(RoundCollector(lambda: self._last))
 
     @property
     def address(self) -> tuple[str, int]:
         """Where the server listens (the real port when asked for port 0)."""
-        if self._http is None:
+        if self._listener is None:
             raise RuntimeError("the exporter is not started")
-        host, port = self._http.server_address[:2]
-        return str(host), int(port)
+        return self._listener.address
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.web_config().tls is not None else "http"
 
     @property
     def last_round(self) -> Round | None:
         return self._last
 
+    def web_config(self) -> WebConfig:
+        """The web config of this moment (read again when its file changed)."""
+        return self._watched.current() if self._watched is not None else _NO_CONFIG
+
+    @property
+    def grace(self) -> float:
+        """How long a scrape in flight may take at most: its probe's deadline and grace."""
+        return self.policy.timeout + SAFETY_GRACE_S + 1.0
+
     def start(self) -> Exporter:
-        self._http = bind(self.listen, self)
+        if self._web_config is not None:
+            self._watched = Watched(self._web_config)
+        sock = bind(self.listen)
+        self._listener = Listener(sock, Face(self, self.web_config))
         self._spawn("tlsprobe-serve-loop", lambda: run_loop(self._main()))
-        if not self._ready.wait(_START_TIMEOUT_S):
+        if not self._ready.wait(_START_TIMEOUT_S) or self._loop is None:
             self.stop()
             raise RuntimeError("the exporter's event loop did not start")
-        self._spawn("tlsprobe-serve-http", self._http.serve_forever)
         return self
 
     def stop(self) -> None:
-        if self._http is not None:
-            if any(t.name == "tlsprobe-serve-http" for t in self._threads):
-                self._http.shutdown()
-            self._http.server_close()
+        """Stop accepting, let the scrapes in flight finish, end the loop."""
         if self._loop is not None and self._stopping is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already ended
                 self._loop.call_soon_threadsafe(self._stopping.set)
+        elif self._listener is not None:
+            self._listener.sock.close()
         for thread in self._threads:
-            thread.join(_START_TIMEOUT_S)
+            thread.join(self.grace + _START_TIMEOUT_S)
 
     def __enter__(self) -> Exporter:
         return self.start()
@@ -124,17 +142,11 @@ class Exporter:
         (blackbox_exporter answers 400, but the Prometheus Operator's Probe always sends one)."""
         return self.modules.get(module, self.policy)
 
-    def probe(self, target: Target, deadline: float, module: str = "") -> TargetResult:
-        """Probe one target on the exporter's loop, from a request thread."""
-        if self._loop is None:
-            raise RuntimeError("the exporter is not started")
+    async def probe(self, target: Target, deadline: float, module: str = "") -> TargetResult:
+        """Probe one target under `deadline` (on the exporter's loop: a request's coroutine),
+        with the options of `module`."""
         chosen = self.policy_for(module)
-        policy = replace(chosen, timeout=min(deadline, chosen.timeout))
-        future = asyncio.run_coroutine_threadsafe(probe_one(target, policy), self._loop)
-        try:
-            return future.result(timeout=deadline + SAFETY_GRACE_S + 1.0)
-        finally:
-            future.cancel()  # no-op when done; frees the loop when the client gave up
+        return await probe_one(target, replace(chosen, timeout=min(deadline, chosen.timeout)))
 
     def _spawn(self, name: str, run: Callable[[], object]) -> None:
         thread = threading.Thread(target=run, name=name, daemon=True)
@@ -142,11 +154,14 @@ class Exporter:
         thread.start()
 
     async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        assert self._listener is not None
         self._stopping = asyncio.Event()
+        await self._listener.start()
+        self._loop = asyncio.get_running_loop()
         rounds = asyncio.create_task(self._rounds()) if self.targets else None
         self._ready.set()
         await self._stopping.wait()
+        await self._listener.stop(self.grace)
         if rounds is not None:
             rounds.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -168,19 +183,24 @@ class Exporter:
             await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
 
+_NO_CONFIG = WebConfig()
+
+
 def _keys(target: Target) -> set[str]:
     return {target.url, target.display} | ({target.name} if target.name else set())
 
 
 def run_until_stopped(exporter: Exporter, announce: Callable[[str], None]) -> int:
-    """Serve until Ctrl-C or SIGTERM (a container's stop), then shut down cleanly."""
+    """Serve until Ctrl-C or SIGTERM (a container's stop), then shut down gracefully: stop
+    accepting, let each scrape in flight finish within its deadline, exit 0."""
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with exporter:
             host, port = exporter.address
             shown = in_url(host)
-            announce(f"listening on http://{shown}:{port}/ (/probe?target=URL, /metrics)")
+            scheme = exporter.scheme
+            announce(f"listening on {scheme}://{shown}:{port}/ (/probe?target=URL, /metrics)")
             with contextlib.suppress(KeyboardInterrupt):
                 while not stop.wait(1.0):
                     pass
