@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
+from tlsprobe import memo
 from tlsprobe.escaping import visible
 from tlsprobe.failures import KIND_HINTS, Kind, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult, map_texts
@@ -47,9 +48,10 @@ class Run:
         started = time.monotonic()
         limit = asyncio.Semaphore(max(1, self.policy.concurrency))
         try:
-            async with asyncio.TaskGroup() as group:
-                for index, target in enumerate(self.targets):
-                    group.create_task(self._one(index, target, limit))
+            with memo.run_scope():
+                async with asyncio.TaskGroup() as group:
+                    for index, target in enumerate(self.targets):
+                        group.create_task(self._one(index, target, limit))
         finally:
             self.elapsed_s = time.monotonic() - started
         return self.finished()

@@ -10,7 +10,8 @@ from typing import Any
 
 from cryptography import x509
 
-from tlsprobe.model import MAX_WARN_DAYS, Check, Policy, Status, TlsInfo, utc_text
+from tlsprobe import memo
+from tlsprobe.model import MAX_WARN_DAYS, CertInfo, Check, Policy, Status, TlsInfo, utc_text
 from tlsprobe.tls import certs, paths, trust
 from tlsprobe.tls.negotiate import Handshake, Negotiated, VerifyError
 
@@ -25,15 +26,40 @@ NAMES_SHOWN = 10
 
 
 def tls_info(handshake: Handshake) -> TlsInfo:
-    chain = certs.load_chain(handshake.chain_der)
-    path = certs.load_chain(handshake.verified_der)
+    sent, verified = handshake.chain_der, handshake.verified_der
+    chain, verified_path, on_path = memo.once(
+        ("tls_info", sent, verified), lambda: _certificate_facts(sent, verified)
+    )
     return TlsInfo(
         version=handshake.version,
         cipher=handshake.cipher,
         alpn=handshake.alpn,
-        chain=tuple(certs.cert_info(c) for c in chain),
-        verified_path=tuple(certs.cert_info(c).sha256 for c in path),
-        on_path=tuple(p is not None for p in certs.path_positions(chain, path)) if path else (),
+        chain=chain,
+        verified_path=verified_path,
+        on_path=on_path,
+    )
+
+
+def _certificate_facts(
+    sent: tuple[bytes, ...], verified: tuple[bytes, ...]
+) -> tuple[tuple[CertInfo, ...], tuple[str, ...], tuple[bool, ...]]:
+    """What a report shows of the chain sent and the path verified: a function of their
+    bytes alone, so computed once per run for every target that sent the same chain."""
+    chain = certs.load_chain(sent)
+    path = certs.load_chain(verified)
+    return (
+        tuple(certs.cert_info(c) for c in chain),
+        tuple(certs.cert_info(c).sha256 for c in path),
+        tuple(p is not None for p in _positions(sent, verified)) if path else (),
+    )
+
+
+def _positions(sent: tuple[bytes, ...], verified: tuple[bytes, ...]) -> tuple[int | None, ...]:
+    """certs.path_positions, once per run for the same bytes (comparing certificate objects
+    costs microseconds each, bytes nothing)."""
+    return memo.once(
+        ("path_positions", sent, verified),
+        lambda: certs.path_positions(certs.load_chain(sent), certs.load_chain(verified)),
     )
 
 
@@ -65,8 +91,9 @@ def judge(
     """tls.version, cert.chain, cert.hostname and cert.expiry for one negotiated session;
     `protocol` says whose client the host name and the trust hint speak for."""
     now = now or dt.datetime.now(dt.UTC)
-    chain = certs.load_chain(neg.handshake.chain_der)
-    path = certs.load_chain(neg.handshake.verified_der)
+    sent, verified = neg.handshake.chain_der, neg.handshake.verified_der
+    chain = certs.load_chain(sent)
+    path = certs.load_chain(verified)
     minimum = f"TLSv{policy.min_tls.value}"
     checks = [
         version_check(neg.handshake.version, minimum, legacy=neg.mode.legacy),
@@ -77,10 +104,21 @@ def judge(
             path,
             now,
             trust_hint=TRUST_HINTS.get(protocol or "", TRUST_HINT),
+            weaknesses=memo.once(
+                ("weaknesses", verified or sent),
+                lambda: tuple(certs.chain_weaknesses(path or chain)),
+            ),
+            positions=_positions(sent, verified),
         ),
     ]
-    if chain:
-        checks.append(hostname_check(chain[0], host, protocol))
+    if chain:  # a function of the leaf's bytes, the host and the protocol: once per run
+        leaf = chain[0]
+        checks.append(
+            memo.once(
+                ("cert.hostname", sent[0], host, protocol),
+                lambda: hostname_check(leaf, host, protocol),
+            )
+        )
     else:
         checks.append(Check("cert.hostname", Status.SKIP, "not run: no certificate received"))
     checks.append(expiry_check(relied_on(neg.handshake), now, policy.expiry_warn_days))
@@ -105,10 +143,13 @@ def chain_check(
     now: dt.datetime | None = None,
     *,
     trust_hint: str = TRUST_HINT,
+    weaknesses: Sequence[str] | None = None,
+    positions: Sequence[int | None] | None = None,
 ) -> Check:
     """cert.chain: OpenSSL's verdict in plain language, plus weak keys and signatures, judged
     on the verified `path` when there is one (else on the chain as sent); certificates sent
-    but not on that path, or sent out of order, are a warning."""
+    but not on that path, or sent out of order, are a warning. `weaknesses` and `positions`:
+    certs.chain_weaknesses and certs.path_positions, when the caller already has them."""
     if not chain:
         return Check(
             "cert.chain",
@@ -116,12 +157,11 @@ def chain_check(
             "the server sent no certificate",
             "configure a certificate and key on the server's TLS listener",
         )
-    weaknesses = certs.chain_weaknesses(path or chain)
+    weaknesses = list(certs.chain_weaknesses(path or chain) if weaknesses is None else weaknesses)
     if error is None and not weaknesses:
         verdict = Check("cert.chain", Status.PASS, f"verified to the trusted root {verified_root}")
-        return (
-            paths.untidy(verdict, chain, path, now or dt.datetime.now(dt.UTC)) if path else verdict
-        )
+        when = now or dt.datetime.now(dt.UTC)
+        return paths.untidy(verdict, chain, path, when, positions) if path else verdict
     if error is None or error.code in _WEAK:
         reasons = weaknesses or [error.message if error else "weak certificate"]
         return Check(
@@ -300,8 +340,10 @@ def _dated(
     index: int, cert: x509.Certificate, now: dt.datetime, window: dt.timedelta, warn_days: int
 ) -> Check | None:
     """The expiry verdict on one certificate of the chain, when it is not a pass."""
-    label = "leaf" if index == 0 else f"{certs.role(index, cert)} {certs.short_name(cert.subject)}"
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    if start <= now and end - now >= window:
+        return None  # in date, and outside the window: the label is not needed
+    label = "leaf" if index == 0 else f"{certs.role(index, cert)} {certs.short_name(cert.subject)}"
     if now > end:
         text = f"{label} expired {_days(now - end)} ago ({utc_text(end)})"
         return Check("cert.expiry", Status.FAIL, text, "renew the certificate")
