@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-from tlsprobe import memo
+from tlsprobe import memo, net
 from tlsprobe.escaping import visible
 from tlsprobe.failures import KIND_HINTS, Kind, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult, map_texts
@@ -86,8 +86,9 @@ async def _probe(target: Target, policy: Policy) -> TargetResult:
     started = time.monotonic()
     forget_step()
     try:
-        async with asyncio.timeout(policy.timeout + SAFETY_GRACE_S):
-            return await probe_for(target.protocol)(target, policy)
+        with net.shared_lookups():
+            async with asyncio.timeout(policy.timeout + SAFETY_GRACE_S):
+                return await probe_for(target.protocol)(target, policy)
     except TimeoutError:
         what = (
             f"the probe itself overran: it did not end within its deadline of {policy.timeout:g} s"
