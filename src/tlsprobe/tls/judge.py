@@ -11,8 +11,8 @@ from typing import Any
 from cryptography import x509
 
 from tlsprobe import memo
-from tlsprobe.model import MAX_WARN_DAYS, CertInfo, Check, Policy, Status, TlsInfo, utc_text
-from tlsprobe.tls import certs, paths, trust
+from tlsprobe.model import MAX_WARN_DAYS, Check, Policy, Status, TlsInfo, utc_text
+from tlsprobe.tls import certs, facts, paths, trust
 from tlsprobe.tls.negotiate import Handshake, Negotiated, VerifyError
 
 # X509_V_ERR_* codes of trust that need more than OpenSSL's own words (the codes of
@@ -26,10 +26,7 @@ NAMES_SHOWN = 10
 
 
 def tls_info(handshake: Handshake) -> TlsInfo:
-    sent, verified = handshake.chain_der, handshake.verified_der
-    chain, verified_path, on_path = memo.once(
-        ("tls_info", sent, verified), lambda: _certificate_facts(sent, verified)
-    )
+    chain, verified_path, on_path = facts.shown(handshake.chain_der, handshake.verified_der)
     return TlsInfo(
         version=handshake.version,
         cipher=handshake.cipher,
@@ -37,29 +34,6 @@ def tls_info(handshake: Handshake) -> TlsInfo:
         chain=chain,
         verified_path=verified_path,
         on_path=on_path,
-    )
-
-
-def _certificate_facts(
-    sent: tuple[bytes, ...], verified: tuple[bytes, ...]
-) -> tuple[tuple[CertInfo, ...], tuple[str, ...], tuple[bool, ...]]:
-    """What a report shows of the chain sent and the path verified: a function of their
-    bytes alone, so computed once per run for every target that sent the same chain."""
-    chain = certs.load_chain(sent)
-    path = certs.load_chain(verified)
-    return (
-        tuple(certs.cert_info(c) for c in chain),
-        tuple(certs.cert_info(c).sha256 for c in path),
-        tuple(p is not None for p in _positions(sent, verified)) if path else (),
-    )
-
-
-def _positions(sent: tuple[bytes, ...], verified: tuple[bytes, ...]) -> tuple[int | None, ...]:
-    """certs.path_positions, once per run for the same bytes (comparing certificate objects
-    costs microseconds each, bytes nothing)."""
-    return memo.once(
-        ("path_positions", sent, verified),
-        lambda: certs.path_positions(certs.load_chain(sent), certs.load_chain(verified)),
     )
 
 
@@ -104,11 +78,8 @@ def judge(
             path,
             now,
             trust_hint=TRUST_HINTS.get(protocol or "", TRUST_HINT),
-            weaknesses=memo.once(
-                ("weaknesses", verified or sent),
-                lambda: tuple(certs.chain_weaknesses(path or chain)),
-            ),
-            positions=_positions(sent, verified),
+            weaknesses=facts.weaknesses(sent, verified),
+            positions=facts.positions(sent, verified),
         ),
     ]
     if chain:  # a function of the leaf's bytes, the host and the protocol: once per run
