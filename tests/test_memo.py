@@ -1,4 +1,5 @@
-"""The per-run memo: what a run computes once, and that nothing outlives the run."""
+"""The per-run memo: what a run computes once, that nothing outlives the run, and that a run's
+results read exactly as lone probes' do."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import asyncio
 from collections.abc import Callable
 
 from tlsprobe import memo
+from tlsprobe.lab import Lab
+from tlsprobe.model import Policy, TargetResult
+from tlsprobe.runner import Run, probe_one
+from tlsprobe.targets import parse_target
 
 
 def _counting() -> tuple[list[int], Callable[[], int]]:
@@ -64,3 +69,31 @@ def test_tasks_started_in_a_run_share_its_memo() -> None:
 async def _once_later(compute: Callable[[], int]) -> int:
     await asyncio.sleep(0)
     return memo.once("k", compute)
+
+
+def _seen(result: TargetResult) -> tuple[object, ...]:
+    """Everything of a result but its timings (transcript lines and elapsed_ms)."""
+    checks = tuple((c.id, c.status, c.detail, c.hint) for c in result.checks)
+    return (result.name, checks, result.tls, result.facts)
+
+
+def test_a_run_gives_every_https_lab_endpoint_what_a_lone_probe_gives(lab: Lab) -> None:
+    """The memo changes no verdict, detail, hint or certificate fact: every HTTPS and SMTPS
+    lab endpoint probed twice in one run (so the second finds the first's facts) reads exactly
+    as when probed alone, outside any run; and the two probes of one endpoint share the
+    certificate facts themselves, not copies."""
+    endpoints = [e for e in lab.endpoints if e.url.startswith(("https://", "smtps://"))]
+    targets = [parse_target(e.url, name=e.name) for e in endpoints]
+    policy = Policy(timeout=2.0, ca_file=lab.ca_file)
+    in_a_run = asyncio.run(Run(targets + targets, policy).execute())
+    alone = [asyncio.run(probe_one(t, policy)) for t in targets]
+    count = len(targets)
+    assert [_seen(r) for r in in_a_run[:count]] == [_seen(r) for r in alone]
+    assert [_seen(r) for r in in_a_run[count:]] == [_seen(r) for r in alone]
+    shared = [
+        first.tls.chain is second.tls.chain
+        for first, second in zip(in_a_run[:count], in_a_run[count:], strict=True)
+        if first.tls is not None and second.tls is not None and first.tls.chain
+    ]
+    assert shared
+    assert all(shared)
