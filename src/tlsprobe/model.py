@@ -154,25 +154,34 @@ def map_texts(result: TargetResult, change: Callable[[str], str]) -> TargetResul
 
 
 def _mapped(value: Any, change: Callable[[str], str]) -> Any:
-    if type(value) is str:  # not a Status: a StrEnum is a str too
-        return change(value)
     # Unchanged parts are kept as they are: most texts need no change, and a result is walked
     # on its way to every report (one pass, no second look, as this runs for every value).
+    # A text is changed where it is met, without a call of its own, and numbers and dates are
+    # passed over: the walk cost more than the changes themselves.
+    kind: type = type(value)
+    if kind is str:  # not a Status: a StrEnum is a str too
+        return change(value)
     if isinstance(value, tuple):
-        items = [_mapped(item, change) for item in value]
+        items = [change(item) if type(item) is str else _mapped(item, change) for item in value]
         for new, old in zip(items, value, strict=True):
             if new is not old:
                 return tuple(items)
         return value
-    kind: type = type(value)
-    names = _text_fields(kind)
     changed: dict[str, Any] = {}
-    for name in names:
+    for name in _text_fields(kind):
         old = getattr(value, name)
-        new = _field(name, old, change)
+        if type(old) is str:
+            new = change(old)
+        elif old is None or type(old) in _NO_TEXT:
+            continue
+        else:
+            new = _field(name, old, change)
         if new is not old:
             changed[name] = new
     return replace(value, **changed) if changed else value
+
+
+_NO_TEXT = frozenset({int, float, bool, dt.datetime, Status})
 
 
 @functools.cache

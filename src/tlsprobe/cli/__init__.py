@@ -54,21 +54,23 @@ def announce(plan: Plan) -> None:
 def run_and_report(targets: Sequence[Target], policy: Policy, args: argparse.Namespace) -> int:
     from tlsprobe.cli import progress
     from tlsprobe.report import render
-    from tlsprobe.runner import Run, run_loop
+    from tlsprobe.runner import Run, collect_less, run_loop
 
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     show = progress.wanted(len(targets), sys.stderr, os.environ, disabled=args.no_progress)
     interrupted = False
-    with progress.maybe(len(targets), show=show, stream=sys.stderr) as on_result:
-        run = Run(targets, policy, on_result=on_result)
-        try:
-            run_loop(run.execute())
-        except KeyboardInterrupt:
-            interrupted = True
-    results = run.finished()
-    info = RunInfo(started, run.elapsed_s, interrupted, args.verbose)
-    color = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    write_report(render(args.format, results, info, color=color), args.output)
+    with collect_less():
+        with progress.maybe(len(targets), show=show, stream=sys.stderr) as on_result:
+            run = Run(targets, policy, on_result=on_result)
+            try:
+                run_loop(run.execute())
+            except KeyboardInterrupt:
+                interrupted = True
+        results = run.finished()
+        info = RunInfo(started, run.elapsed_s, interrupted, args.verbose)
+        color = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        report = render(args.format, results, info, color=color)
+    write_report(report, args.output)
     append_step_summary(results, info, os.environ)
     if interrupted:
         return EXIT_INTERRUPTED

@@ -51,7 +51,7 @@ def parse_target(
 
 
 def _parse(text: str, *, name: str, source: str) -> Target:
-    from tlsprobe.targets import keywords, pguri, urls
+    from tlsprobe.targets import keywords, urls
 
     if why := problem(text):
         raise UsageError(f"{quoted(redact(text))}: {why}")
@@ -65,6 +65,8 @@ def _parse(text: str, *, name: str, source: str) -> Target:
         raise UsageError(f"{quoted(redact(text))}: {why}")
     protocol = urls.protocol_of(parts)
     if protocol == "postgresql":
+        from tlsprobe.targets import pguri
+
         return pguri.pg_target(parts, name=name, source=source)
     return urls.generic_target(parts, protocol, name=name, source=source)
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-import idna
-
 from tlsprobe.failures import UsageError
 from tlsprobe.targets.text import quoted, without_userinfo
 
@@ -133,6 +131,8 @@ def _name_or_ipv4(text: str) -> str:
 def _idna(text: str) -> str:
     """An internationalised name as its A-labels (UTS 46 mapping, as browsers do). A name that
     maps to digits (fullwidth digits, say) is an address in disguise and is refused."""
+    import idna  # only names that are not ASCII need it: a start-up cost for the rest
+
     try:
         encoded = idna.encode(text, uts46=True).decode("ascii")
     except (UnicodeError, ValueError) as exc:  # idna.IDNAError is a UnicodeError

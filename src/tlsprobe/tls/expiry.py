@@ -77,9 +77,12 @@ class _Rule:
 
     def dated(self, index: int, cert: x509.Certificate, now: dt.datetime) -> Check | None:
         """The expiry verdict on one certificate of the chain, when it is not a pass."""
+        start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+        lifetime, left = end - start, end - now
+        if start <= now and left >= max(_span(self.fail_days), _span(self.warn_days)):
+            return None  # in date and outside every window: the label is not needed
         label = "leaf" if index == 0 else f"{certs.role(index, cert)} "
         label += "" if index == 0 else certs.short_name(cert.subject)
-        start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
         if now > end:
             text = f"{label} expired {_days(now - end)} ago ({utc_text(end)})"
             return Check("cert.expiry", Status.FAIL, text, "renew the certificate")
@@ -87,12 +90,10 @@ class _Rule:
             text = f"{label} is not valid until {utc_text(start)} (in {_days(start - now)})"
             hint = "check the issuing CA's clock, or install the certificate when it is valid"
             return Check("cert.expiry", Status.FAIL, text, hint)
-        left = end - now
         text = f"{label} expires in {_days(left)} ({utc_text(end)})"
         if left < _span(self.fail_days):
             hint = f"renew it now: --expiry-fail-days is {self.fail_days}"
             return Check("cert.expiry", Status.FAIL, text, hint)
-        lifetime = end - start
         if left < warn_window(lifetime, self.warn_days, self.fraction):
             return Check("cert.expiry", Status.WARN, text, self._why(lifetime))
         return None

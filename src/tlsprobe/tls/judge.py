@@ -10,8 +10,9 @@ from typing import Any
 
 from cryptography import x509
 
+from tlsprobe import memo
 from tlsprobe.model import Check, Fix, Policy, Status, TlsInfo
-from tlsprobe.tls import certs, paths, trust
+from tlsprobe.tls import certs, facts, paths, trust
 from tlsprobe.tls.expiry import expiry_check
 from tlsprobe.tls.negotiate import Handshake, Negotiated, VerifyError
 
@@ -26,16 +27,15 @@ NAMES_SHOWN = 10
 
 
 def tls_info(handshake: Handshake) -> TlsInfo:
-    chain = certs.load_chain(handshake.chain_der)
-    path = certs.load_chain(handshake.verified_der)
+    chain, verified_path, on_path = facts.shown(handshake.chain_der, handshake.verified_der)
     return TlsInfo(
         version=handshake.version,
         cipher=handshake.cipher,
         alpn=handshake.alpn,
-        chain=tuple(certs.cert_info(c) for c in chain),
-        verified_path=tuple(certs.cert_info(c).sha256 for c in path),
-        on_path=tuple(p is not None for p in certs.path_positions(chain, path)) if path else (),
-        path_not_after=min((c.not_valid_after_utc for c in path), default=None),
+        chain=chain,
+        verified_path=verified_path,
+        on_path=on_path,
+        path_not_after=facts.path_not_after(handshake.verified_der),
     )
 
 
@@ -67,8 +67,9 @@ def judge(
     """tls.version, cert.chain, cert.hostname and cert.expiry for one negotiated session;
     `protocol` says whose client the host name and the trust hint speak for."""
     now = now or dt.datetime.now(dt.UTC)
-    chain = certs.load_chain(neg.handshake.chain_der)
-    path = certs.load_chain(neg.handshake.verified_der)
+    sent, verified = neg.handshake.chain_der, neg.handshake.verified_der
+    chain = certs.load_chain(sent)
+    path = certs.load_chain(verified)
     minimum = f"TLSv{policy.min_tls.value}"
     checks = [
         version_check(neg.handshake.version, minimum, legacy=neg.mode.legacy),
@@ -79,10 +80,18 @@ def judge(
             path,
             now,
             trust_hint=TRUST_HINTS.get(protocol or "", TRUST_HINT),
+            weaknesses=facts.weaknesses(sent, verified),
+            positions=facts.positions(sent, verified),
         ),
     ]
-    if chain:
-        checks.append(hostname_check(chain[0], host, protocol))
+    if chain:  # a function of the leaf's bytes, the host and the protocol: once per run
+        leaf = chain[0]
+        checks.append(
+            memo.once(
+                ("cert.hostname", sent[0], host, protocol),
+                lambda: hostname_check(leaf, host, protocol),
+            )
+        )
     else:
         checks.append(Check("cert.hostname", Status.SKIP, "not run: no certificate received"))
     checks.append(
@@ -115,10 +124,13 @@ def chain_check(
     now: dt.datetime | None = None,
     *,
     trust_hint: str = TRUST_HINT,
+    weaknesses: Sequence[str] | None = None,
+    positions: Sequence[int | None] | None = None,
 ) -> Check:
     """cert.chain: OpenSSL's verdict in plain language, plus weak keys and signatures, judged
     on the verified `path` when there is one (else on the chain as sent); certificates sent
-    but not on that path, or sent out of order, are a warning."""
+    but not on that path, or sent out of order, are a warning. `weaknesses` and `positions`:
+    certs.chain_weaknesses and certs.path_positions, when the caller already has them."""
     if not chain:
         return Check(
             "cert.chain",
@@ -126,12 +138,11 @@ def chain_check(
             "the server sent no certificate",
             "configure a certificate and key on the server's TLS listener",
         )
-    weaknesses = certs.chain_weaknesses(path or chain)
+    weaknesses = list(certs.chain_weaknesses(path or chain) if weaknesses is None else weaknesses)
     if error is None and not weaknesses:
         verdict = Check("cert.chain", Status.PASS, f"verified to the trusted root {verified_root}")
-        return (
-            paths.untidy(verdict, chain, path, now or dt.datetime.now(dt.UTC)) if path else verdict
-        )
+        when = now or dt.datetime.now(dt.UTC)
+        return paths.untidy(verdict, chain, path, when, positions) if path else verdict
     if error is None or error.code in _WEAK:
         reasons = weaknesses or [error.message if error else "weak certificate"]
         return Check(

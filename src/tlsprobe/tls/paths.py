@@ -35,10 +35,13 @@ def untidy(
     chain: Sequence[x509.Certificate],
     path: Sequence[x509.Certificate],
     now: dt.datetime,
+    positions: Sequence[int | None] | None = None,
 ) -> Check:
     """The pass `verdict` as a warning when the server sends certificates the path does not
-    use, or sends the ones it uses out of order: clients connect, but the bundle needs care."""
-    positions = certs.path_positions(chain, path)
+    use, or sends the ones it uses out of order: clients connect, but the bundle needs care.
+    `positions`: certs.path_positions(chain, path), when the caller already has them."""
+    if positions is None:
+        positions = certs.path_positions(chain, path)
     unused = [
         _unused_text(chain[index], chain[:index], path, now)
         for index, position in enumerate(positions)

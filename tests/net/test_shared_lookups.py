@@ -1,0 +1,117 @@
+"""net.shared_lookups: a probe's connections to its target ask the resolver once (the tls.legacy
+hello and the probe's own connection at the same moment), with real sockets on loopback; a
+failed lookup fails every connection that shared it, and nothing is shared outside the block."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+from typing import Any
+
+import pytest
+
+from tlsprobe import net
+
+
+async def _accepting() -> tuple[asyncio.Server, int]:
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    asked: list[tuple[str, int]] = []
+    real = net._resolve
+
+    async def counted(host: str, port: int) -> Any:
+        asked.append((host, port))
+        return await real(host, port)
+
+    monkeypatch.setattr(net, "_resolve", counted)
+    return asked
+
+
+async def _connect_twice(host: str, port: int) -> None:
+    socks = await asyncio.gather(net.connect(host, port), net.connect(host, port))
+    for sock in socks:
+        assert sock.getpeername() == ("127.0.0.1", port)
+        sock.close()
+
+
+def test_connections_in_one_block_share_one_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two connections at once inside the block: one resolver call, both connected."""
+    asked = _counting(monkeypatch)
+
+    async def main() -> None:
+        server, port = await _accepting()
+        async with server:
+            with net.shared_lookups():
+                await _connect_twice("localhost", port)
+        assert asked == [("localhost", port)]
+
+    asyncio.run(main())
+
+
+def test_without_the_block_every_connection_resolves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin: outside the block each connection asks the resolver itself."""
+    asked = _counting(monkeypatch)
+
+    async def main() -> None:
+        server, port = await _accepting()
+        async with server:
+            await _connect_twice("localhost", port)
+        assert asked == [("localhost", port)] * 2
+
+    asyncio.run(main())
+
+
+def test_a_failed_lookup_fails_every_connection_that_shared_it() -> None:
+    """A name that does not resolve: both connections raise gaierror, and the block ends
+    without asyncio reporting an exception nobody retrieved."""
+
+    reported: list[dict[str, Any]] = []
+
+    async def main() -> list[BaseException | socket.socket]:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: reported.append(context))
+        with net.shared_lookups():
+            results = await asyncio.gather(
+                net.connect("nonexistent.invalid", 443),
+                net.connect("nonexistent.invalid", 443),
+                return_exceptions=True,
+            )
+        gc.collect()
+        return results
+
+    results = asyncio.run(main())
+    assert [type(r) for r in results] == [socket.gaierror, socket.gaierror]
+    assert reported == []
+
+
+def test_a_lookup_that_fails_after_its_connection_gave_up_is_not_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The only connection waiting gives up (its deadline) before the lookup fails: the failure
+    is marked seen when the block ends, so asyncio reports no exception nobody retrieved."""
+    answer = asyncio.Event()
+
+    async def slow_failure(host: str, port: int) -> Any:
+        await answer.wait()
+        raise socket.gaierror(socket.EAI_NONAME, "no such name")
+
+    monkeypatch.setattr(net, "_resolve", slow_failure)
+    reported: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, c: reported.append(c))
+        with net.shared_lookups():
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.01):
+                    await net.connect("example.invalid", 443)
+            answer.set()
+            for _ in range(5):
+                await asyncio.sleep(0)  # the lookup fails now, with nobody waiting
+        gc.collect()
+
+    asyncio.run(main())
+    assert reported == []
