@@ -5,7 +5,9 @@
    past their deadline (an answer later than the scrape timeout: Prometheus would drop it).
 2. A burst of 200 new connections at once, each one scrape: were all answered, and how long
    each took beyond its own probe (the probe's tlsprobe_duration_seconds).
-3. RSS and open descriptors of the serve process before, after, and 30 s after.
+3. RSS and open descriptors of the serve process before, after, after the same load again
+   (growth from the first round to the second is a leak; the first grows to working size), and
+   30 s after.
 
 Goals (read off the output, never asserted): every connection answered within 1 s of its probe,
 no scrape past its deadline, no growth in descriptors or memory. Writes bench/load.json.
@@ -133,6 +135,11 @@ def main() -> None:
         results["sustained"] = asyncio.run(sustained(base, targets))
         results["burst"] = asyncio.run(burst(base, targets))
         results["after"] = usage(serve.pid)
+        # The same load again: the first round grows the process to its working size (caches,
+        # buffers, the allocator's arenas); a leak shows as growth from this round to the next.
+        results["sustained_again"] = asyncio.run(sustained(base, targets))
+        results["burst_again"] = asyncio.run(burst(base, targets))
+        results["after_again"] = usage(serve.pid)
         time.sleep(SETTLE_S)
         results["settled"] = usage(serve.pid)
     finally:
