@@ -141,3 +141,30 @@ def test_every_dashboard_query_answers(prometheus: str) -> None:
     assert checks == set(BROKEN)
     assert expiry == {*GOOD, *BROKEN} - {"smtp-no-starttls"}
     assert duration == {*GOOD, *BROKEN}
+
+
+# A blackbox_exporter user's own rules, as the blackbox-exporter mixin and common rule sets write
+# them (ours, not copied), each with the lab targets it must find through tlsprobe serve.
+BLACKBOX_USER_RULES = {
+    "probe_success == 0": {"https-expired", "smtp-no-starttls"},
+    "probe_ssl_earliest_cert_expiry - time() < 14 * 24 * 3600": {
+        "https-expired",
+        "https-expiring-soon",
+    },
+    "probe_ssl_earliest_cert_expiry - time() <= 0": {"https-expired"},
+    # The verified path's expiry (tlsprobe verifies the path apart from the time: an expired
+    # leaf still has one; blackbox would have failed the handshake and said nothing).
+    "probe_ssl_last_chain_expiry_timestamp_seconds - time() < 14 * 24 * 3600": {
+        "https-expired",
+        "https-expiring-soon",
+    },
+    'probe_tls_version_info{version=~"TLS 1.[23]"} == 1': {*GOOD, *BROKEN} - {"smtp-no-starttls"},
+}
+
+
+def test_a_blackbox_users_rules_work_unchanged(prometheus: str) -> None:
+    """A blackbox_exporter user's alert expressions, in blackbox's names and with its `instance`
+    relabelling, select exactly the lab targets they are about through tlsprobe serve."""
+    for expr, expected in BLACKBOX_USER_RULES.items():
+        found = {s["metric"]["instance"] for s in query(prometheus, expr)}  # type: ignore[index]
+        assert found == expected, expr
