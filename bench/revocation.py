@@ -2,7 +2,7 @@
 
 Three runs of N targets each, interleaved round after round (the machine is shared): a leaf that
 names no OCSP responder (https-good: no side hello, the cost of the check is only looking at the
-leaf), a leaf that does with a stapling server (revocation-good-staple: one pyOpenSSL side hello
+leaf; and revocation-crl-revoked, on the same pyOpenSSL server as the next), a leaf that does with a stapling server (revocation-good-staple: one pyOpenSSL side hello
 each), and the same with --revocation (one OCSP fetch per run, shared by every target). The
 stapling server is pyOpenSSL's, not https-good's Python ssl: the staple's cost is read as the
 difference between the last two against the first. Writes bench/revocation.json.
@@ -39,6 +39,12 @@ def main(count: int) -> None:
         fetch = Policy(timeout=10, ca_file=lab.ca_file, revocation=True)
         runs: dict[str, tuple[str, Policy]] = {
             "no responder named (https-good)": ("https-good", base),
+            # the same pyOpenSSL server as the stapling one, whose leaf names only a CRL: the
+            # baseline that tells the side hello's cost from the server's own
+            "no responder named, pyOpenSSL server (revocation-crl-revoked)": (
+                "revocation-crl-revoked",
+                base,
+            ),
             "staple asked (revocation-good-staple)": ("revocation-good-staple", base),
             "staple + --revocation": ("revocation-good-staple", fetch),
         }
