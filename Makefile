@@ -64,6 +64,7 @@ smoke: $(STAMP)
 bench: $(STAMP) .venv-sslyze/.stamp bench-load
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/metrics_scale.py 5000
+	$(BIN)/python bench/revocation.py 100
 
 # `tlsprobe serve` under load (about 80 s): 50 scrapers for 30 s, a burst of 200 connections,
 # memory and descriptors; bench/load.json.

@@ -186,7 +186,7 @@ def test_a_module_with_a_wrong_key_is_one_line(tmp_path: Path) -> None:
     assert str(raised.value) == (
         f"{config}: modules.fast.concurrency: unknown key "
         "(expected one of: timeout, min_tls, expiry_warn_days, ca_file, tls_legacy, "
-        "expiry_warn_fraction, expiry_fail_days)"
+        "expiry_warn_fraction, expiry_fail_days, revocation)"
     )
 
 

@@ -34,6 +34,7 @@ BROKEN = {
     "https-expiring-soon": {"TLSCertificateExpiringSoon", "TLSCertificateInLastFifthOfLifetime"},
     "legacy-https": {"TLSLegacyVersionAccepted"},
     "smtp-no-starttls": {"TLSProbeFailed", "TLSStartTLSMissing"},
+    "revocation-ocsp-revoked": {"TLSProbeFailed", "TLSCertificateRevoked"},
 }
 
 

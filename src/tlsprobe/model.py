@@ -233,6 +233,11 @@ CHECKS = _catalogue(
     CheckSpec("cert.hostname", "hostname"),
     CheckSpec("cert.expiry", "expiry"),
     CheckSpec(
+        "cert.revocation",
+        "revocation",
+        "no verdict on revocation (staple or responder) within {t:g} s",
+    ),
+    CheckSpec(
         "http.status",
         "status",
         "no HTTP response within {t:g} s",
@@ -300,3 +305,5 @@ class Policy:
     tls_legacy: bool = True  # tls.legacy: ask whether versions below min_tls are accepted too
     expiry_warn_fraction: float = DEFAULT_WARN_FRACTION  # in (0, 1): see tls/expiry.py
     expiry_fail_days: int = 0  # fail with fewer days left (0: only when expired)
+    # cert.revocation: also ask the CA's OCSP responders (else CRLs); the staple is always judged
+    revocation: bool = False

@@ -42,6 +42,7 @@ class Flags:
     tls_legacy: bool | None = None
     expiry_warn_fraction: float | None = None
     expiry_fail_days: int | None = None
+    revocation: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def policy_from(flags: Flags, defaults: PolicyDefaults, default_timeout: float) 
         ca_file=ca_file.resolve() if ca_file is not None else None,
         concurrency=_first(flags.concurrency, defaults.concurrency, otherwise=built_in.concurrency),
         tls_legacy=_first(flags.tls_legacy, defaults.tls_legacy, otherwise=built_in.tls_legacy),
+        revocation=_first(flags.revocation, defaults.revocation, otherwise=built_in.revocation),
         expiry_warn_fraction=_first(
             flags.expiry_warn_fraction,
             defaults.expiry_warn_fraction,

@@ -31,6 +31,9 @@ TLS_CHECKS = frozenset(
         "smtp.login",
     }
 )
+# cert.revocation is not among them: none of these clients checks revocation by default, so a
+# revoked certificate connects; its fail is the promise's "would connect unsafely" (README,
+# "Why a revoked certificate fails although curl connects"), stated in test_conformance.
 # Warnings that say nothing about whether this client connects today: a certificate that
 # expires within --expiry-warn-days (tomorrow's outage), older versions the server also
 # accepts (versions this client would not choose), and certificates sent beside the verified

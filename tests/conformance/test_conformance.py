@@ -149,3 +149,19 @@ def test_disputed_names_real_endpoints(pairs: dict[tuple[str, str], Pair]) -> No
     """Every entry of DISPUTED names an endpoint the suite runs: a renamed case cannot leave a
     stale entry behind."""
     assert set(DISPUTED) <= {name for name, _ in pairs}
+
+
+@pytest.mark.parametrize("client", list(HTTP_CLIENTS))
+def test_a_revoked_certificate_fails_though_clients_connect(
+    pairs: dict[tuple[str, str], Pair], client: str
+) -> None:
+    """cert.revocation is outside the rule's TLS checks: httpx and curl do not check
+    revocation and connect to a revoked server, verified; tlsprobe fails cert.revocation all
+    the same (they would connect unsafely), and the good-staple twin passes it."""
+    if client == "curl":
+        curl_binary()
+    revoked = pairs["revocation-ocsp-revoked", client]
+    assert revoked.seen.connected
+    assert revoked.seen.verified
+    assert "cert.revocation=fail" in revoked.checks
+    assert "cert.revocation" not in pairs["revocation-good-staple", client].checks

@@ -139,6 +139,13 @@ def _add_policy_options(parser: argparse.ArgumentParser, *, timeout: float) -> N
         default=None,
         help="do not ask whether servers also accept versions below --min-tls (tls.legacy)",
     )
+    parser.add_argument(
+        "--revocation",
+        action="store_true",
+        default=None,
+        help="also ask each certificate's OCSP responder (else its CRL) over HTTP, once per URL "
+        "per run (cert.revocation; the stapled response is judged without it)",
+    )
     parser.set_defaults(default_timeout=timeout)
 
 
@@ -281,4 +288,5 @@ def flags_of(args: argparse.Namespace) -> Flags:
         tls_legacy=args.tls_legacy,
         expiry_warn_fraction=args.expiry_warn_fraction,
         expiry_fail_days=args.expiry_fail_days,
+        revocation=args.revocation,
     )

@@ -92,6 +92,7 @@ def module_policy(policy: Policy, given: PolicyDefaults) -> Policy:
         "tls_legacy",
         "expiry_warn_fraction",
         "expiry_fail_days",
+        "revocation",
     )
     changes = {key: getattr(given, key) for key in keys if getattr(given, key) is not None}
     return replace(policy, **changes)

@@ -15,7 +15,16 @@ import tempfile
 import threading
 from dataclasses import dataclass
 
-from tlsprobe.lab import chains, ciphers, clientcert, https, legacy, postgres, smtp
+from tlsprobe.lab import (
+    chains,
+    ciphers,
+    clientcert,
+    https,
+    legacy,
+    postgres,
+    revocation,
+    smtp,
+)
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Factory, Servers
 
@@ -29,6 +38,7 @@ _FACTORIES: tuple[Factory, ...] = (
     ciphers.cases,
     clientcert.cases,
     legacy.cases,
+    revocation.cases,
 )
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0

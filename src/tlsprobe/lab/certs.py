@@ -120,6 +120,15 @@ class Pki:
         self._intermediate_pem = self.intermediate.cert_pem.bytes()
         self._signer = _issuer(self.intermediate)
 
+    @property
+    def signer(self) -> _Issuer:
+        """The trusted intermediate that signs the lab's leaves, in cryptography's types."""
+        return self._signer
+
+    def identity(self, name: str, key_pem: bytes, chain: Sequence[bytes]) -> Identity:
+        """Write a chain (PEM, leaf first) and its key as the identity `name`."""
+        return self._identity(name, key_pem, chain)
+
     def _write(self, filename: str, data: bytes) -> Path:
         path = self.workdir / filename
         path.write_bytes(data)

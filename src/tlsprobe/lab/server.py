@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -178,6 +179,9 @@ class Case:
     handler: Handler
     tls: ssl.SSLContext | None = None  # implicit TLS, handshaken before `handler` runs
     url: str = "https://localhost:{port}/"  # `{port}` becomes the bound port
+    # A socket bound already, for a server whose port must be known before the lab starts
+    # (an OCSP responder named in the certificates); None: an ephemeral port at start.
+    sock: socket.socket | None = None
 
 
 Factory = Callable[[Pki], list[Case]]
@@ -200,7 +204,10 @@ class Servers:
             self._connections[task] = writer
             task.add_done_callback(self._forget)
 
-        server = await asyncio.start_server(accept, HOST, 0, limit=READ_LIMIT)
+        if case.sock is not None:
+            server = await asyncio.start_server(accept, sock=case.sock, limit=READ_LIMIT)
+        else:
+            server = await asyncio.start_server(accept, HOST, 0, limit=READ_LIMIT)
         self._servers.append(server)
         port: int = server.sockets[0].getsockname()[1]
         return port

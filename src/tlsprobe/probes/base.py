@@ -17,7 +17,7 @@ from tlsprobe.model import CHECKS, Check, Fix, Policy, Status, TargetResult, Tls
 from tlsprobe.targets import Target, client_tls, client_trust
 
 if TYPE_CHECKING:
-    from tlsprobe.tls import Negotiated, Roots
+    from tlsprobe.tls import Handshake, Negotiated, Roots
 
 # The checks the shared TLS judge decides, in report order (ProbeState.record_tls).
 TLS_CHECK_IDS = ("tls.handshake", "tls.version", "cert.chain", "cert.hostname", "cert.expiry")
@@ -88,6 +88,8 @@ class ProbeState:
     own_trust: client_trust.ClientTrust = field(init=False)
     added_roots: Path | None = field(init=False)
     trust: TrustUsed | None = None
+    # The handshake record_tls judged (cert.revocation reads its chain and path).
+    handshake: Handshake | None = None
 
     def __post_init__(self) -> None:
         _CURRENT_STEP.set(self.step)
@@ -144,6 +146,7 @@ class ProbeState:
 
         self.put(tls.handshake_check(negotiated))
         self.tls = tls.tls_info(negotiated.handshake)
+        self.handshake = negotiated.handshake
         # Judged for this protocol's clients: a CN libpq accepts is not refused on behalf of
         # browsers that never connect to PostgreSQL, and trust is given in their terms.
         host, protocol = self.target.host, self.target.protocol

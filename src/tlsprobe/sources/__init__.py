@@ -49,6 +49,7 @@ class PolicyDefaults:
     tls_legacy: bool | None = None
     expiry_warn_fraction: float | None = None
     expiry_fail_days: int | None = None
+    revocation: bool | None = None
 
 
 @dataclass

@@ -101,6 +101,7 @@ EXPIRY_FAIL_DAYS = _Setting(
 CA_FILE = _Setting("ca_file", _text, "a path to a PEM file", text=True)
 CONCURRENCY = _Setting("concurrency", _count(1), "a whole number, 1 or more")
 TLS_LEGACY = _Setting("tls_legacy", _flag, "true or false")
+REVOCATION = _Setting("revocation", _flag, "true or false")
 DEFAULT_KEYS = tuple(
     s.key
     for s in (
@@ -112,6 +113,7 @@ DEFAULT_KEYS = tuple(
         TLS_LEGACY,
         EXPIRY_WARN_FRACTION,
         EXPIRY_FAIL_DAYS,
+        REVOCATION,
     )
 )
 
@@ -186,6 +188,7 @@ def _settings(
         tls_legacy=TLS_LEGACY.read(where, table),
         expiry_warn_fraction=EXPIRY_WARN_FRACTION.read(where, table),
         expiry_fail_days=EXPIRY_FAIL_DAYS.read(where, table),
+        revocation=REVOCATION.read(where, table),
     )
 
 

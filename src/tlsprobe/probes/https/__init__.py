@@ -9,7 +9,7 @@ import ssl
 from tlsprobe import tls
 from tlsprobe.failures import Explained, Kind, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
-from tlsprobe.probes import legacy
+from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled, step_for
 from tlsprobe.probes.https import clientcert, httpget
 from tlsprobe.probes.https.httpget import HttpAnswer
@@ -30,6 +30,7 @@ PLAIN_IDS = ("connect", "http.status")
 
 async def probe(target: Target, policy: Policy) -> TargetResult:
     body = legacy.alongside(_body, legacy.first_byte_hello, LEGACY_SETTING)
+    body = revocation.alongside(body, revocation.first_byte)
     return await run_probe(target, policy, IDS, body)
 
 

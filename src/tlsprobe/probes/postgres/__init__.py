@@ -20,7 +20,7 @@ from pathlib import Path
 from tlsprobe import net, tls
 from tlsprobe.failures import ClientKeyError, KeyProblem, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
-from tlsprobe.probes import legacy
+from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres import wire
 from tlsprobe.probes.postgres.login import login
@@ -31,6 +31,7 @@ from tlsprobe.targets import Target, client_tls, pgsettings
 
 IDS = ("connect", "pg.sslrequest", *TLS_CHECK_IDS, "tls.legacy", "pg.plaintext")
 ALPN = ("postgresql",)
+NO_STAPLE = "tlsprobe does not ask for a staple after the SSLRequest yet"
 LEGACY_SETTING = (
     "turn them off: ssl_min_protocol_version = '{minimum}' in postgresql.conf, then reload"
 )
@@ -80,9 +81,9 @@ async def probe(
         state.log(f"trust as libpq: {roots.text()}")
         await _body(state, settings, roots)
 
-    return await run_probe(
-        target, policy, ids, legacy.alongside(body, _legacy_hello, LEGACY_SETTING, at_once=False)
-    )
+    checked = legacy.alongside(body, _legacy_hello, LEGACY_SETTING, at_once=False)
+    checked = revocation.alongside(checked, None, NO_STAPLE)
+    return await run_probe(target, policy, ids, checked)
 
 
 async def _legacy_hello(state: ProbeState, ctx: ssl.SSLContext) -> str:

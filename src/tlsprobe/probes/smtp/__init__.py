@@ -19,7 +19,7 @@ from aiosmtplib.response import SMTPResponse
 
 from tlsprobe import tls
 from tlsprobe.model import Check, Fix, Policy, Status, TargetResult
-from tlsprobe.probes import legacy
+from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, Step, fail_with, run_probe
 from tlsprobe.probes.smtp import steps
 from tlsprobe.probes.smtp import verdicts as checks
@@ -45,6 +45,7 @@ IDS = (
 Attempted = tuple[Session, tls.Handshake]
 GREETING_WAIT_MAX = 1.5  # then check whether the port waits for a ClientHello instead
 TLS_CHECK_MAX = 1.0
+NO_STAPLE_AFTER_STARTTLS = "tlsprobe does not ask for a staple after STARTTLS yet"
 LEGACY_SETTING = (
     "turn them off: Postfix smtpd_tls_protocols = >={minimum} and "
     "smtpd_tls_mandatory_protocols = >={minimum} (or the MTA's own TLS protocol setting)"
@@ -61,6 +62,8 @@ async def probe(target: Target, policy: Policy) -> TargetResult:
     hello = legacy.first_byte_hello if target.protocol == "smtps" else _legacy_hello
     implicit = target.protocol == "smtps"
     checked = legacy.alongside(body, hello, LEGACY_SETTING, at_once=implicit)
+    preamble = revocation.first_byte if implicit else None
+    checked = revocation.alongside(checked, preamble, NO_STAPLE_AFTER_STARTTLS)
     return await run_probe(target, policy, ids_for(target), checked)
 
 

@@ -1,0 +1,295 @@
+"""cert.revocation's judgement, free of I/O: an OCSP response (stapled or fetched) or a CRL,
+checked against the certificate it is about and its issuer, and the one verdict from them all.
+
+cryptography parses and verifies signatures; what is checked here is what a client checks on
+top (RFC 6960 section 3.2): the response is for this certificate, signed by its issuer or by a
+responder the issuer delegated to, and current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+from tlsprobe.model import Check, Status, utc_text
+from tlsprobe.tls import certs
+
+# A response may be a little ahead of our clock (RFC 6960 leaves the slack to the client).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+# A response without nextUpdate is taken as current for this long after thisUpdate.
+NO_NEXT_UPDATE = dt.timedelta(days=7)
+_STATUS_REQUEST = 5  # the TLS feature (RFC 7633) that makes a certificate must-staple
+MUST_STAPLE_CLIENTS = (
+    "Firefox refuses a must-staple certificate without a staple; OpenSSL clients "
+    "(curl, Python's ssl, libpq) accept it"
+)
+STAPLE_HINT = "have the server staple a current OCSP response (nginx ssl_stapling on)"
+REISSUE_HINT = "the CA revoked this certificate: issue a new one and install it"
+
+
+E = TypeVar("E", bound=x509.ExtensionType)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one source said about one certificate: `status` is pass (good), fail (revoked),
+    warn (unusable or unreachable), or skip (nothing to ask)."""
+
+    status: Status
+    text: str
+
+
+def ocsp_url(cert: x509.Certificate) -> str | None:
+    """The first OCSP responder of the certificate's AIA (None: it names none)."""
+    for desc in _extension(cert, x509.AuthorityInformationAccess) or ():
+        location = desc.access_location
+        if desc.access_method == AuthorityInformationAccessOID.OCSP and isinstance(
+            location, x509.UniformResourceIdentifier
+        ):
+            return location.value
+    return None
+
+
+def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
+    """The http(s) URLs of the certificate's CRL distribution points."""
+    urls = []
+    for point in _extension(cert, x509.CRLDistributionPoints) or ():
+        for name in point.full_name or ():
+            if isinstance(name, x509.UniformResourceIdentifier) and name.value.startswith("http"):
+                urls.append(name.value)
+    return tuple(urls)
+
+
+def must_staple(cert: x509.Certificate) -> bool:
+    """Whether the certificate carries the TLS feature status_request (RFC 7633)."""
+    features = _extension(cert, x509.TLSFeature)
+    return features is not None and any(f.value == _STATUS_REQUEST for f in features)
+
+
+def worth_asking(cert: x509.Certificate) -> bool:
+    """Whether a staple can mean anything: the certificate names an OCSP responder or must be
+    stapled. Servers staple only responses their CA's responder gave them."""
+    return must_staple(cert) or ocsp_url(cert) is not None
+
+
+def _extension(cert: x509.Certificate, kind: type[E]) -> E | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
+    """The DER of an OCSP request for `cert` (SHA-1 CertID, as responders expect)."""
+    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def judge_ocsp(
+    der: bytes, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime
+) -> Outcome:
+    """An OCSP response for `cert`, checked for who it is about, who signed it and when."""
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+    except ValueError as exc:
+        return Outcome(Status.WARN, f"an OCSP response that cannot be parsed ({exc})")
+    if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return Outcome(Status.WARN, f"the responder said {response.response_status.name}")
+    if not _same_cert_id(response, cert, issuer):
+        serial = format(response.serial_number, "x")
+        return Outcome(Status.WARN, f"an OCSP response for another certificate (serial {serial})")
+    if (why := _bad_signature(response, issuer, now)) is not None:
+        return Outcome(Status.WARN, f"an OCSP response {why}")
+    status = response.certificate_status
+    if status is ocsp.OCSPCertStatus.REVOKED:
+        return Outcome(Status.FAIL, revoked_text(response.revocation_time_utc, _reason(response)))
+    if (stale := _stale(response.this_update_utc, response.next_update_utc, now)) is not None:
+        return Outcome(Status.WARN, f"an OCSP response {stale}")
+    if status is ocsp.OCSPCertStatus.UNKNOWN:
+        return Outcome(Status.WARN, "the responder does not know the certificate (unknown)")
+    nxt = response.next_update_utc
+    until = f", next update {utc_text(nxt)}" if nxt is not None else ""
+    produced = utc_text(response.produced_at_utc)
+    return Outcome(Status.PASS, f"good (OCSP, produced {produced}{until})")
+
+
+def revoked_text(when: dt.datetime | None, reason: str | None) -> str:
+    on = f" on {utc_text(when)}" if when is not None else ""
+    return f"revoked{on}" + (f" ({reason})" if reason else "")
+
+
+def _reason(response: ocsp.OCSPResponse) -> str | None:
+    reason = response.revocation_reason
+    return reason.name if reason is not None else None
+
+
+def _same_cert_id(
+    response: ocsp.OCSPResponse, cert: x509.Certificate, issuer: x509.Certificate
+) -> bool:
+    if response.serial_number != cert.serial_number:
+        return False
+    expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, response.hash_algorithm)
+    request = expected.build()
+    return (
+        request.issuer_key_hash == response.issuer_key_hash
+        and request.issuer_name_hash == response.issuer_name_hash
+    )
+
+
+def _bad_signature(
+    response: ocsp.OCSPResponse, issuer: x509.Certificate, now: dt.datetime
+) -> str | None:
+    """Why the response's signature cannot be trusted, or None: signed by the issuer itself, or
+    by a certificate it carries that the issuer signed for OCSP signing (and in date)."""
+    signer = issuer
+    if not _names_responder(response, issuer):
+        delegated = [c for c in response.certificates if _names_responder(response, c)]
+        if not delegated:
+            return "signed by a responder that is neither the issuer nor delegated by it"
+        signer = delegated[0]
+        if not _delegated_by(signer, issuer, now):
+            return "signed by a responder the issuer did not delegate OCSP signing to"
+    if response.signature_hash_algorithm is None or not _verifies(
+        signer, response.signature, response.tbs_response_bytes, response.signature_hash_algorithm
+    ):
+        return "whose signature does not verify"
+    return None
+
+
+def _names_responder(response: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
+    if response.responder_name is not None:
+        return response.responder_name == cert.subject
+    key_hash = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+    return response.responder_key_hash == key_hash
+
+
+def _delegated_by(signer: x509.Certificate, issuer: x509.Certificate, now: dt.datetime) -> bool:
+    eku = _extension(signer, x509.ExtendedKeyUsage)
+    if eku is None or ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+        return False
+    if not signer.not_valid_before_utc <= now <= signer.not_valid_after_utc:
+        return False
+    try:
+        signer.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _verifies(
+    signer: x509.Certificate, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm
+) -> bool:
+    key = signer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _stale(this: dt.datetime, nxt: dt.datetime | None, now: dt.datetime) -> str | None:
+    if this > now + CLOCK_SKEW:
+        return f"from the future (this update {utc_text(this)})"
+    until = nxt if nxt is not None else this + NO_NEXT_UPDATE
+    if until < now:
+        return f"that is stale (next update was due {utc_text(until)})"
+    return None
+
+
+def judge_crl(
+    der: bytes, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime
+) -> Outcome:
+    """A CRL (DER or PEM) from `cert`'s distribution point, checked as a client does."""
+    try:
+        crl = (
+            x509.load_pem_x509_crl(der)
+            if der.lstrip().startswith(b"-----")
+            else x509.load_der_x509_crl(der)
+        )
+    except ValueError as exc:
+        return Outcome(Status.WARN, f"a CRL that cannot be parsed ({exc})")
+    if crl.issuer != issuer.subject or not _crl_signed(crl, issuer):
+        return Outcome(Status.WARN, "a CRL not signed by the certificate's issuer")
+    entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    if entry is not None:
+        reason = _extension_of_entry(entry)
+        return Outcome(Status.FAIL, revoked_text(entry.revocation_date_utc, reason) + " (CRL)")
+    if (stale := _stale(crl.last_update_utc, crl.next_update_utc, now)) is not None:
+        return Outcome(Status.WARN, f"a CRL {stale}")
+    return Outcome(Status.PASS, f"not on the CRL of {certs.short_name(crl.issuer)}")
+
+
+def _crl_signed(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    key = issuer.public_key()
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return False
+    return crl.is_signature_valid(key)
+
+
+def _extension_of_entry(entry: x509.RevokedCertificate) -> str | None:
+    try:
+        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.name
+    except x509.ExtensionNotFound:
+        return None
+
+
+# --- the verdict ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Staple:
+    """What the side hello learnt: the stapled response (b"": the server sent none), or why it
+    was not asked (`not_asked`, said as is)."""
+
+    der: bytes = b""
+    not_asked: str = ""
+
+
+def staple_outcome(
+    staple: Staple, leaf: x509.Certificate, issuer: x509.Certificate | None, now: dt.datetime
+) -> tuple[Outcome, str]:
+    """The staple's outcome and the fact the report shows for it."""
+    if staple.not_asked:
+        return Outcome(Status.SKIP, f"no staple asked: {staple.not_asked}"), "not asked"
+    if not staple.der:
+        if must_staple(leaf):
+            text = f"must-staple, and the server staples nothing: {MUST_STAPLE_CLIENTS}"
+            return Outcome(Status.WARN, text), "none"
+        return Outcome(Status.PASS, "no staple"), "none"
+    if issuer is None:
+        return Outcome(Status.WARN, "a staple, but no issuer to check it against"), "unchecked"
+    outcome = judge_ocsp(staple.der, leaf, issuer, now)
+    return Outcome(outcome.status, f"stapled: {outcome.text}"), outcome.text
+
+
+def verdict(outcomes: Sequence[tuple[str, Outcome]]) -> Check:
+    """cert.revocation from every (whose, outcome): the worst decides, all are told."""
+    counted = [(who, o) for who, o in outcomes if o.status is not Status.SKIP]
+    if not counted:
+        texts = "; ".join(o.text for _, o in outcomes) or "nothing to check"
+        return Check("cert.revocation", Status.SKIP, texts)
+    rank = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
+    worst = max((o.status for _, o in counted), key=rank.__getitem__)
+    detail = "; ".join(f"{who}: {o.text}" if who else o.text for who, o in counted)
+    hint = {Status.FAIL: REISSUE_HINT, Status.WARN: STAPLE_HINT, Status.PASS: ""}[worst]
+    if worst is Status.WARN and all(
+        "unreachable" in o.text or "no answer" in o.text
+        for _, o in counted
+        if o.status is Status.WARN
+    ):
+        hint = "clients soft-fail when the responder cannot be reached; check the CA's responder"
+    return Check("cert.revocation", worst, detail, hint)

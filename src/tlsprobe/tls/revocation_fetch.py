@@ -1,0 +1,102 @@
+"""--revocation: OCSP from each certificate's AIA, else its CRL, fetched over HTTP (aiohttp's
+client), each URL once per run.
+
+A run is one event loop's worth of probes within CACHE_S: the targets of a CLI run share the
+answers of a CA's responder, and an exporter that runs for weeks asks again after CACHE_S. A
+fetch is shared, not the deadline: every target waits on it within its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import time
+import weakref
+from collections.abc import Sequence
+
+from cryptography import x509
+
+from tlsprobe.model import Status
+from tlsprobe.tls import certs, revocation
+from tlsprobe.tls.revocation import Outcome
+
+CACHE_S = 300.0
+MAX_BODY = 10 * 1024 * 1024  # a CRL of a large CA runs to megabytes; beyond this, no verdict
+_OCSP_TYPE = "application/ocsp-request"
+
+
+class FetchFailed(Exception):
+    """The responder or CRL server could not be reached or did not answer usably."""
+
+
+_Cache = dict[tuple[str, bytes], tuple[float, "asyncio.Task[bytes]"]]
+_CACHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
+
+
+async def _http(url: str, body: bytes | None) -> bytes:
+    import aiohttp  # loaded only by runs that ask for revocation
+
+    headers = {"Content-Type": _OCSP_TYPE} if body is not None else {}
+    try:
+        async with aiohttp.ClientSession() as session:
+            method = "POST" if body is not None else "GET"
+            async with session.request(method, url, data=body, headers=headers) as reply:
+                if reply.status != 200:
+                    raise FetchFailed(f"{url} answered HTTP {reply.status}")
+                data = await reply.content.read(MAX_BODY + 1)
+    except aiohttp.ClientError as exc:
+        raise FetchFailed(f"{url} unreachable ({type(exc).__name__}: {exc})") from exc
+    if len(data) > MAX_BODY:
+        raise FetchFailed(f"{url} sent more than {MAX_BODY} bytes")
+    return data
+
+
+def fetch(url: str, body: bytes | None = None) -> asyncio.Task[bytes]:
+    """The one fetch of `url` (POSTing `body`, else a GET) of this run, started if need be."""
+    cache = _CACHES.setdefault(asyncio.get_running_loop(), {})
+    key = (url, body or b"")
+    now = time.monotonic()
+    held = cache.get(key)
+    if held is not None and now - held[0] < CACHE_S:
+        return held[1]
+    task = asyncio.get_running_loop().create_task(_http(url, body))
+    cache[key] = (now, task)
+    return task
+
+
+async def ask(
+    cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime, budget: float
+) -> Outcome:
+    """What the CA says of `cert` within `budget` seconds: its OCSP responder, else its CRL
+    (skip: it names neither). A fetch that fails or is late warns: clients soft-fail."""
+    url = revocation.ocsp_url(cert)
+    crls = revocation.crl_urls(cert)
+    where = url or (crls[0] if crls else "")
+    if not where:
+        return Outcome(Status.SKIP, "names no OCSP responder and no CRL")
+    try:
+        async with asyncio.timeout(budget):
+            if url is not None:
+                der = await asyncio.shield(fetch(url, revocation.ocsp_request(cert, issuer)))
+                return _from(url, revocation.judge_ocsp(der, cert, issuer, now))
+            der = await asyncio.shield(fetch(where))
+            return _from(where, revocation.judge_crl(der, cert, issuer, now))
+    except FetchFailed as exc:
+        return Outcome(Status.WARN, str(exc))
+    except TimeoutError:
+        return Outcome(Status.WARN, f"no answer from {where} within {budget:.1f} s")
+
+
+def _from(where: str, outcome: Outcome) -> Outcome:
+    return Outcome(outcome.status, f"{outcome.text} from {where}")
+
+
+async def ask_path(
+    path: Sequence[x509.Certificate], now: dt.datetime, budget: float
+) -> list[tuple[str, Outcome]]:
+    """ask() for every certificate of the path that has an issuer in it (not the root)."""
+    pairs = list(itertools.pairwise(path))
+    outcomes = await asyncio.gather(*(ask(c, i, now, budget) for c, i in pairs))
+    names = [certs.short_name(c.subject) for c, _ in pairs]
+    return list(zip(names, outcomes, strict=True))
