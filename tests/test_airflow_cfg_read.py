@@ -111,19 +111,25 @@ def test_connect_args_unknown_without_allow_cmd(tmp_path: Path) -> None:
     assert judge(db.client).status.value == "warn"
 
 
-def test_connect_args_imported_with_allow_cmd(tmp_path: Path) -> None:
-    """The twin: with --allow-cmd the dict is imported ($AIRFLOW_HOME/config on the path) and
-    its sslmode=disable overrides the URL's: client.encryption fails."""
+def imported_db(tmp_path: Path, args: str, url: str) -> Target:
+    """The metadata-db target of an airflow.cfg whose sql_alchemy_connect_args names `args`
+    (a dict in $AIRFLOW_HOME/config/dbargs.py), read with --allow-cmd."""
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "dbargs.py").write_text('ARGS = {"sslmode": "disable"}\n')
-    text = (
-        "[database]\nsql_alchemy_conn = postgresql://u@db/x?sslmode=verify-full&sslrootcert=/r\n"
-        "sql_alchemy_connect_args = dbargs.ARGS\n"
-    )
+    (tmp_path / "config" / "dbargs.py").write_text(f"ARGS = {args}\n")
     path = tmp_path / "airflow.cfg"
-    path.write_text(text)
+    path.write_text(
+        f"[database]\nsql_alchemy_conn = {url}\nsql_alchemy_connect_args = dbargs.ARGS\n"
+    )
     found = airflow.read(path, {"AIRFLOW_HOME": str(tmp_path)}, allow_cmd=True)
     (db,) = [t for t in found.targets if t.name == "metadata-db"]
+    return db
+
+
+def test_connect_args_imported_with_allow_cmd(tmp_path: Path) -> None:
+    """The twin: with --allow-cmd the dict is imported ($AIRFLOW_HOME/config on the path) and
+    its sslmode=disable overrides the URL's: client.encryption fails, the hint on the dict."""
+    url = "postgresql://u@db/x?sslmode=verify-full&sslrootcert=/r"
+    db = imported_db(tmp_path, '{"sslmode": "disable"}', url)
     assert dict(db.params)["sslmode"] == "disable"
     assert db.client is not None
     verdict = judge(db.client)
@@ -133,16 +139,7 @@ def test_connect_args_imported_with_allow_cmd(tmp_path: Path) -> None:
 
 def test_connect_args_without_tls_keys_leave_the_url_hint(tmp_path: Path) -> None:
     """The twin of the twin: a dict that sets no TLS keyword leaves the hint on the URL."""
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "dbargs.py").write_text('ARGS = {"connect_timeout": "5"}\n')
-    text = (
-        "[database]\nsql_alchemy_conn = postgresql://u@db/x?sslmode=require\n"
-        "sql_alchemy_connect_args = dbargs.ARGS\n"
-    )
-    path = tmp_path / "airflow.cfg"
-    path.write_text(text)
-    found = airflow.read(path, {"AIRFLOW_HOME": str(tmp_path)}, allow_cmd=True)
-    (db,) = [t for t in found.targets if t.name == "metadata-db"]
+    db = imported_db(tmp_path, '{"connect_timeout": "5"}', "postgresql://u@db/x?sslmode=require")
     assert db.client is not None
     verdict = judge(db.client)
     assert verdict.status.value == "warn"

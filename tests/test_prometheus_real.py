@@ -147,7 +147,7 @@ def test_every_dashboard_query_answers(prometheus: str) -> None:
 # A blackbox_exporter user's own rules, as the blackbox-exporter mixin and common rule sets write
 # them (ours, not copied), each with the lab targets it must find through tlsprobe serve.
 BLACKBOX_USER_RULES = {
-    "probe_success == 0": {"https-expired", "smtp-no-starttls"},
+    "probe_success == 0": {"https-expired", "smtp-no-starttls", "revocation-ocsp-revoked"},
     "probe_ssl_earliest_cert_expiry - time() < 14 * 24 * 3600": {
         "https-expired",
         "https-expiring-soon",
