@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-airflow lint fmt bench bench-load smoke mutate clean
+.PHONY: demo test test-airflow lint fmt bench bench-load smoke mutate clean debian-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests tests_airflow tools
 	$(BIN)/ruff check --fix src tests tests_airflow tools
 
-test: lint
+# Debian's curl, prometheus, promtool and blackbox_exporter, the oracles some tests run beside
+# tlsprobe: installed with apt-get when missing (tests never skip for want of them).
+debian-tools:
+	bash tools/debian-tools.sh
+
+test: lint debian-tools
 	$(BIN)/pytest
 
 # Real Apache Airflow as the oracle for tlsprobe's Airflow verdicts: the pinned release and

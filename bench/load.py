@@ -20,14 +20,12 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
+from run import BIN, HERE, start_servers
 
-HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
 SCRAPERS, DURATION_S, BURST, SETTLE_S = 50, 30.0, 200, 30.0
 SCRAPE_TIMEOUT_S = 5.0
 HEADERS = {"X-Prometheus-Scrape-Timeout-Seconds": str(SCRAPE_TIMEOUT_S)}
@@ -122,13 +120,10 @@ def start_serve(ca_file: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def main() -> None:
-    argv = [sys.executable, str(HERE / "servers.py"), str(SCRAPERS)]
-    servers = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert servers.stdout is not None
+    servers, ca_file, ports = start_servers(SCRAPERS)
     assert servers.stdin is not None
-    ready = json.loads(servers.stdout.readline())
-    targets = [f"https://localhost:{port}/" for port in ready["ports"]]
-    serve, base = start_serve(ready["ca_file"])
+    targets = [f"https://localhost:{port}/" for port in ports]
+    serve, base = start_serve(ca_file)
     try:
         httpx.get(f"{base}probe", params={"target": targets[0]}, timeout=30)  # warm up
         results: dict[str, object] = {"before": usage(serve.pid)}

@@ -1,6 +1,6 @@
 """Debian's Prometheus tools as oracles (prometheus, promtool, prometheus-blackbox-exporter):
-found on PATH, else a skip outside CI and a failure under CI=true; started on a free loopback
-port in a directory of their own."""
+found on PATH (`make test` installs them, tools/debian-tools.sh), else the test fails naming the
+package, never a skip; started on a free loopback port in a directory of their own."""
 
 from __future__ import annotations
 
@@ -24,16 +24,13 @@ APT = {
 
 
 def tool(name: str) -> str:
-    """The path of `name`; under CI=true a missing tool fails the test, never skips it."""
+    """The path of `name`; a missing tool fails the test, never skips it (as curl_binary)."""
     found = shutil.which(name) or next(
         (p for p in (f"/usr/bin/{name}", f"/usr/bin/prometheus-{name}") if os.path.exists(p)),
         None,
     )
     if found is None:
-        why = f"{name} is missing: apt-get install {APT.get(name, name)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+        pytest.fail(f"{name} is missing: apt-get install {APT.get(name, name)} (or make test)")
     return found
 
 

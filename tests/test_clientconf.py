@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tlsprobe.targets.client_tls import for_http, for_postgres_params, for_smtp, for_sslmode, judge
+from tlsprobe.targets.client_tls import for_http, for_postgres_params, for_sslmode, judge
 
 
 @pytest.mark.parametrize(
@@ -52,22 +52,6 @@ def test_target_sslmode_wins_over_environment() -> None:
     assert judge(from_env).status.value == "fail"
     assert "PGSSLMODE" in judge(from_env).detail
     assert "default prefer" in judge(default).detail
-
-
-@pytest.mark.parametrize(
-    ("starttls", "ssl", "verify", "status"),
-    [
-        (False, False, True, "fail"),
-        (True, False, True, "pass"),
-        (False, True, True, "pass"),
-        (True, False, False, "warn"),
-    ],
-)
-def test_smtp_settings(starttls: bool, ssl: bool, verify: bool, status: str) -> None:
-    """smtp_starttls = smtp_ssl = False fails; ssl_context = none warns; TLS passes."""
-    check = judge(for_smtp(starttls, ssl, verify, "airflow.cfg [smtp]"))
-    assert check.status.value == status
-    assert "airflow.cfg [smtp]" in check.detail
 
 
 def test_http_base_url() -> None:

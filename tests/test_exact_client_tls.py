@@ -11,7 +11,6 @@ from tlsprobe.targets.client_tls import (
     Encrypts,
     for_http,
     for_postgres_params,
-    for_smtp,
     for_sslmode,
     judge,
 )
@@ -156,26 +155,6 @@ def test_for_postgres_params_unknown_mode() -> None:
     """An unknown sslmode from the target or from PGSSLMODE gives None, for the probe to report."""
     assert for_postgres_params({"sslmode": "sure"}, {}) is None
     assert for_postgres_params({}, {"PGSSLMODE": "sure"}) is None
-
-
-@pytest.mark.parametrize(
-    ("starttls", "ssl", "verify", "expected"),
-    [
-        (False, False, True, (NO, False, False)),
-        (False, False, False, (NO, False, False)),
-        (True, False, True, (YES, True, True)),
-        (False, True, True, (YES, True, True)),
-        (True, True, True, (YES, True, True)),
-        (True, False, False, (YES, False, False)),
-        (False, True, False, (YES, False, False)),
-    ],
-)
-def test_for_smtp(
-    starttls: bool, ssl: bool, verify: bool, expected: tuple[Encrypts, bool, bool]
-) -> None:
-    """Airflow's SMTP client encrypts with either flag and verifies chain and host together."""
-    setting = f"airflow.cfg [smtp]: smtp_starttls = {starttls}, smtp_ssl = {ssl}"
-    assert for_smtp(starttls, ssl, verify, "airflow.cfg [smtp]") == ClientTls(setting, *expected)
 
 
 def test_for_http() -> None:

@@ -142,19 +142,26 @@ def _environment(
     return env | {key: fill(value) for key, value in scenario.env.items()}
 
 
+def _run(
+    command: list[str], env: Mapping[str, str], home: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """A program of the scenario, in its home and environment, with nothing to read."""
+    return subprocess.run(
+        command,
+        env=env,
+        cwd=home,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _airflow(scenario: Scenario, python: Path, env: Mapping[str, str], home: Path) -> Seen:
     command = [str(python), str(CLIENT_SCRIPT), scenario.client, scenario.conn_id or "-"]
     try:
-        done = subprocess.run(
-            command,
-            env=env,
-            cwd=home,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=CLIENT_TIMEOUT,
-            check=False,
-        )
+        done = _run(command, env, home, CLIENT_TIMEOUT)
     except subprocess.TimeoutExpired:
         return Seen(False, False, False, f"no answer within {CLIENT_TIMEOUT:g} s")
     lines = done.stdout.strip().splitlines()
@@ -176,16 +183,7 @@ def _tlsprobe(
     if scenario.ca_file:
         command += ["--ca-file", str(ca_file)]
     command += list(scenario.flags)
-    done = subprocess.run(
-        command,
-        env=env,
-        cwd=home,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TLSPROBE_TIMEOUT,
-        check=False,
-    )
+    done = _run(command, env, home, TLSPROBE_TIMEOUT)
     said = f"exit {done.returncode}: {done.stderr.strip()[-500:]}"
     try:
         report = json.loads(done.stdout)

@@ -108,7 +108,7 @@ def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) 
     if sources.airflow_connections is not None:
         from tlsprobe.sources import connections
 
-        found.extend(connections.from_file(sources.airflow_connections))
+        found.extend(connections.from_file(sources.airflow_connections, env))
     if required and not found.targets:
         raise UsageError(
             "no targets: give URLs (tlsprobe check https://host), -c tlsprobe.toml, "

@@ -95,8 +95,10 @@ class Exporter:
 
     @property
     def grace(self) -> float:
-        """How long a scrape in flight may take at most: its probe's deadline and grace."""
-        return self.policy.timeout + SAFETY_GRACE_S + 1.0
+        """How long a scrape in flight may take at most: its probe's deadline (the longest of
+        the exporter's and its modules') and grace."""
+        longest = max(p.timeout for p in (self.policy, *self.modules.values()))
+        return longest + SAFETY_GRACE_S + 1.0
 
     def start(self) -> Exporter:
         if self._web_config is not None:
@@ -145,8 +147,8 @@ class Exporter:
     async def probe(self, target: Target, deadline: float, module: str = "") -> TargetResult:
         """Probe one target under `deadline` (on the exporter's loop: a request's coroutine),
         with the options of `module`."""
-        chosen = self.policy_for(module)
-        return await probe_one(target, replace(chosen, timeout=min(deadline, chosen.timeout)))
+        # scrape_deadline never gives more than the module's own timeout.
+        return await probe_one(target, replace(self.policy_for(module), timeout=deadline))
 
     def _spawn(self, name: str, run: Callable[[], object]) -> None:
         thread = threading.Thread(target=run, name=name, daemon=True)

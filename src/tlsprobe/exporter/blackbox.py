@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 
 from tlsprobe.model import CertInfo, Status, TargetResult, TlsInfo
+from tlsprobe.report.prometheus import earliest_not_after
 
 # Go's crypto/tls CipherSuites() and InsecureCipherSuites(), by IANA code: the only suites
 # tls.CipherSuiteName names. OpenSSL has no call for the IANA name in Python's ssl module.
@@ -123,8 +124,8 @@ def collect(result: TargetResult) -> Iterator[GaugeMetricFamily]:
 
 
 def _tls(tls: TlsInfo) -> Iterator[GaugeMetricFamily]:
-    if tls.chain:
-        earliest = min(c.not_after.timestamp() for c in tls.chain)
+    earliest = earliest_not_after(tls.chain)
+    if earliest is not None:
         yield _gauge(
             "probe_ssl_earliest_cert_expiry",
             "Returns last SSL chain expiry in unixtime",

@@ -19,7 +19,6 @@ import ssl
 from collections.abc import Callable
 
 from tlsprobe.exporter.web import Face, Server
-from tlsprobe.exporter.webconfig import WebConfig
 from tlsprobe.failures import UsageError
 
 BACKLOG = 1024  # the kernel caps it at net.core.somaxconn (4096 on current Linux)
@@ -160,7 +159,3 @@ class Listener:
             self._server.pre_shutdown()
             await self._server.shutdown(grace)
         self.face.auth.close()
-
-
-def describe(config: WebConfig) -> str:
-    return "https" if config.tls is not None else "http"

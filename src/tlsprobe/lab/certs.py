@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trustme
 from cryptography import x509
@@ -64,6 +65,26 @@ def _key_pem(key: PrivateKey) -> bytes:
     return key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
+def issued(
+    subject: x509.Name, public_key: Any, issuer: x509.Certificate | None
+) -> x509.CertificateBuilder:
+    """What every lab certificate has: its subject and key, a random serial, the issuer's name
+    (its own when `issuer` is None: self-signed), and the key identifiers that link the two."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject if issuer is None else issuer.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    if issuer is None:
+        return builder
+    ski = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key())
+    aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    return builder.add_extension(aki, critical=False)
+
+
 def _leaf(
     subject: x509.Name,
     key: PrivateKey,
@@ -75,23 +96,13 @@ def _leaf(
 ) -> x509.Certificate:
     """A server leaf like trustme's, except that the SAN may be left out and `issuer` None means
     self-signed."""
-    public_key = key.public_key()
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject if issuer is None else issuer.cert.subject)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
+        issued(subject, key.public_key(), None if issuer is None else issuer.cert)
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
-    if issuer is not None:
-        ski = issuer.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-        builder = builder.add_extension(aki, critical=False)
     if san is not None:
         builder = builder.add_extension(
             x509.SubjectAlternativeName(_general_names(san)), critical=False
@@ -195,11 +206,7 @@ class Pki:
         key = ec.generate_private_key(ec.SECP256R1())
         subject = _cn("tlsprobe lab expired root")
         root = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
+            issued(subject, key.public_key(), None)
             .not_valid_before(self.now - 400 * DAY)
             .not_valid_after(self.now - 2 * DAY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -217,7 +224,6 @@ class Pki:
                 ),
                 critical=True,
             )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .sign(key, hashes.SHA256())
         )
         with self.ca_file.open("ab") as bundle:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from tlsprobe.lab.certs import DAY, LOCAL_NAMES, Identity, Pki
+from tlsprobe.lab.certs import DAY, LOCAL_NAMES, Identity, Pki, issued
 
 _PEM = serialization.Encoding.PEM
 Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -100,24 +100,13 @@ def make(
 ) -> x509.Certificate:
     """One certificate of `shape` for `key`, signed by `issuer` (None: self-signed) with
     SHA-256."""
-    subject = _name(shape.cn)
-    public = key.public_key()
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject if issuer is None else issuer.cert.subject)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
+        issued(_name(shape.cn), key.public_key(), None if issuer is None else issuer.cert)
         .not_valid_before(now + shape.not_before)
         .not_valid_after(now + shape.not_after)
         .add_extension(x509.BasicConstraints(shape.ca, shape.path_length), critical=True)
         .add_extension(_key_usage(shape.ca), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
     )
-    if issuer is not None:
-        ski = x509.SubjectKeyIdentifier.from_public_key(issuer.cert.public_key())
-        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-        builder = builder.add_extension(aki, critical=False)
     if shape.eku is not None and not shape.ca:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(shape.eku)), critical=False)
     if shape.san is not None:
@@ -255,20 +244,11 @@ def _cross_sign(
     public = subject.public_key()
     if not isinstance(public, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         raise TypeError(f"unexpected key type {type(public).__name__}")
-    ski = x509.SubjectKeyIdentifier.from_public_key(issuer.cert.public_key())
     return (
-        x509.CertificateBuilder()
-        .subject_name(subject.subject)
-        .issuer_name(issuer.cert.subject)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
+        issued(subject.subject, public, issuer.cert)
         .not_valid_before(now + shape.not_before)
         .not_valid_after(now + shape.not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(_key_usage(True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
         .sign(issuer.key, hashes.SHA256())
     )

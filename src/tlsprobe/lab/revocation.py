@@ -21,7 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from OpenSSL import SSL
 
-from tlsprobe.lab.certs import DAY, LOCAL_NAMES, Identity, Pki, _cn, _general_names, _key_pem
+from tlsprobe.lab.certs import (
+    DAY,
+    LOCAL_NAMES,
+    Identity,
+    Pki,
+    _cn,
+    _general_names,
+    _key_pem,
+    issued,
+)
 from tlsprobe.lab.server import HOST, Case, Conn, Handler
 
 _DER = serialization.Encoding.DER
@@ -60,11 +69,7 @@ def _leaf(
     signer = pki.signer
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(_cn(name))
-        .issuer_name(signer.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        issued(_cn(name), key.public_key(), signer.cert)
         .not_valid_before(pki.now - 30 * DAY)
         .not_valid_after(pki.now + 90 * DAY)
         .add_extension(x509.SubjectAlternativeName(_general_names(LOCAL_NAMES)), critical=False)
@@ -313,11 +318,7 @@ def _self_signed(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     name = _cn("not the lab's OCSP responder")
     return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        issued(name, key.public_key(), None)
         .not_valid_before(now - DAY)
         .not_valid_after(now + DAY)
         .sign(key, hashes.SHA256())

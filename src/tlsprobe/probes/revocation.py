@@ -21,7 +21,7 @@ from tlsprobe import net
 from tlsprobe.failures import explain
 from tlsprobe.model import Check, Status
 from tlsprobe.probes.base import Body, ProbeState, stalled, step_for
-from tlsprobe.tls import certs, revocation, staple
+from tlsprobe.tls import certs, revocation
 from tlsprobe.tls.revocation import Outcome, Staple
 
 # Connects and takes the protocol's preamble, then returns the socket the ClientHello goes on.
@@ -75,6 +75,8 @@ async def _judge(state: ProbeState, preamble: Preamble | None, why_not: str) -> 
 async def _staple(state: ProbeState, preamble: Preamble | None, why_not: str) -> Staple:
     if preamble is None:
         return Staple(not_asked=why_not)
+    from tlsprobe.tls import staple  # pyOpenSSL: only for a leaf that names a responder
+
     sock = await preamble(state)
     try:
         target = state.target

@@ -34,7 +34,6 @@ from prometheus_client.registry import Collector
 from tlsprobe.model import CertInfo, Status, TargetResult
 from tlsprobe.report import RunInfo
 
-STATUSES = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP)
 # tlsprobe_check_severity's values; a status not here has no sample.
 SEVERITY = {Status.WARN: 1.0, Status.FAIL: 2.0}
 

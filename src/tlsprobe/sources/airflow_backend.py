@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-MAX_SHOWN = 200
+from tlsprobe.sources.airflow_conn import label
 
 
 class Setting(Protocol):
@@ -25,7 +25,7 @@ def backend_notes(backend: Setting | None) -> list[str]:
     if backend is None or not backend.text.strip():
         return []
     name = backend.text.strip()
-    shown = name if name.isprintable() and len(name) <= MAX_SHOWN else repr(name[:MAX_SHOWN])
+    shown = label(name)
     return [
         f"{backend.origin}: Airflow looks up connections in {shown} first; tlsprobe cannot "
         "see the connections kept there (it still reads AIRFLOW_CONN_* variables, and the "

@@ -24,8 +24,15 @@ class Connection:
 
     @property
     def label(self) -> str:
-        name = self.conn_id
-        return name if name.isprintable() and len(name) <= 200 else repr(name[:200])
+        return label(self.conn_id)
+
+
+def label(text: object) -> str:
+    """A name from a source (a conn_id, a class path) for a one-line message: as it is when
+    printable, else its repr (an ESC or a line break stays visible and on one line), at most
+    200 characters."""
+    name = str(text)
+    return name if name.isprintable() and len(name) <= 200 else repr(name[:200])
 
 
 def truthy(extra: Mapping[str, Any], key: str) -> bool:
@@ -46,6 +53,5 @@ def shown(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        text = value if value.isprintable() and len(value) <= 200 else repr(value[:200])
-        return f'"{text}"'
+        return f'"{label(value)}"'
     return repr(value)[:200]

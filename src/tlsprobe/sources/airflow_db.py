@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tlsprobe.failures import UsageError
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow.config import AirflowConfig, Value
+from tlsprobe.sources.airflow_conn import label
 from tlsprobe.sources.airflow_rows import Database, Row, rows
 from tlsprobe.sources.connections import add, parse_connection
 from tlsprobe.targets import is_secret_key
@@ -85,8 +86,8 @@ class _Undecryptable(Exception):
 
 def _add_row(found: Collected, row: Row, keys: MultiFernet | None, env: Mapping[str, str]) -> None:
     """The row as a target (with its decrypted secrets for the scrub), or one note."""
-    label = shown(row.conn_id)
-    where = f"{SOURCE}: {label}"
+    called = label(row.conn_id)
+    where = f"{SOURCE}: {called}"
     try:
         password = _plain(row.password, row.is_encrypted, keys, "password")
         extra = _plain(row.extra, row.is_extra_encrypted, keys, "extra")
@@ -154,9 +155,3 @@ def _secrets_in(data: Any, *, secret: bool) -> Iterator[str]:
             yield from _secrets_in(value, secret=secret)
     elif secret and isinstance(data, str) and data:
         yield data
-
-
-def shown(conn_id: str) -> str:
-    """A conn_id for a note or a source: as it is when printable, else its repr (an ESC or a
-    line break in a hostile conn_id stays visible and on one line), at most 200 characters."""
-    return conn_id if conn_id.isprintable() and len(conn_id) <= 200 else repr(conn_id[:200])

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote
 from tlsprobe.failures import UsageError
 from tlsprobe.model import Fix
 from tlsprobe.sources import Collected, airflow_hooks, named, read_text
-from tlsprobe.sources.airflow_conn import Connection
+from tlsprobe.sources.airflow_conn import Connection, label
 from tlsprobe.sources.structured import json_value, yaml_value
 from tlsprobe.targets import checked, hosts, text, urls
 
@@ -29,24 +29,21 @@ TEXT_FIELDS = ("conn_type", "host", "login", "password", "schema")
 def from_environment(env: Mapping[str, str]) -> Collected:
     found = Collected()
     for variable in sorted(v for v in env if v.startswith(PREFIX)):
-        conn_id, where = variable[len(PREFIX) :].lower(), _label(variable)
+        conn_id, where = variable[len(PREFIX) :].lower(), label(variable)
         add(found, parse_connection(conn_id, env[variable], where), where, env)
     return found
 
 
-def from_file(path: Path) -> Collected:
-    """A file written by `airflow connections export` (.json, .yaml/.yml or .env)."""
+def from_file(path: Path, env: Mapping[str, str] | None = None) -> Collected:
+    """A file written by `airflow connections export` (.json, .yaml/.yml or .env); `env` is
+    the environment Airflow's workers run with (tlsprobe's own when not given)."""
     entries = _entries(path, read_text(path, "Airflow connections export"))
+    workers = os.environ if env is None else env
     found = Collected()
     for conn_id, value in entries.items():
-        where = f"{named(Path(path.name))}: {_label(conn_id)}"
-        add(found, parse_connection(str(conn_id), value, where), where)
+        where = f"{named(Path(path.name))}: {label(conn_id)}"
+        add(found, parse_connection(str(conn_id), value, where), where, workers)
     return found
-
-
-def _label(conn_id: object) -> str:
-    name = str(conn_id)
-    return name if name.isprintable() and len(name) <= 200 else repr(name[:200])
 
 
 def _entries(path: Path, content: str) -> Mapping[Any, Any]:
@@ -196,21 +193,19 @@ def _host(parts: urls.Parts, protocol: str | None) -> str:
     return decoded if "/" in decoded else urls.host_of(parts)
 
 
-def add(
-    found: Collected, connection: Connection, where: str, env: Mapping[str, str] | None = None
-) -> None:
+def add(found: Collected, connection: Connection, where: str, env: Mapping[str, str]) -> None:
     """Turn a connection into the target its hook opens (with how the hook connects), or a
     note; notes on extras the hook reads otherwise than written."""
-    kind, label = connection.conn_type, connection.label
+    kind, called = connection.conn_type, connection.label
     if kind in POSTGRES_TYPES | SMTP_TYPES | HTTP_TYPES and not connection.host:
-        found.notes.append(f"{where}: connection {label} has no host; not probed")
+        found.notes.append(f"{where}: connection {called} has no host; not probed")
         return
     makers = dict.fromkeys(POSTGRES_TYPES, airflow_hooks.postgres)
     makers |= dict.fromkeys(SMTP_TYPES, airflow_hooks.smtp)
     make = (makers | dict.fromkeys(HTTP_TYPES, airflow_hooks.http)).get(kind)
     if make is None:
         found.notes.append(
-            f"{where}: connection {label} is of type {_label(kind or '(none)')}: not probed "
+            f"{where}: connection {called} is of type {label(kind or '(none)')}: not probed "
             "(tlsprobe probes postgres, smtp/email and http/https connections)"
         )
         return
@@ -218,10 +213,10 @@ def add(
         target, notes = make(connection, where)
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    trust = airflow_hooks.trust_for(connection, os.environ if env is None else env)
+    trust = airflow_hooks.trust_for(connection, env)
     address = (
         Fix.ADDRESS.value,
-        f"Airflow connects to the host and port fields of connection {label}: check them, "
+        f"Airflow connects to the host and port fields of connection {called}: check them, "
         "and that the server is running",
     )
     found.targets.append(replace(target, trust=trust, terms=(*target.terms, address)))
@@ -233,11 +228,11 @@ def find_connection(conn_id: str, env: Mapping[str, str], export: Path | None) -
     a secrets backend: AIRFLOW_CONN_<ID>, then the metadata database (an export stands in)."""
     variable = PREFIX + conn_id.upper()
     if variable in env:
-        return parse_connection(conn_id, env[variable], _label(variable))
+        return parse_connection(conn_id, env[variable], label(variable))
     if export is None:
         return None
     entries = _entries(export, read_text(export, "Airflow connections export"))
     if conn_id not in entries:
         return None
-    where = f"{named(Path(export.name))}: {_label(conn_id)}"
+    where = f"{named(Path(export.name))}: {label(conn_id)}"
     return parse_connection(conn_id, entries[conn_id], where)

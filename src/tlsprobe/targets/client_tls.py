@@ -105,14 +105,6 @@ def for_postgres_params(params: Mapping[str, str], env: Mapping[str, str]) -> Cl
     return for_sslmode(None, None)  # prefer may fall back: a root certificate changes nothing
 
 
-def for_smtp(starttls: bool, ssl: bool, verify: bool, origin: str) -> ClientTls:
-    """Airflow's SMTP settings: smtp_ssl wins over smtp_starttls, as in Airflow's own code."""
-    setting = f"{origin}: smtp_starttls = {starttls}, smtp_ssl = {ssl}"
-    if not (starttls or ssl):
-        return ClientTls(setting, Encrypts.NO, False, False)
-    return ClientTls(setting, Encrypts.YES, verify, verify)
-
-
 def for_http(url_scheme: str, origin: str) -> ClientTls:
     if url_scheme == "http":
         return ClientTls(f"{origin}: plain http://", Encrypts.NO, False, False)

@@ -46,7 +46,7 @@ class ClientTrust:
 HTTP_CLIENTS = "HTTP clients (httpx, curl, browsers)"
 PYTHON_SSL = "Python's ssl (smtplib)"
 LIBPQ = "libpq"
-_COMMAND_LINE_FIX = "pass the issuing root with --ca-file, or use a certificate from a trusted CA"
+COMMAND_LINE_FIX = "pass the issuing root with --ca-file, or use a certificate from a trusted CA"
 
 
 def for_protocol(protocol: str) -> ClientTrust:
@@ -58,7 +58,7 @@ def for_protocol(protocol: str) -> ClientTrust:
         client = LIBPQ
     else:
         client = HTTP_CLIENTS
-    return ClientTrust(client, SYSTEM_STORE, _COMMAND_LINE_FIX)
+    return ClientTrust(client, SYSTEM_STORE, COMMAND_LINE_FIX)
 
 
 def _env_path(env: Mapping[str, str], name: str) -> str | None:
@@ -66,7 +66,7 @@ def _env_path(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def python_ssl(env: Mapping[str, str], client: str, fix: str, *, known: bool) -> ClientTrust:
+def python_ssl(env: Mapping[str, str], client: str, fix: str) -> ClientTrust:
     """ssl.create_default_context() in a process with `env`: SSL_CERT_FILE replaces the system
     bundle and SSL_CERT_DIR the system directory, each on its own; Debian's bundle and
     directory hold the same roots, so the system store remains while either is unset."""
@@ -84,7 +84,7 @@ def python_ssl(env: Mapping[str, str], client: str, fix: str, *, known: bool) ->
         system=system,
         files=(cert_file,) if cert_file else (),
         dirs=(cert_dir,) if cert_dir else (),
-        known=known,
+        known=True,  # its callers are Airflow's clients, whose environment tlsprobe reads
     )
 
 
@@ -112,7 +112,7 @@ def for_airflow_smtp(env: Mapping[str, str], where: str) -> ClientTrust:
         "give the Airflow worker the root in its own environment: SSL_CERT_FILE=<a bundle "
         "with it> (or add it to the system store: update-ca-certificates)"
     )
-    return python_ssl(env, f"smtplib in Airflow ({where})", fix, known=True)
+    return python_ssl(env, f"smtplib in Airflow ({where})", fix)
 
 
 def for_airflow_http(
@@ -168,7 +168,7 @@ def for_airflow_execution_api(
     base = (
         _bundle(client, "[api] ssl_ca_file", ssl_ca_file, fix)
         if ssl_ca_file
-        else python_ssl(env, client, fix, known=True)
+        else python_ssl(env, client, fix)
     )
     extra = [*([_certifi()] if use_public_certs else []), *([ssl_cert] if ssl_cert else [])]
     words = [

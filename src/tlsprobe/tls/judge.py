@@ -12,6 +12,7 @@ from cryptography import x509
 
 from tlsprobe import memo
 from tlsprobe.model import Check, Fix, Policy, Status, TlsInfo
+from tlsprobe.targets import client_trust
 from tlsprobe.tls import certs, facts, paths, trust
 from tlsprobe.tls.expiry import expiry_check
 from tlsprobe.tls.negotiate import Handshake, Negotiated, VerifyError
@@ -23,7 +24,7 @@ _SELF_SIGNED_LEAF = 18
 _UNTRUSTED_ROOT = 19
 _WEAK = {66, 67, 68}
 # A certificate may name thousands of hosts: a verdict lists this many, then counts the rest.
-NAMES_SHOWN = 10
+NAMES_SHOWN = paths.NAMES_SHOWN
 
 
 def tls_info(handshake: Handshake) -> TlsInfo:
@@ -54,7 +55,7 @@ TRUST_HINTS = {
         "--ca-file stands in when neither names one), or use a certificate from a CA in it"
     ),
 }
-TRUST_HINT = "pass the issuing root with --ca-file, or use a certificate from a trusted CA"
+TRUST_HINT = client_trust.COMMAND_LINE_FIX
 
 
 def judge(
