@@ -24,6 +24,7 @@ from tlsprobe.lab import (
     postgres,
     revocation,
     smtp,
+    staple_starttls,
 )
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Factory, Servers
@@ -39,6 +40,7 @@ _FACTORIES: tuple[Factory, ...] = (
     clientcert.cases,
     legacy.cases,
     revocation.cases,
+    staple_starttls.cases,
 )
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0

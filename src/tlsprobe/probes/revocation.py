@@ -11,6 +11,7 @@ responder, no CRL and is not must-staple gets no cert.revocation check without -
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import socket
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,11 @@ from tlsprobe.tls.revocation import Outcome, Staple
 # Connects and takes the protocol's preamble, then returns the socket the ClientHello goes on.
 Preamble = Callable[[ProbeState], Awaitable[socket.socket]]
 RESERVE_S = 0.25  # of the deadline, kept so that a verdict is never left to the outer deadline
+
+
+class NotAsked(Exception):
+    """A preamble the server would not complete (STARTTLS refused, an SSLRequest answered N):
+    its words say why no staple was asked."""
 
 
 def alongside(body: Body, preamble: Preamble | None, why_not: str = "") -> Body:
@@ -77,7 +83,10 @@ async def _staple(state: ProbeState, preamble: Preamble | None, why_not: str) ->
         return Staple(not_asked=why_not)
     from tlsprobe.tls import staple  # pyOpenSSL: only for a leaf that names a responder
 
-    sock = await preamble(state)
+    try:
+        sock = await _preamble(state, preamble)
+    except NotAsked as exc:
+        return Staple(not_asked=str(exc))
     try:
         target = state.target
         return Staple(await staple.ask(sock, None if target.is_ip else target.host))
@@ -85,6 +94,22 @@ async def _staple(state: ProbeState, preamble: Preamble | None, why_not: str) ->
         return Staple(not_asked=str(exc))
     finally:
         sock.close()
+
+
+async def _preamble(state: ProbeState, preamble: Preamble) -> socket.socket:
+    """The preamble on a copy of the state, in a task of its own (so a copy of the context):
+    its steps, logs and checks, and the step it names for a crash, stay off the real result."""
+    shadow = dataclasses.replace(
+        state, phase=step_for("connect"), checks={}, transcript=[], facts={}
+    )
+    task: asyncio.Future[socket.socket] = asyncio.ensure_future(preamble(shadow))
+    try:
+        return await task
+    except asyncio.CancelledError:
+        # The deadline came just as the preamble finished: its socket is ours to close.
+        if task.done() and not task.cancelled() and task.exception() is None:
+            task.result().close()
+        raise
 
 
 async def _asked(state: ProbeState, preamble: Preamble | None, why_not: str) -> Staple:

@@ -22,7 +22,7 @@ from tlsprobe.failures import ClientKeyError, KeyProblem, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
-from tlsprobe.probes.postgres import wire
+from tlsprobe.probes.postgres import preamble, wire
 from tlsprobe.probes.postgres.login import login
 from tlsprobe.probes.postgres.roots import libpq_roots, libpq_trust
 from tlsprobe.probes.postgres.sslmodes import sslmodes
@@ -31,7 +31,6 @@ from tlsprobe.targets import Target, client_tls, pgsettings
 
 IDS = ("connect", "pg.sslrequest", *TLS_CHECK_IDS, "tls.legacy", "pg.plaintext")
 ALPN = ("postgresql",)
-NO_STAPLE = "tlsprobe does not ask for a staple after the SSLRequest yet"
 LEGACY_SETTING = (
     "turn them off: ssl_min_protocol_version = '{minimum}' in postgresql.conf, then reload"
 )
@@ -82,7 +81,10 @@ async def probe(
         await _body(state, settings, roots)
 
     checked = legacy.alongside(body, _legacy_hello, LEGACY_SETTING, at_once=False)
-    checked = revocation.alongside(checked, None, NO_STAPLE)
+    # sslnegotiation=direct is TLS from the first byte; the side hello offers no ALPN, which
+    # PostgreSQL 17 checks only once the handshake is over, after the staple has come.
+    staple_preamble = revocation.first_byte if settings.direct else preamble.sslrequest
+    checked = revocation.alongside(checked, staple_preamble)
     return await run_probe(target, policy, ids, checked)
 
 

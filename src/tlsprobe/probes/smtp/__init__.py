@@ -21,7 +21,7 @@ from tlsprobe import tls
 from tlsprobe.model import Check, Fix, Policy, Status, TargetResult
 from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, Step, fail_with, run_probe
-from tlsprobe.probes.smtp import steps
+from tlsprobe.probes.smtp import preamble, steps
 from tlsprobe.probes.smtp import verdicts as checks
 from tlsprobe.probes.smtp.session import (
     Session,
@@ -45,7 +45,6 @@ IDS = (
 Attempted = tuple[Session, tls.Handshake]
 GREETING_WAIT_MAX = 1.5  # then check whether the port waits for a ClientHello instead
 TLS_CHECK_MAX = 1.0
-NO_STAPLE_AFTER_STARTTLS = "tlsprobe does not ask for a staple after STARTTLS yet"
 LEGACY_SETTING = (
     "turn them off: Postfix smtpd_tls_protocols = >={minimum} and "
     "smtpd_tls_mandatory_protocols = >={minimum} (or the MTA's own TLS protocol setting)"
@@ -62,8 +61,8 @@ async def probe(target: Target, policy: Policy) -> TargetResult:
     hello = legacy.first_byte_hello if target.protocol == "smtps" else _legacy_hello
     implicit = target.protocol == "smtps"
     checked = legacy.alongside(body, hello, LEGACY_SETTING, at_once=implicit)
-    preamble = revocation.first_byte if implicit else None
-    checked = revocation.alongside(checked, preamble, NO_STAPLE_AFTER_STARTTLS)
+    staple_preamble = revocation.first_byte if implicit else preamble.starttls
+    checked = revocation.alongside(checked, staple_preamble)
     return await run_probe(target, policy, ids_for(target), checked)
 
 
