@@ -35,15 +35,20 @@ class NotAsked(Exception):
     its words say why no staple was asked."""
 
 
-def alongside(body: Body, preamble: Preamble | None, why_not: str = "") -> Body:
+def alongside(
+    body: Body, preamble: Preamble | None, why_not: str = "", *, staple_hint: str = ""
+) -> Body:
     """`body`, then cert.revocation. `preamble` None: this protocol's staple cannot be asked
-    (`why_not` says why), so only --revocation's fetches can tell."""
+    (`why_not` says why), so only --revocation's fetches can tell. `staple_hint` replaces the
+    web server's advice on stapling for a server that staples otherwise, or never."""
 
     async def both(state: ProbeState) -> None:
         await body(state)
         if state.handshake is None or not state.handshake.chain_der:
             return
         check = await _judge(state, preamble, why_not)
+        if check is not None and staple_hint and check.hint == revocation.STAPLE_HINT:
+            check = dataclasses.replace(check, hint=staple_hint)
         if check is not None:
             state.put(check)
 

@@ -34,6 +34,11 @@ ALPN = ("postgresql",)
 LEGACY_SETTING = (
     "turn them off: ssl_min_protocol_version = '{minimum}' in postgresql.conf, then reload"
 )
+# PostgreSQL has no OCSP stapling: the web server's advice would send its admin looking for one.
+STAPLE_HINT = (
+    "PostgreSQL cannot staple OCSP responses: give the server a certificate without the "
+    "must-staple (TLS feature) extension"
+)
 DIRECT_UNSUPPORTED = "direct TLS unsupported by this server (PostgreSQL < 17)"
 
 
@@ -84,7 +89,7 @@ async def probe(
     # sslnegotiation=direct is TLS from the first byte; the side hello offers no ALPN, which
     # PostgreSQL 17 checks only once the handshake is over, after the staple has come.
     staple_preamble = revocation.first_byte if settings.direct else preamble.sslrequest
-    checked = revocation.alongside(checked, staple_preamble)
+    checked = revocation.alongside(checked, staple_preamble, staple_hint=STAPLE_HINT)
     return await run_probe(target, policy, ids, checked)
 
 

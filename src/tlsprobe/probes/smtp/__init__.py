@@ -45,6 +45,10 @@ IDS = (
 Attempted = tuple[Session, tls.Handshake]
 GREETING_WAIT_MAX = 1.5  # then check whether the port waits for a ClientHello instead
 TLS_CHECK_MAX = 1.0
+STAPLE_HINT = (
+    "have the MTA staple a current OCSP response (Exim: tls_ocsp_file; Postfix cannot staple: "
+    "give it a certificate without the must-staple extension)"
+)
 LEGACY_SETTING = (
     "turn them off: Postfix smtpd_tls_protocols = >={minimum} and "
     "smtpd_tls_mandatory_protocols = >={minimum} (or the MTA's own TLS protocol setting)"
@@ -62,7 +66,7 @@ async def probe(target: Target, policy: Policy) -> TargetResult:
     implicit = target.protocol == "smtps"
     checked = legacy.alongside(body, hello, LEGACY_SETTING, at_once=implicit)
     staple_preamble = revocation.first_byte if implicit else preamble.starttls
-    checked = revocation.alongside(checked, staple_preamble)
+    checked = revocation.alongside(checked, staple_preamble, staple_hint=STAPLE_HINT)
     return await run_probe(target, policy, ids_for(target), checked)
 
 
