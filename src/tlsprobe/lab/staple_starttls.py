@@ -5,8 +5,9 @@ Python's ssl cannot staple, so the TLS here is pyOpenSSL's, over the lab's Conn 
 lab/revocation.py's HTTPS `stapling` servers); the protocol on either side of it is as small
 as lab/smtp.py's and lab/postgres.py's servers, which use Python's ssl and so cannot serve here.
 Both answer inside TLS, so the probe reaches full verdicts: SMTP answers EHLO and QUIT,
-PostgreSQL answers the startup with a SCRAM authentication request (a plaintext startup gets
-the no-encryption refusal of a hostssl-only pg_hba.conf).
+PostgreSQL answers the startup with a cleartext password request and lets the lab's superuser
+in (a real libpq connects, as the conformance suite needs), and a plaintext startup gets the
+no-encryption refusal of a hostssl-only pg_hba.conf.
 
 `Gate(1)` makes the bad twins' servers: one TLS session per server, then STARTTLS is answered
 454 (as Postfix's smtpd_client_new_tls_session_rate_limit does) or the SSLRequest N.
@@ -23,6 +24,7 @@ from typing import TypeVar
 from OpenSSL import SSL
 
 from tlsprobe.lab.certs import Identity, Pki
+from tlsprobe.lab.postgres_cluster import PASSWORD, SUPERUSER
 from tlsprobe.lab.revocation import Responder, _leaf
 from tlsprobe.lab.server import Case, Conn, within
 
@@ -201,7 +203,30 @@ def _no_encryption() -> bytes:
     return _message(b"E", fields)
 
 
-SCRAM_REQUEST = _message(b"R", struct.pack("!I", 10) + b"SCRAM-SHA-256\0\0")
+PASSWORD_REQUEST = _message(b"R", struct.pack("!I", 3))  # AuthenticationCleartextPassword
+# What libpq needs to call a session up: AuthenticationOk, the parameters it reads, its key, idle.
+WELCOME = b"".join(
+    [
+        _message(b"R", struct.pack("!I", 0)),
+        *(
+            _message(b"S", name + b"\0" + value + b"\0")
+            for name, value in (
+                (b"server_version", b"15.0"),
+                (b"client_encoding", b"UTF8"),
+                (b"DateStyle", b"ISO, MDY"),
+                (b"integer_datetimes", b"on"),
+                (b"standard_conforming_strings", b"on"),
+            )
+        ),
+        _message(b"K", struct.pack("!II", 4242, 4242)),
+        _message(b"Z", b"I"),
+    ]
+)
+
+
+def _wrong_password() -> bytes:
+    message = f'password authentication failed for user "{SUPERUSER}"'
+    return _message(b"E", b"SFATAL\0VFATAL\0C28P01\0M" + message.encode() + b"\0\0")
 
 
 async def _exactly(read: Callable[[int], Awaitable[bytes]], n: int) -> bytes:
@@ -216,7 +241,7 @@ async def _exactly(read: Callable[[int], Awaitable[bytes]], n: int) -> bytes:
 
 async def postgres(stapler: Stapler, conn: Conn) -> None:
     """The SSLRequest answered S (N once the gate is shut) and a stapling handshake, or a
-    direct ClientHello; inside TLS the startup gets a SCRAM request, in plaintext a refusal."""
+    direct ClientHello; inside TLS the startup gets a password request, in plaintext a refusal."""
     first = await _exactly(conn.read, 8)
     try:
         if first == SSL_REQUEST and stapler.gate.grant():
@@ -250,8 +275,14 @@ async def _in_tls(stapler: Stapler, conn: Conn, first: bytes) -> None:
         return out
 
     (length,) = struct.unpack("!I", await _exactly(read, 4))
-    await _exactly(read, length - 4)
-    await tls.send(SCRAM_REQUEST)
+    await _exactly(read, length - 4)  # the startup: any user, any database
+    await tls.send(PASSWORD_REQUEST)
+    kind, length = struct.unpack("!cI", await _exactly(read, 5))
+    password = (await _exactly(read, length - 4)).rstrip(b"\0")
+    if kind != b"p" or password != PASSWORD.encode():
+        await tls.send(_wrong_password())
+        return
+    await tls.send(WELCOME)  # a real client is in: libpq, in the conformance suite
     while await read(16384):
         pass
 
