@@ -25,6 +25,7 @@ from tlsprobe.lab.server import Case, Handler, Servers
 from tlsprobe.model import Policy, Status, TargetResult
 from tlsprobe.probes import postgres as pg_probe
 from tlsprobe.probes import smtp as smtp_probe
+from tlsprobe.probes.base import stalled, step_for
 from tlsprobe.probes.postgres import preamble as pg_preamble
 from tlsprobe.runner import Run
 from tlsprobe.targets import parse_target
@@ -151,12 +152,15 @@ def test_a_leaf_naming_no_responder_gets_no_side_hello(lab: Lab) -> None:
 # --- servers that grant one TLS session: the side hello's preamble is refused ----------------
 
 
-def probe_one_session(tmp_path: Path, serve: str, url: str) -> TargetResult:
+def probe_one_session(
+    tmp_path: Path, serve: str, url: str, gate: lab_staple.Gate | None = None
+) -> TargetResult:
     """Probe a fresh lab server (lab_staple.smtp or .postgres) that grants one TLS session: the
     probe's own, so every later preamble, the side hello's among them, is refused."""
     pki = Pki(tmp_path)
     responder = lab_revocation.Responder(pki)
-    stapler, _ = lab_staple.staplers(pki, responder, "one-session", lab_staple.Gate(1))
+    gate = gate or lab_staple.Gate(1)
+    stapler, _ = lab_staple.staplers(pki, responder, "one-session", gate)
     responder.sock.close()
     handler: Handler = functools.partial(getattr(lab_staple, serve), stapler)
 
@@ -198,6 +202,16 @@ def test_sslrequest_answered_n_in_the_side_hello_only(tmp_path: Path) -> None:
     )
     assert dict(result.facts)["ocsp_staple"] == "not asked"
     assert status(result, "tls.handshake") is Status.PASS
+
+
+def test_a_side_hello_that_stalls_is_said_at_the_deadline(tmp_path: Path) -> None:
+    """The SSLRequest never answered in the side hello: cert.revocation still has its verdict
+    within the target's one deadline, saying what stalled."""
+    result = probe_one_session(tmp_path, "postgres", PG_URL, lab_staple.Gate(1, stall=True))
+    stall, _ = stalled(step_for("cert.revocation"), TIMEOUT)
+    assert verdict(result) == ("skip", f"no staple asked: the side hello had {stall}", "")
+    assert status(result, "tls.handshake") is Status.PASS
+    assert result.elapsed_ms < TIMEOUT * 1000
 
 
 def test_refusals_are_said_plainly() -> None:

@@ -15,6 +15,7 @@ no-encryption refusal of a hostssl-only pg_hba.conf.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import struct
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,7 @@ from tlsprobe.lab.server import Case, Conn, within
 
 HOSTNAME = "staple.tlsprobe.test"
 IDLE_TIMEOUT = 10.0
+SPLIT_PAUSE = 0.01
 SSL_REQUEST = bytes.fromhex("0000000804d2162f")
 REFUSED_STARTTLS = "454 4.7.0 Error: too many new TLS sessions from this client"
 ALPN = b"postgresql"
@@ -37,10 +39,12 @@ T = TypeVar("T")
 
 
 class Gate:
-    """How many TLS sessions a server grants (None: any number)."""
+    """How many TLS sessions a server grants (None: any number); past them, with `stall`, it
+    never answers the STARTTLS or SSLRequest instead of refusing it."""
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, *, stall: bool = False) -> None:
         self.limit = limit
+        self.stall = stall
         self.granted = 0
 
     def grant(self) -> bool:
@@ -124,6 +128,12 @@ class Stapler:
     gate: Gate
 
 
+async def _silent(conn: Conn) -> None:
+    """Read and never answer, until the client leaves (or the lab stops)."""
+    while await conn.read():
+        pass
+
+
 # --- SMTP ------------------------------------------------------------------------------------
 
 
@@ -154,11 +164,13 @@ class _Lines:
 
 
 async def smtp(stapler: Stapler, conn: Conn) -> None:
-    """An SMTP session: a greeting in two lines and two writes, EHLO, STARTTLS (stapling), EHLO
+    """An SMTP session: a greeting in two lines, split mid-line, EHLO, STARTTLS (stapling), EHLO
     inside TLS and QUIT."""
     lines = _Lines(conn)
-    await conn.send(f"220-{HOSTNAME} ESMTP tlsprobe lab\r\n".encode())
-    await conn.send(b"220 staples after STARTTLS\r\n")
+    # A greeting of two lines whose last is cut mid-way, in TCP segments of their own.
+    await conn.send(f"220-{HOSTNAME} ESMTP tlsprobe lab\r\n220 staples af".encode())
+    await asyncio.sleep(SPLIT_PAUSE)
+    await conn.send(b"ter STARTTLS\r\n")
     try:
         while (line := await lines.next()) is not None:
             verb = line.partition(" ")[0].upper()
@@ -178,7 +190,10 @@ async def smtp(stapler: Stapler, conn: Conn) -> None:
 
 async def _starttls(stapler: Stapler, conn: Conn, lines: _Lines) -> None:
     if not stapler.gate.grant():
-        await lines.send(f"{REFUSED_STARTTLS}\r\n")
+        if stapler.gate.stall:
+            await _silent(conn)
+        else:
+            await lines.send(f"{REFUSED_STARTTLS}\r\n")
         return
     await lines.send("220 2.0.0 Ready to start TLS\r\n")
     lines.buffer.clear()  # RFC 3207 4.2: plaintext sent before TLS must not be answered
@@ -247,6 +262,8 @@ async def postgres(stapler: Stapler, conn: Conn) -> None:
         if first == SSL_REQUEST and stapler.gate.grant():
             await conn.send(b"S")
             await _in_tls(stapler, conn, b"")
+        elif first == SSL_REQUEST and stapler.gate.stall:
+            await _silent(conn)
         elif first == SSL_REQUEST:
             await conn.send(b"N")
             await _exactly(conn.read, 8)  # the plaintext startup a client may send next
