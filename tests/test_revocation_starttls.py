@@ -9,6 +9,7 @@ import asyncio
 import functools
 import os
 import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +23,11 @@ from tlsprobe.lab import staple_starttls as lab_staple
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.postgres_cluster import Clusters, ClusterSpec, Unavailable
 from tlsprobe.lab.server import Case, Handler, Servers
-from tlsprobe.model import Policy, Status, TargetResult
+from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes import postgres as pg_probe
+from tlsprobe.probes import revocation as probe_revocation
 from tlsprobe.probes import smtp as smtp_probe
-from tlsprobe.probes.base import stalled, step_for
+from tlsprobe.probes.base import ProbeState, current_step, stalled, step_for
 from tlsprobe.probes.postgres import preamble as pg_preamble
 from tlsprobe.runner import Run
 from tlsprobe.targets import parse_target
@@ -102,6 +104,31 @@ def test_the_side_hello_leaves_no_trace_in_the_transcript(
     transcript = results["staple-smtp-good"].transcript
     assert sum(line.endswith("C: STARTTLS") for line in transcript) == 2
     assert sum("cert.revocation: " in line for line in transcript) == 1
+
+
+def test_the_preamble_runs_on_a_shadow(lab: Lab) -> None:
+    """A preamble that enters a step, logs and puts a check (as legacy's do) leaves the probe's
+    checks, transcript, facts and the step a crash would be named by as they were."""
+    target = parse_target(lab.url("staple-pg-good"))
+
+    async def noisy(shadow: ProbeState) -> socket.socket:
+        shadow.enter(step_for("connect"))
+        shadow.log("noisy")
+        shadow.put(Check("connect", Status.FAIL, "noisy"))
+        shadow.facts["noisy"] = "yes"
+        return await pg_preamble.sslrequest(shadow)
+
+    async def run() -> tuple[ProbeState, str | None]:
+        state = ProbeState(target, Policy(timeout=TIMEOUT), ("connect", "cert.revocation"))
+        state.enter(step_for("cert.revocation"))
+        sock = await probe_revocation._preamble(state, noisy)
+        sock.close()
+        return state, current_step()
+
+    state, step = asyncio.run(run())
+    assert (state.checks, state.transcript, state.facts) == ({}, [], {})
+    assert step == "cert.revocation"
+    assert state.phase.name == "cert.revocation"
 
 
 def test_revocation_flag_also_asks_the_responder(lab: Lab) -> None:

@@ -104,10 +104,15 @@ async def _staple(state: ProbeState, preamble: Preamble | None, why_not: str) ->
 async def _preamble(state: ProbeState, preamble: Preamble) -> socket.socket:
     """The preamble on a copy of the state, in a task of its own (so a copy of the context):
     its steps, logs and checks, and the step it names for a crash, stay off the real result."""
-    shadow = dataclasses.replace(
-        state, phase=step_for("connect"), checks={}, transcript=[], facts={}
-    )
-    task: asyncio.Future[socket.socket] = asyncio.ensure_future(preamble(shadow))
+
+    async def shadowed() -> socket.socket:
+        # Made inside the task: a new ProbeState names its step in the context it is made in.
+        shadow = dataclasses.replace(
+            state, phase=step_for("connect"), checks={}, transcript=[], facts={}
+        )
+        return await preamble(shadow)
+
+    task = asyncio.create_task(shadowed())
     try:
         return await task
     except asyncio.CancelledError:
