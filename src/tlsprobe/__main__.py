@@ -1,3 +1,3 @@
-from tlsprobe.cli import main
+from tlsprobe.start import main
 
 raise SystemExit(main())

@@ -8,7 +8,6 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +286,8 @@ def warn_fraction(value: object) -> float | None:
         denominator = value.partition("/")[2]
         if denominator and int(denominator) == 0:
             return None
+        from fractions import Fraction  # rare (a flag or a key), and costly to import
+
         share = float(Fraction(value))
     else:
         return None

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tlsprobe.cli.options import build_parser, flags_of, sources_of
+from tlsprobe.cli.options import build_parser, command_in, flags_of, sources_of
 from tlsprobe.cli.output import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
@@ -78,10 +78,13 @@ def run_and_report(targets: Sequence[Target], policy: Policy, args: argparse.Nam
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    plan = _plan(args)
-    check_output(args.output)
-    announce(plan)
-    return run_and_report(plan.targets, plan.policy, args)
+    from tlsprobe.runner import collect_less
+
+    with collect_less():  # the modules the plan loads too: see collect_less
+        plan = _plan(args)
+        check_output(args.output)
+        announce(plan)
+        return run_and_report(plan.targets, plan.policy, args)
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -146,7 +149,8 @@ COMMANDS = {"check": cmd_check, "targets": cmd_targets, "demo": cmd_demo, "serve
 
 def main(argv: Sequence[str] | None = None) -> int:
     stdout_closed = standard_descriptors()
-    args = build_parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_in(given)).parse_args(given)
     try:
         if stdout_closed and getattr(args, "output", None) is None:
             raise UsageError("standard output is closed: nowhere to write (give -o FILE)")

@@ -4,7 +4,9 @@ one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import functools
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -246,24 +248,52 @@ def _add_serve_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; given the `command` the arguments name (command_in), only that command's
+    options are added, as only they can be parsed: the four commands' options together took
+    more of the start-up than parsing (argparse builds a help formatter for each option)."""
     parser = _Parser(prog="tlsprobe", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"tlsprobe {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    check = commands.add_parser("check", help="probe targets and print the verdicts")
-    _add_source_options(check)
-    _add_policy_options(check, timeout=10.0)
-    _add_output_options(check)
-    listing = commands.add_parser("targets", help="list what would be probed, without probing")
-    _add_source_options(listing)
-    demo = commands.add_parser("demo", help="start the local lab and show every verdict")
-    _add_policy_options(demo, timeout=3.0)
-    _add_output_options(demo)
-    serve = commands.add_parser("serve", help="a Prometheus exporter: /probe?target=URL, /metrics")
-    _add_source_options(serve)
-    _add_policy_options(serve, timeout=10.0)
-    _add_serve_options(serve)
+    for name, (text, adds) in _COMMANDS.items():
+        sub = commands.add_parser(name, help=text)
+        if command in (None, name) or command not in _COMMANDS:
+            for add in adds:
+                add(sub)
     return parser
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command the arguments name: the first that is not an option (the top level takes
+    only --help and --version, which take no value)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+_Adds = tuple[Callable[[argparse.ArgumentParser], None], ...]
+# Each command: its help line, and what adds its options (in this order in --help).
+_COMMANDS: dict[str, tuple[str, _Adds]] = {
+    "check": (
+        "probe targets and print the verdicts",
+        (
+            _add_source_options,
+            functools.partial(_add_policy_options, timeout=10.0),
+            _add_output_options,
+        ),
+    ),
+    "targets": ("list what would be probed, without probing", (_add_source_options,)),
+    "demo": (
+        "start the local lab and show every verdict",
+        (functools.partial(_add_policy_options, timeout=3.0), _add_output_options),
+    ),
+    "serve": (
+        "a Prometheus exporter: /probe?target=URL, /metrics",
+        (
+            _add_source_options,
+            functools.partial(_add_policy_options, timeout=10.0),
+            _add_serve_options,
+        ),
+    ),
+}
 
 
 def sources_of(args: argparse.Namespace) -> Sources:

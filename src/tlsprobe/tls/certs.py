@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -251,6 +251,10 @@ def in_path_order(positions: Sequence[int | None]) -> bool:
 
 
 def _spki(cert: x509.Certificate) -> bytes:
+    # Only for a certificate the path does not use; the serialization package imports
+    # cryptography's SSH key code and bcrypt, 2 ms of every start.
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

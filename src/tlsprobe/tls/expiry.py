@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from fractions import Fraction
 
 from cryptography import x509
 
@@ -37,6 +36,8 @@ def _span(days: int) -> dt.timedelta:
 
 def fraction_text(fraction: float) -> str:
     """1/3 for 0.333..., 0.25 as 1/4: how people write a share of a lifetime."""
+    from fractions import Fraction  # only for a warning's words: costly to import
+
     return str(Fraction(fraction).limit_denominator(1000))
 
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
@@ -90,6 +90,10 @@ def _extension(cert: x509.Certificate, kind: type[E]) -> E | None:
 
 def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
     """The DER of an OCSP request for `cert` (SHA-1 CertID, as responders expect)."""
+    # Only with --revocation: the serialization package loads cryptography's SSH key code and
+    # bcrypt, 2 ms of every start.
+    from cryptography.hazmat.primitives import serialization
+
     builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
     return builder.build().public_bytes(serialization.Encoding.DER)
 

@@ -15,7 +15,6 @@ do the protocol, this module only moves the bytes."""
 from __future__ import annotations
 
 import base64
-import http
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -175,6 +174,8 @@ def host_header(target: Target) -> str:
 
 
 def _standard_reason(status: int) -> str:
+    import http  # HTTP/2 answers only: HTTP/1.1 carries its own reason phrase
+
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:

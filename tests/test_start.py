@@ -1,0 +1,95 @@
+"""tlsprobe.start, the console script's entry, and the parser built for the command given: the
+start-up work they save must not change what the command line does."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pytest
+
+from tlsprobe.cli.options import build_parser, command_in
+
+COMMANDS = ("check", "targets", "demo", "serve")
+
+
+def _help(argv: list[str]) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "tlsprobe", *argv, "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_command_in_finds_the_first_word_that_is_not_an_option() -> None:
+    """The command is the first argument without a leading dash; none is None."""
+    assert command_in(["check", "--timeout", "3", "https://a.test"]) == "check"
+    assert command_in(["--version"]) is None
+    assert command_in([]) is None
+    assert command_in(["--help", "serve"]) == "serve"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_command_parser_holds_exactly_the_options_of_the_full_one(command: str) -> None:
+    """Built for one command, the parser gives that command the same options, defaults and help
+    as the parser built for all; the other commands get only their help line."""
+    full, one = build_parser(), build_parser(command)
+    full_sub = full._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    one_sub = one._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert list(one_sub) == list(full_sub) == list(COMMANDS)
+    assert one_sub[command].format_help() == full_sub[command].format_help()
+    for other in set(COMMANDS) - {command}:
+        assert [a.dest for a in one_sub[other]._actions] == ["help"]
+    assert one.format_help() == full.format_help()
+
+
+def test_an_unknown_command_still_gets_argparse_own_error() -> None:
+    """A word that names no command builds the full parser, so the error is argparse's own."""
+    with pytest.raises(SystemExit) as stopped:
+        build_parser(command_in(["chek"])).parse_args(["chek"])
+    assert stopped.value.code == 2
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_each_command_through_the_console_entry(command: str) -> None:
+    """`tlsprobe COMMAND --help` through tlsprobe.start lists that command's options."""
+    shown = _help([command])
+    expected = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    for action in expected._actions:
+        for flag in action.option_strings:
+            assert flag in shown
+
+
+def test_start_leaves_the_collector_enabled_and_the_modules_frozen() -> None:
+    """After the entry has loaded the command, the collector runs again, and the objects the
+    modules made are in the permanent generation (gc.freeze), never walked again."""
+    code = (
+        "import gc, sys\n"
+        "import tlsprobe.start as start\n"
+        "import tlsprobe.cli\n"
+        "tlsprobe.cli.main = lambda: print(gc.isenabled(), gc.get_freeze_count() > 10000) or 0\n"
+        "sys.exit(start.main())\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.split() == ["True", "True"]
+
+
+def test_start_keeps_a_collector_the_caller_turned_off() -> None:
+    """An embedding program that disabled the collector finds it still disabled."""
+    code = (
+        "import gc, sys\n"
+        "gc.disable()\n"
+        "import tlsprobe.start as start\n"
+        "import tlsprobe.cli\n"
+        "tlsprobe.cli.main = lambda: print(gc.isenabled()) or 0\n"
+        "sys.exit(start.main())\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.split() == ["False"]
+    assert gc.isenabled()
