@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import enum
 import errno
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from tlsprobe.records import record
 
 if TYPE_CHECKING:
     import ssl
@@ -70,7 +71,7 @@ KIND_HINTS = {
 DEFAULT_HINT = "run with -v to see the transcript of the exchange"
 
 
-@dataclass(frozen=True)
+@record
 class Explained:
     """An exception said plainly: `kind` for code to branch on, `detail`/`hint` for people.
     Without a hint of its own it takes its kind's (KIND_HINTS)."""

@@ -7,9 +7,11 @@ import enum
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from tlsprobe.records import record
 
 
 class Status(enum.StrEnum):
@@ -31,7 +33,7 @@ def worst(statuses: list[Status]) -> Status:
     return max(counted, key=_SEVERITY.__getitem__)
 
 
-@dataclass(frozen=True)
+@record
 class Check:
     id: str
     status: Status
@@ -67,7 +69,7 @@ def utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass(frozen=True)
+@record
 class CertInfo:
     """One certificate as the server sent it."""
 
@@ -86,7 +88,7 @@ class CertInfo:
     dns_names: tuple[str, ...] = field(default=(), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class TlsInfo:
     """What the handshake negotiated, and the chain exactly as the server sent it."""
 
@@ -104,7 +106,7 @@ class TlsInfo:
     path_not_after: dt.datetime | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class TrustUsed:
     """Which trust a result's verdicts used: the client it judged for, the roots it trusted
     (the client's own, then --ca-file when it was added), the one that held the root of the
@@ -116,7 +118,7 @@ class TrustUsed:
     ca_file_needed: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class TargetResult:
     name: str
     target: str
@@ -198,7 +200,7 @@ def _field(name: str, value: Any, change: Callable[[str], str]) -> Any:
     return _mapped(value, change)
 
 
-@dataclass(frozen=True)
+@record
 class CheckSpec:
     """A check id, defined once: its column title and, for a check a probe enters as a step,
     how a deadline that catches it is said ({t:g} is the deadline in seconds; "": the check is
@@ -294,7 +296,7 @@ def warn_fraction(value: object) -> float | None:
     return share if 0 < share < 1 else None  # nan fails both
 
 
-@dataclass(frozen=True)
+@record
 class Policy:
     """How to judge: the settings shared by every target of a run."""
 

@@ -17,10 +17,11 @@ import contextvars
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, cast
 
 import aiohappyeyeballs
+
+from tlsprobe.records import record
 
 STAGGER_S = 0.25  # RFC 8305's connection attempt delay
 
@@ -28,7 +29,7 @@ AddrInfo = aiohappyeyeballs.AddrInfoType
 AttemptError = OSError | RuntimeError  # uvloop may raise RuntimeError where asyncio has OSError
 
 
-@dataclass(frozen=True)
+@record
 class Attempt:
     """One address of a host that could not be connected to, and its own error."""
 

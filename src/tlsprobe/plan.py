@@ -4,12 +4,13 @@ sources noticed on the way. Shared by the command line and the exporter."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TypeVar
 
 from tlsprobe.failures import UsageError
 from tlsprobe.model import MinTls, Policy
+from tlsprobe.records import record
 from tlsprobe.sources import Collected, PolicyDefaults, ca_file_problem
 from tlsprobe.targets import Target, parse_target
 
@@ -17,7 +18,7 @@ DEFAULT_CONFIG = Path("tlsprobe.toml")  # read from the working directory when i
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@record
 class Sources:
     """Where targets come from: the command line's URLs and the files it names."""
 
@@ -30,7 +31,7 @@ class Sources:
     airflow_db: bool = False  # --airflow-db: also the connections in the metadata database
 
 
-@dataclass(frozen=True)
+@record
 class Flags:
     """The policy flags as given; None where not given (tlsprobe.toml or a default applies)."""
 
@@ -45,7 +46,7 @@ class Flags:
     revocation: bool | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     targets: tuple[Target, ...]
     policy: Policy

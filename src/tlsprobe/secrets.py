@@ -38,11 +38,12 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import NamedTuple
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from tlsprobe import libpq_files
+from tlsprobe.records import record
 from tlsprobe.targets import REDACTED, SECRET_KEYWORDS, Target
 
 __all__ = ["Secrets", "scrub_structure"]
@@ -89,7 +90,7 @@ def _keep_user(match: re.Match[str]) -> str:
 Span = tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record
 class Secrets:
     """The secrets of one target in every form they can take; `scrub` hides them in a text."""
 

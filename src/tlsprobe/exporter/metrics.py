@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from tlsprobe.exporter import blackbox
 from tlsprobe.model import Policy, TargetResult
+from tlsprobe.records import record
 from tlsprobe.report.prometheus import ResultsCollector
 from tlsprobe.sources import PolicyDefaults
 
@@ -19,7 +20,7 @@ SCRAPE_MARGIN_S = 0.5  # blackbox_exporter's default timeout_offset: time to sen
 MIN_DEADLINE_S = 0.1
 
 
-@dataclass(frozen=True)
+@record
 class Round:
     """One finished pass over every configured target."""
 

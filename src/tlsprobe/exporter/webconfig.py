@@ -15,7 +15,7 @@ import re
 import ssl
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import yaml
 
 from tlsprobe.escaping import visible
 from tlsprobe.failures import UsageError
+from tlsprobe.records import record
 
 # exporter-toolkit's own allow-list: these headers only, two of them with fixed values.
 HEADERS: Mapping[str, tuple[str, ...]] = {
@@ -60,7 +61,7 @@ class ConfigError(Exception):
     """What is wrong with the file, in words that name no secret (no password hash)."""
 
 
-@dataclass(frozen=True)
+@record
 class WebConfig:
     """One valid reading of the file."""
 

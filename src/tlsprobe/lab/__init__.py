@@ -13,7 +13,6 @@ import contextlib
 import pathlib
 import tempfile
 import threading
-from dataclasses import dataclass
 
 from tlsprobe.lab import (
     chains,
@@ -28,6 +27,7 @@ from tlsprobe.lab import (
 )
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.server import Case, Factory, Servers
+from tlsprobe.records import record
 
 __all__ = ["Lab", "LabEndpoint"]
 
@@ -46,7 +46,7 @@ _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
 
 
-@dataclass(frozen=True)
+@record
 class LabEndpoint:
     """One running lab server: where to reach it and what is wrong with it."""
 

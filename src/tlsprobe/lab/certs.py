@@ -12,7 +12,6 @@ import ipaddress
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tlsprobe.records import record
+
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 DAY = dt.timedelta(days=1)
 _PEM = serialization.Encoding.PEM
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
-@dataclass(frozen=True)
+@record
 class Identity:
     """A server's certificate chain (leaf first) and private key, as files `ssl` can load."""
 
@@ -36,7 +37,7 @@ class Identity:
     key: Path
 
 
-@dataclass(frozen=True)
+@record
 class _Issuer:
     """What signing a leaf needs from a CA, in cryptography's types."""
 

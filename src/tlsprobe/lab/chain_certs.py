@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import trustme
@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from tlsprobe.lab.certs import DAY, LOCAL_NAMES, Identity, Pki, issued
+from tlsprobe.records import record
 
 _PEM = serialization.Encoding.PEM
 Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -30,7 +31,7 @@ UNKNOWN_EXTENSION = ObjectIdentifier("1.3.6.1.4.1.55738.1.1")
 PERMITTED_DOMAIN = "permitted.lab.test"
 
 
-@dataclass(frozen=True)
+@record
 class Signer:
     """A CA certificate and its key."""
 
@@ -38,7 +39,7 @@ class Signer:
     key: Key
 
 
-@dataclass(frozen=True)
+@record
 class Shape:
     """What makes one certificate: anything left at its default is what a good leaf has."""
 

@@ -6,17 +6,17 @@ and 1.3 servers that abort the handshake instead are in https.py."""
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
 
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.https import Reply, http1
 from tlsprobe.lab.server import Case, Conn
+from tlsprobe.records import record
 
 # nginx's own words, in the body of its 400 (ngx_http_special_response.c).
 NO_CERT_SENT = "No required SSL certificate was sent"
 
 
-@dataclass(frozen=True)
+@record
 class NoCertSent(Reply):
     """nginx's answer to a client without a certificate, body and all."""
 

@@ -8,7 +8,6 @@ import functools
 import random
 import ssl
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import h2.config
@@ -18,6 +17,7 @@ import h2.exceptions
 
 from tlsprobe.lab.certs import DAY, Identity, Pki
 from tlsprobe.lab.server import PEER_ERRORS, Case, Conn, Handler, within
+from tlsprobe.records import record
 
 REQUEST_TIMEOUT = 10.0
 LINGER_TIMEOUT = 2.0
@@ -32,7 +32,7 @@ GARBAGE = b"\x00\xff\x13garbage" + random.Random(20240613).randbytes(54)
 CLIENT_IDENTITY = "https-client"
 
 
-@dataclass(frozen=True)
+@record
 class Reply:
     """The one HTTP answer a case gives to every request."""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from dataclasses import dataclass
 
 from tlsprobe.lab.certs import DAY, Identity, Pki
 from tlsprobe.lab.https import GARBAGE
@@ -25,6 +24,7 @@ from tlsprobe.lab.postgres_cluster import (
     Unavailable,
 )
 from tlsprobe.lab.server import Case, Conn, within
+from tlsprobe.records import record
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ LEGACY = {"ssl_min_protocol_version": "'TLSv1'", "ssl_ciphers": "'DEFAULT:@SECLE
 INJECTED = b"R\x00\x00\x00\x08\x00\x00\x00\x00"
 
 
-@dataclass(frozen=True)
+@record
 class Endpoint:
     name: str
     url: str

@@ -19,10 +19,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from tlsprobe.lab.certs import Identity
+from tlsprobe.records import record
 
 BINDIR = Path(os.environ.get("TLSPROBE_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"
@@ -69,7 +70,7 @@ class Unavailable(RuntimeError):
     """The PostgreSQL server binaries are not installed."""
 
 
-@dataclass(frozen=True)
+@record
 class ClusterSpec:
     """One cluster: its name, its certificate (None: ssl = off), pg_hba.conf and extra settings.
     With `client_ca` the server asks clients for a certificate issued under that root (pg_hba's
@@ -82,7 +83,7 @@ class ClusterSpec:
     client_ca: Path | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Running:
     name: str
     port: int

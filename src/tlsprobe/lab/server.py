@@ -17,10 +17,10 @@ import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from tlsprobe.lab.certs import Pki
+from tlsprobe.records import record
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class Conn:
 Handler = Callable[[Conn], Awaitable[None]]
 
 
-@dataclass(frozen=True)
+@record
 class Case:
     """One lab endpoint: its name, its defect, and how it treats a connection."""
 

@@ -16,11 +16,11 @@ import binascii
 import dataclasses
 import functools
 import ssl
-from dataclasses import dataclass
 from typing import Any
 
 from tlsprobe.lab.certs import DAY, Identity, Pki
 from tlsprobe.lab.server import Case, Conn, Handler, within
+from tlsprobe.records import record
 
 HOSTNAME = "lab.tlsprobe.test"
 USER, PASSWORD = "probe", "s3cret-pw"
@@ -31,7 +31,7 @@ SPLIT_BYTES = 9  # the split-EHLO case's segment size: every line is cut mid-way
 SPLIT_PAUSE = 0.01
 
 
-@dataclass(frozen=True)
+@record
 class Mta:
     """How one lab mail server behaves; the defaults make a good STARTTLS server."""
 

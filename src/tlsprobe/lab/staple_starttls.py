@@ -19,7 +19,6 @@ import asyncio
 import functools
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from OpenSSL import SSL
@@ -28,6 +27,7 @@ from tlsprobe.lab.certs import Identity, Pki
 from tlsprobe.lab.postgres_cluster import PASSWORD, SUPERUSER
 from tlsprobe.lab.revocation import Responder, _leaf
 from tlsprobe.lab.server import Case, Conn, within
+from tlsprobe.records import record
 
 HOSTNAME = "staple.tlsprobe.test"
 IDLE_TIMEOUT = 10.0
@@ -119,7 +119,7 @@ def _alpn(_: SSL.Connection, offered: list[bytes]) -> bytes | SSL._NoOverlapping
     return ALPN if ALPN in offered else SSL.NO_OVERLAPPING_PROTOCOLS
 
 
-@dataclass(frozen=True)
+@record
 class Stapler:
     """What one server presents and staples, and how many TLS sessions it grants."""
 

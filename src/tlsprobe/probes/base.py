@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tlsprobe import net
 from tlsprobe.failures import KIND_HINTS, Explained, Kind, explain
 from tlsprobe.model import CHECKS, Check, Fix, Policy, Status, TargetResult, TlsInfo, TrustUsed
+from tlsprobe.records import record
 from tlsprobe.targets import Target, client_tls, client_trust
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 TLS_CHECK_IDS = ("tls.handshake", "tls.version", "cert.chain", "cert.hostname", "cert.expiry")
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """A step of a probe: the check it decides (the part of `name` before "/"; a phase of a check
     is named "check/phase"), and how a deadline that catches it is said and mended. Steps that are

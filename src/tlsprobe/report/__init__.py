@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from tlsprobe.model import Status, TargetResult
+from tlsprobe.records import record
 
 
-@dataclass(frozen=True)
+@record
 class RunInfo:
     started_at: dt.datetime
     elapsed_s: float

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tlsprobe.failures import UsageError
 from tlsprobe.model import MinTls
+from tlsprobe.records import record
 from tlsprobe.targets import Target
 
 MAX_BYTES = 2 * 1024 * 1024  # of a source file: far above any real one, and a bound on the work
@@ -36,7 +37,7 @@ def ca_file_problem(path: Path) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class PolicyDefaults:
     """tlsprobe.toml's [defaults], checked: None where the file sets none (a flag, then the
     built-in default applies)."""

@@ -4,14 +4,16 @@ it (a JSON object's values as typed; a URI query's values always text)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from tlsprobe.records import record
 
 # Texts people write meaning "false", which Python's bool() (what the hooks apply) reads as true.
 FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "n"})
 
 
-@dataclass(frozen=True)
+@record
 class Connection:
     conn_id: str
     conn_type: str

@@ -8,12 +8,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from tlsprobe.failures import UsageError
+from tlsprobe.records import record
 from tlsprobe.targets import Target, parse_target
 
 DB_TIMEOUT_S = 10.0  # libpq's connect_timeout when the URL sets none: never wait forever
@@ -35,7 +36,7 @@ COLUMNS = (
 NOT_AIRFLOW = "not an Airflow metadata database"
 
 
-@dataclass(frozen=True)
+@record
 class Row:
     """One row of `connection`, as stored: password and extra may be Fernet tokens."""
 
@@ -51,7 +52,7 @@ class Row:
     extra: str | None = field(repr=False)
 
 
-@dataclass(frozen=True)
+@record
 class Database:
     """Where the metadata database is: its URL's text and the setting it came from."""
 

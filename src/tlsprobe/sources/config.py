@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +17,7 @@ from tlsprobe.model import (
     MinTls,
     warn_fraction,
 )
+from tlsprobe.records import record
 from tlsprobe.sources import Collected, PolicyDefaults, ca_file_problem, named, read_text
 from tlsprobe.sources.structured import toml_document
 from tlsprobe.targets import Target, checked, connect_address, parse_status_ranges, parse_target
@@ -63,7 +63,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value and value.isprintable() else None
 
 
-@dataclass(frozen=True)
+@record
 class _Setting(Generic[T]):
     """A key of [defaults]: how its value is checked, and what a message says it must be."""
 

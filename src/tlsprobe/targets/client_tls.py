@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from tlsprobe.model import Check, Status
+from tlsprobe.records import record
 
 
 class Encrypts(enum.Enum):
@@ -16,7 +16,7 @@ class Encrypts(enum.Enum):
     YES = "yes"
 
 
-@dataclass(frozen=True)
+@record
 class ClientTls:
     """How a configured client will connect: `setting` quotes the configuration."""
 

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from tlsprobe.records import record
 
 # Where OpenSSL, Python's ssl and curl look when the environment names nothing.
 SYSTEM_STORE = "the system store"
 NO_VERIFY = "nothing: it does not verify"
 
 
-@dataclass(frozen=True)
+@record
 class ClientTrust:
     """The client of a target and its own roots. `known`: the source says which process
     connects and the environment it runs with (an Airflow connection), so a pass that needed

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 
 from tlsprobe.failures import UsageError
+from tlsprobe.records import record
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
 from tlsprobe.targets.text import Span, checked, quoted, render
@@ -34,14 +34,14 @@ def looks_like_keywords(text: str) -> bool:
     return bool(_START.match(text))
 
 
-@dataclass(frozen=True)
+@record
 class Pair:
     key: str
     key_at: int
     value: Span  # as written: quotes and backslashes included
 
 
-@dataclass(frozen=True)
+@record
 class Lexed:
     """What lex() read: the pairs, and where libpq's syntax broke (None: it was met)."""
 

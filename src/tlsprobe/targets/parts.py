@@ -5,10 +5,10 @@ no URL written only to be parsed again. Shown as a canonical URL, the password a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from tlsprobe.failures import UsageError
+from tlsprobe.records import record
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
 from tlsprobe.targets.vocabulary import (
@@ -22,7 +22,7 @@ from tlsprobe.targets.vocabulary import (
 _VALUE_SAFE = "/:,"  # readable paths in query values (sslrootcert=/etc/ssl/root.pem)
 
 
-@dataclass(frozen=True)
+@record
 class _Fields:
     """A source's fields once each has passed the door; `port` None for the scheme's default
     (left out of the URL)."""

@@ -5,9 +5,10 @@ is passed in. Keyword strings and URIs are parsed in keywords.py and pguri.py.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from tlsprobe.records import record
 from tlsprobe.targets.target import Target
 from tlsprobe.targets.vocabulary import LIBPQ_KEYWORDS
 
@@ -29,7 +30,7 @@ ENVIRONMENT = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """What a libpq client would use for one target: its own settings, then libpq's
     environment, then tlsprobe's defaults. `origins` says where each value came from."""

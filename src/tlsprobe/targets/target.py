@@ -3,14 +3,15 @@ source's parts); its display form is computed there, from the input's structure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from tlsprobe.records import record
 from tlsprobe.targets.client_tls import ClientTls
 from tlsprobe.targets.client_trust import ClientTrust
 from tlsprobe.targets.hosts import is_ip_literal
 
 
-@dataclass(frozen=True, repr=False)
+@record
 class Target:
     """One endpoint to probe. `url` may hold secrets; `display` and repr never do."""
 

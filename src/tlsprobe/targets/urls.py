@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from tlsprobe.failures import UsageError
+from tlsprobe.records import record
 from tlsprobe.targets import hosts
 from tlsprobe.targets.target import Target
 from tlsprobe.targets.text import Span, checked, decode, quoted, render
@@ -34,7 +34,7 @@ ENCODING_HINT = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Parts:
     """A URL's parts as spans of `text`; None where the URL has no such part (no userinfo, no
     ":" before a password or a port, no "?", no "#")."""

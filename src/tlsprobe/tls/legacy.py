@@ -15,10 +15,10 @@ import functools
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from tlsprobe.failures import Kind, explain
 from tlsprobe.model import Check, MinTls, Status
+from tlsprobe.records import record
 from tlsprobe.tls import trust
 
 Hello = Callable[[ssl.SSLContext], Awaitable[str]]
@@ -37,7 +37,7 @@ class NotAccepted(Exception):
     one of the versions offered: an alert, a close, or a newer version."""
 
 
-@dataclass(frozen=True)
+@record
 class Found:
     """What the hellos found: the versions accepted (newest first), every version below the
     minimum that was offered, and why no verdict could be reached (None: one was)."""

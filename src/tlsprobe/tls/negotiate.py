@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from tlsprobe.failures import Kind, explain
+from tlsprobe.records import record
 from tlsprobe.tls import certs
 from tlsprobe.tls.trust import SYSTEM_ROOTS, ClientCert, Mode, Roots, context
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@record
 class Handshake:
     """Facts read off a finished handshake."""
 
@@ -38,13 +38,13 @@ class Handshake:
     verified_der: tuple[bytes, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class VerifyError:
     code: int
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class Negotiated(Generic[T]):
     session: T
     handshake: Handshake

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from cryptography import x509
@@ -21,6 +20,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from tlsprobe.model import Check, Status, utc_text
+from tlsprobe.records import record
 from tlsprobe.tls import certs
 
 # A response may be a little ahead of our clock (RFC 6960 leaves the slack to the client).
@@ -39,7 +39,7 @@ REISSUE_HINT = "the CA revoked this certificate: issue a new one and install it"
 E = TypeVar("E", bound=x509.ExtensionType)
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     """What one source said about one certificate: `status` is pass (good), fail (revoked),
     warn (unusable or unreachable), or skip (nothing to ask)."""
@@ -254,7 +254,7 @@ def _extension_of_entry(entry: x509.RevokedCertificate) -> str | None:
 # --- the verdict ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Staple:
     """What the side hello learnt: the stapled response (b"": the server sent none), or why it
     was not asked (`not_asked`, said as is)."""

@@ -12,10 +12,11 @@ import functools
 import os
 import ssl
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from tlsprobe.failures import ClientKeyError, KeyProblem
+from tlsprobe.records import record
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl has no name for: the verifying contexts
 # leave the dates to cert.expiry, so chain verification ignores them and an expired chain still
@@ -35,7 +36,7 @@ class Mode(enum.Enum):
         return self in (Mode.LEGACY_VERIFY, Mode.LEGACY_CAPTURE)
 
 
-@dataclass(frozen=True)
+@record
 class ClientCert:
     """A client certificate, its key (None: in the certificate's file) and the key's password.
     `setting` names where that password is configured, for the hint when it is missing or wrong
@@ -51,7 +52,7 @@ class ClientCert:
         return self.key or self.cert
 
 
-@dataclass(frozen=True)
+@record
 class Roots:
     """The roots a client trusts besides --ca-file: the system store, PEM files, or both.
     HTTP clients and Python's ssl use the system store; libpq uses its sslrootcert file only,

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from tlsprobe import __version__
 from tlsprobe.probes.https.backend import AsyncioBackend, AsyncioStream, httpcore_module
+from tlsprobe.records import record
 from tlsprobe.targets import DEFAULT_PORTS, PATH_SAFE, Target, in_url
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ BACKEND = AsyncioBackend()
 _QUERY_SAFE = PATH_SAFE + "?"  # RFC 3986: a query may hold what a path may, and "?"
 
 
-@dataclass(frozen=True)
+@record
 class HttpAnswer:
     http_version: str
     status: int

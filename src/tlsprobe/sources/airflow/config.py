@@ -14,10 +14,10 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from tlsprobe.failures import UsageError
+from tlsprobe.records import record
 from tlsprobe.sources import named, read_text
 
 CMD_TIMEOUT_S = 10.0
@@ -64,7 +64,7 @@ def setting(section: str, key: str, value: str) -> str:
     return f"{key} = {value} in [{section}] ({variable(section, key)}={value})"
 
 
-@dataclass(frozen=True)
+@record
 class Value:
     text: str
     origin: str  # "airflow.cfg [smtp] smtp_host" or "AIRFLOW__SMTP__SMTP_HOST"
