@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from OpenSSL import SSL
 
+from tlsprobe.lab import revocation_signers as signers
+from tlsprobe.lab import s_server
 from tlsprobe.lab.certs import (
     DAY,
     LOCAL_NAMES,
@@ -31,6 +33,7 @@ from tlsprobe.lab.certs import (
     _key_pem,
     issued,
 )
+from tlsprobe.lab.revocation_signers import Signer
 from tlsprobe.lab.server import HOST, Case, Conn, Handler
 
 _DER = serialization.Encoding.DER
@@ -102,27 +105,34 @@ class Responder:
         self.port: int = self.sock.getsockname()[1]
         self.known: dict[int, x509.Certificate] = {}
         self.revoked: set[int] = set()
+        self.unknown: set[int] = set()  # serials it answers "unknown" for
+        self.signers: dict[int, Signer] = {}  # serials whose responses a delegate signs
 
     def response(
         self,
         cert: x509.Certificate,
         *,
         revoked: bool = False,
+        unknown: bool = False,
         age: dt.timedelta = dt.timedelta(0),
-        signer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+        signer: Signer | None = None,
     ) -> bytes:
-        """A DER OCSP response on `cert`, made `age` ago, signed by the issuer (or `signer`)."""
+        """A DER OCSP response on `cert`, made `age` ago, signed by the issuer (or `signer`,
+        its certificate in the response's certs if it is `carried`)."""
         issuer = self.pki.signer
         this = self.pki.now - age - dt.timedelta(hours=1)
         status = ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD
+        status = ocsp.OCSPCertStatus.UNKNOWN if unknown else status
         when = self.pki.now - REVOKED_AT if revoked else None
         reason = x509.ReasonFlags.key_compromise if revoked else None
         builder = ocsp.OCSPResponseBuilder().add_response(
             cert, issuer.cert, hashes.SHA1(), status, this, this + DAY, when, reason
         )
-        cert_of, key_of = signer if signer is not None else (issuer.cert, issuer.key)
-        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, cert_of)
-        return builder.sign(key_of, hashes.SHA256()).public_bytes(_DER)
+        signer = signer or Signer(issuer.cert, issuer.key, carried=False)
+        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, signer.cert)
+        if signer.carried:
+            builder = builder.certificates([signer.cert])
+        return builder.sign(signer.key, hashes.SHA256()).public_bytes(_DER)
 
     def crl(self) -> bytes:
         issuer = self.pki.signer
@@ -152,7 +162,13 @@ class Responder:
             return ocsp.OCSPResponseBuilder.build_unsuccessful(
                 ocsp.OCSPResponseStatus.UNAUTHORIZED
             ).public_bytes(_DER)
-        return self.response(cert, revoked=cert.serial_number in self.revoked)
+        serial = cert.serial_number
+        return self.response(
+            cert,
+            revoked=serial in self.revoked,
+            unknown=serial in self.unknown,
+            signer=self.signers.get(serial),
+        )
 
     async def serve(self, conn: Conn) -> None:
         head = await conn.readuntil(b"\r\n\r\n")
@@ -268,8 +284,7 @@ def cases(pki: Pki) -> list[Case]:
     must_none = leaf("revocation-must-staple-missing", must=True)
     unreachable = leaf("revocation-responder-unreachable", ocsp=_closed_port())
     stalls = leaf("revocation-responder-stalls", ocsp=stalled.getsockname()[1])
-    impostor_key = ec.generate_private_key(ec.SECP256R1())
-    impostor = _self_signed(impostor_key)
+    impostor = signers.outsider("not the lab's OCSP responder")
 
     def case(made: _Leaf, description: str, staple: bytes | None) -> Case:
         name = made.identity.chain.stem
@@ -291,8 +306,10 @@ def cases(pki: Pki) -> list[Case]:
         case(
             badly,
             "staples a response signed by a key the issuer never delegated to",
-            responder.response(badly.cert, signer=(impostor, impostor_key)),
+            responder.response(badly.cert, signer=impostor),
         ),
+        _for_another(pki, responder, leaf("revocation-staple-for-another")),
+        *_delegated(pki, responder, leaf),
         case(must, "must-staple, with a fresh staple", responder.response(must.cert)),
         case(must_none, "must-staple, and staples nothing", None),
         case(unreachable, "no staple; its OCSP responder's port is closed", None),
@@ -314,12 +331,48 @@ def cases(pki: Pki) -> list[Case]:
     ]
 
 
-def _self_signed(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    name = _cn("not the lab's OCSP responder")
-    return (
-        issued(name, key.public_key(), None)
-        .not_valid_before(now - DAY)
-        .not_valid_after(now + DAY)
-        .sign(key, hashes.SHA256())
-    )
+def _for_another(pki: Pki, responder: Responder, mine: _Leaf) -> Case:
+    """openssl s_server stapling the responder's good response for another leaf (see s_server
+    for why not pyOpenSSL)."""
+    theirs = _leaf(pki, "revocation-theirs", ocsp_port=responder.port, crl_port=None)
+    staple = pki.workdir / "revocation-theirs.ocsp.der"
+    staple.write_bytes(responder.response(theirs.cert))
+    intermediate = pki.workdir / "revocation-intermediate.pem"
+    intermediate.write_bytes(pki.signer.cert.public_bytes(_PEM))
+    args = ["-cert", str(mine.identity.chain), "-key", str(mine.identity.key)]
+    args += ["-cert_chain", str(intermediate), "-status_file", str(staple), "-www"]
+    description = "openssl s_server stapling a good response for another certificate"
+    return Case(mine.identity.chain.stem, description, s_server.handler(args))
+
+
+def _delegated(pki: Pki, responder: Responder, leaf: Callable[[str], _Leaf]) -> list[Case]:
+    """A delegated responder (staple and fetched) and its two bad twins, and "unknown"."""
+    made = []
+    for name, signer, description in (
+        (
+            "revocation-delegated-responder",
+            signers.delegate(pki, "lab OCSP delegate"),
+            "staples (and the responder answers) a good response its delegated responder signed",
+        ),
+        (
+            "revocation-delegate-without-eku",
+            signers.delegate(pki, "lab OCSP delegate without the EKU", eku=False),
+            "staples (and the responder answers) a response signed by a certificate of the "
+            "issuer without id-kp-OCSPSigning",
+        ),
+        (
+            "revocation-delegate-of-another-ca",
+            signers.delegate(pki, "another CA's OCSP delegate", by_issuer=False),
+            "staples (and the responder answers) a response signed by an OCSP signer that "
+            "another CA issued",
+        ),
+    ):
+        cert = leaf(name)
+        responder.signers[cert.cert.serial_number] = signer
+        staple = responder.response(cert.cert, signer=signer)
+        made.append(Case(name, description, stapling(cert.identity, staple)))
+    unknown = leaf("revocation-unknown")
+    responder.unknown.add(unknown.cert.serial_number)
+    staple = responder.response(unknown.cert, unknown=True)
+    text = 'staples (and the responder answers) "unknown"'
+    return [*made, Case("revocation-unknown", text, stapling(unknown.identity, staple))]
