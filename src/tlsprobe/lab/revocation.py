@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,10 +54,10 @@ def _bound() -> socket.socket:
 
 
 def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then closed: refused until reused)."""
-    with socket.create_server((HOST, 0)) as sock:
-        port: int = sock.getsockname()[1]
-    return port
+    """A loopback port nothing listens on, ever: port 0 (binding it means "any port", so no
+    server can hold it; a connection to it is refused). A port bound and then closed was
+    refused only until another server of the same machine happened to get it."""
+    return 0
 
 
 @dataclass
@@ -107,6 +108,8 @@ class Responder:
         self.revoked: set[int] = set()
         self.unknown: set[int] = set()  # serials it answers "unknown" for
         self.signers: dict[int, Signer] = {}  # serials whose responses a delegate signs
+        # Its log, told at GET /asked: OCSP requests by serial (hex), and CRL downloads ("crl").
+        self.asked: Counter[str] = Counter()
 
     def response(
         self,
@@ -153,10 +156,14 @@ class Responder:
             builder = builder.add_revoked_certificate(entry)
         return builder.sign(issuer.key, hashes.SHA256()).public_bytes(_DER)
 
-    def answer(self, method: bytes, body: bytes) -> bytes:
+    def answer(self, method: bytes, body: bytes, path: bytes = b"/") -> bytes:
+        if method == b"GET" and path == b"/asked":
+            return "".join(f"{key} {n}\n" for key, n in sorted(self.asked.items())).encode()
         if method == b"GET":
+            self.asked["crl"] += 1
             return self.crl()
         request = ocsp.load_der_ocsp_request(body)
+        self.asked[format(request.serial_number, "x")] += 1
         cert = self.known.get(request.serial_number)
         if cert is None:
             return ocsp.OCSPResponseBuilder.build_unsuccessful(
@@ -172,7 +179,8 @@ class Responder:
 
     async def serve(self, conn: Conn) -> None:
         head = await conn.readuntil(b"\r\n\r\n")
-        method = head.split(b" ", 1)[0]
+        method, _, rest = head.partition(b" ")
+        path = rest.split(b" ", 1)[0]
         length = 0
         for line in head.split(b"\r\n"):
             name, _, value = line.partition(b":")
@@ -184,7 +192,7 @@ class Responder:
             if not chunk:
                 return
             body += chunk
-        data = self.answer(method, body)
+        data = self.answer(method, body, path)
         kind = b"application/pkix-crl" if method == b"GET" else b"application/ocsp-response"
         await conn.send(
             b"HTTP/1.1 200 OK\r\nContent-Type: "

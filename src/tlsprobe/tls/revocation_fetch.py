@@ -8,19 +8,22 @@ fetch is shared, not the deadline: every target waits on it within its own.
 The cache is bounded twice, since an exporter's loop lives for months and every certificate
 asked about is an entry of its own: entries past CACHE_S go at the next fetch, and beyond
 MAX_ENTRIES the oldest go. A fetch whose waiters all gave up (their deadlines passed) still
-runs to its end; its failure is taken here, so that nothing is left for asyncio to report
-("Task exception was never retrieved").
+runs to its end, and its end is taken here: its answer (or failure, as words) replaces the task
+in the cache, so that nothing is left for asyncio to report ("Task exception was never
+retrieved") and no finished task keeps its loop alive through the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import itertools
 import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from cryptography import x509
 
@@ -39,7 +42,9 @@ class FetchFailed(Exception):
 
 
 _Key = tuple[str, bytes]
-_Cache = OrderedDict[_Key, tuple[float, "asyncio.Task[bytes]"]]  # oldest first
+# A running fetch, then what it ended with: the answer, or its failure (no traceback, no loop).
+_Held: TypeAlias = "asyncio.Task[bytes] | bytes | FetchFailed"
+_Cache = OrderedDict[_Key, tuple[float, _Held]]  # oldest first
 _CACHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
 # Fetches still running, held until they end: the loop itself keeps only weak references to
 # tasks, and one dropped from the cache may have no waiter left.
@@ -69,22 +74,27 @@ async def _http(url: str, body: bytes | None) -> bytes:
     return data
 
 
-def fetch(url: str, body: bytes | None = None) -> asyncio.Task[bytes]:
-    """The one fetch of `url` (POSTing `body`, else a GET) of this run, started if need be."""
+async def fetch(url: str, body: bytes | None = None) -> bytes:
+    """The answer of `url` (POSTing `body`, else a GET): one fetch per CACHE_S, shared by every
+    caller; a caller that gives up (cancelled) leaves the fetch running for the others."""
     loop = asyncio.get_running_loop()
     cache = _CACHES.setdefault(loop, OrderedDict())
     key = (url, body or b"")
     now = clock()
     held = cache.get(key)
-    if held is not None and now - held[0] < CACHE_S:
-        return held[1]
-    task = loop.create_task(_http(url, body))
-    _RUNNING.add(task)
-    task.add_done_callback(_taken)
-    cache.pop(key, None)  # a refreshed entry is the newest: it goes to the end
-    cache[key] = (now, task)
-    prune(cache, now)
-    return task
+    if held is None or now - held[0] >= CACHE_S:
+        task = loop.create_task(_http(url, body))
+        _RUNNING.add(task)
+        task.add_done_callback(functools.partial(_settle, cache, key))
+        cache.pop(key, None)  # a refreshed entry is the newest: it goes to the end
+        held = cache[key] = (now, task)
+        prune(cache, now)
+    answer = held[1]
+    if isinstance(answer, asyncio.Task):
+        return await asyncio.shield(answer)
+    if isinstance(answer, FetchFailed):
+        raise FetchFailed(str(answer))
+    return answer
 
 
 def prune(cache: _Cache, now: float) -> None:
@@ -102,11 +112,20 @@ def cached(loop: asyncio.AbstractEventLoop) -> list[_Key]:
     return list(_CACHES.get(loop, ()))
 
 
-def _taken(task: asyncio.Task[bytes]) -> None:
-    """Take a fetch's failure: its waiters may all have gone (see the module's docstring)."""
+def _settle(cache: _Cache, key: _Key, task: asyncio.Task[bytes]) -> None:
+    """A fetch has ended: its answer or failure takes its place in the cache (if the entry is
+    still its own), and its failure is taken, waiters or not."""
     _RUNNING.discard(task)
-    if not task.cancelled():
-        task.exception()
+    held = cache.get(key)
+    failure = None if task.cancelled() else task.exception()
+    if held is None or held[1] is not task:
+        return
+    if task.cancelled() or (failure is not None and not isinstance(failure, FetchFailed)):
+        del cache[key]  # asked again next time: a cancelled fetch said nothing
+    elif failure is not None:
+        cache[key] = (held[0], FetchFailed(str(failure)))
+    else:
+        cache[key] = (held[0], task.result())
 
 
 async def ask(
@@ -122,9 +141,9 @@ async def ask(
     try:
         async with asyncio.timeout(budget):
             if url is not None:
-                der = await asyncio.shield(fetch(url, revocation.ocsp_request(cert, issuer)))
+                der = await fetch(url, revocation.ocsp_request(cert, issuer))
                 return _from(url, revocation.judge_ocsp(der, cert, issuer, now))
-            der = await asyncio.shield(fetch(where))
+            der = await fetch(where)
             return _from(where, revocation.judge_crl(der, cert, issuer, now))
     except FetchFailed as exc:
         return Outcome(Status.WARN, str(exc), Said.UNREACHABLE)
