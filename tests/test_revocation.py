@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from conftest import probe_urls
 from tlsprobe.lab import Lab
-from tlsprobe.lab import revocation as lab_revocation
-from tlsprobe.lab.certs import Pki
 from tlsprobe.model import Policy, Status, TargetResult
 from tlsprobe.tls import revocation
 
@@ -28,11 +29,18 @@ CASES = (
     "revocation-must-staple-missing",
     "revocation-responder-unreachable",
     "revocation-responder-stalls",
+    "revocation-staple-for-another",
+    "revocation-delegated-responder",
+    "revocation-delegate-without-eku",
+    "revocation-delegate-of-another-ca",
+    "revocation-unknown",
 )
 WHEN = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 GOOD = rf"good \(OCSP, produced {WHEN}, next update {WHEN}\)"
 REVOKED = rf"revoked on {WHEN} \(key_compromise\)"
 URL = r"http://127\.0\.0\.1:\d+"
+UNDELEGATED = "an OCSP response signed by a responder the issuer did not delegate OCSP signing to"
+UNKNOWN = re.escape(revocation.UNKNOWN_TEXT)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +79,17 @@ STAPLE_ONLY = {
     ),
     "revocation-responder-unreachable": ("pass", "no staple"),
     "revocation-responder-stalls": ("pass", "no staple"),
+    "revocation-staple-for-another": (
+        "warn",
+        r"stapled: an OCSP response for another certificate \(serial [0-9a-f]+\)",
+    ),
+    "revocation-delegated-responder": ("pass", rf"stapled: {GOOD}"),
+    "revocation-delegate-without-eku": ("warn", f"stapled: {UNDELEGATED}"),
+    "revocation-delegate-of-another-ca": ("warn", f"stapled: {UNDELEGATED}"),
+    "revocation-unknown": (
+        "warn",
+        rf"stapled: {UNKNOWN}: {re.escape(revocation.UNKNOWN_CLIENTS)}",
+    ),
 }
 
 
@@ -88,6 +107,33 @@ def test_the_staple_is_judged_without_network(
     assert re.fullmatch(pattern, got[1]), got[1]
     others = {c.status for c in result.checks if c.id not in ("cert.revocation", "http.hsts")}
     assert others == {Status.PASS}
+
+
+# The hint of each new case, without and with --revocation (chosen by the kind of answer).
+HINTS = {
+    "revocation-staple-for-another": (revocation.STAPLE_HINT, revocation.STAPLE_HINT),
+    "revocation-delegated-responder": ("", ""),
+    "revocation-delegate-without-eku": (revocation.STAPLE_HINT, revocation.STAPLE_HINT),
+    "revocation-delegate-of-another-ca": (revocation.STAPLE_HINT, revocation.STAPLE_HINT),
+    "revocation-unknown": (revocation.UNKNOWN_HINT, revocation.UNKNOWN_HINT),
+    "revocation-responder-unreachable": ("", revocation.SOFT_FAIL_HINT),
+    "revocation-responder-stalls": ("", revocation.SOFT_FAIL_HINT),
+    "revocation-ocsp-revoked": (revocation.REISSUE_HINT, revocation.REISSUE_HINT),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HINTS))
+def test_the_hint_follows_the_kind_of_answer(
+    results: dict[bool, dict[str, TargetResult]], name: str
+) -> None:
+    """Each case's hint, without and with --revocation, is the one its kind of answer calls
+    for: fix the staple, ask the CA about an unknown, reissue, or know that clients soft-fail."""
+    got = []
+    for fetch in (False, True):
+        check = results[fetch][name].check("cert.revocation")
+        assert check is not None
+        got.append(check.hint)
+    assert tuple(got) == HINTS[name]
 
 
 def test_staple_facts(results: dict[bool, dict[str, TargetResult]]) -> None:
@@ -118,6 +164,24 @@ FETCHED = {
     "revocation-responder-stalls": (
         "warn",
         rf"no staple; CN=revocation-responder-stalls: no answer from {URL}/ocsp within ",
+    ),
+    "revocation-delegated-responder": (
+        "pass",
+        rf"stapled: {GOOD}; CN=revocation-delegated-responder: {GOOD} from {URL}/ocsp\Z",
+    ),
+    "revocation-delegate-without-eku": (
+        "warn",
+        rf"stapled: {UNDELEGATED}; CN=revocation-delegate-without-eku: {UNDELEGATED} "
+        rf"from {URL}/ocsp\Z",
+    ),
+    "revocation-delegate-of-another-ca": (
+        "warn",
+        rf"stapled: {UNDELEGATED}; CN=revocation-delegate-of-another-ca: {UNDELEGATED} "
+        rf"from {URL}/ocsp\Z",
+    ),
+    "revocation-unknown": (
+        "warn",
+        rf"stapled: {UNKNOWN}: .*; CN=revocation-unknown: {UNKNOWN} from {URL}/ocsp\Z",
     ),
 }
 
@@ -166,24 +230,92 @@ def test_the_crl_is_fetched_once_per_run(lab: Lab) -> None:
     assert verdict(first) is not None
 
 
-def test_staple_for_another_certificate_warns(tmp_path: Path) -> None:
-    """A response for another certificate warns naming its serial. OpenSSL's own server (3.0,
-    pyOpenSSL's callback and s_server alike) will not send one, so no lab server can: the
-    response is the lab responder's real one for another leaf, judged directly."""
-    pki = Pki(tmp_path)
-    responder = lab_revocation.Responder(pki)
-    mine = lab_revocation._leaf(pki, "mine", ocsp_port=responder.port, crl_port=None)
-    theirs = lab_revocation._leaf(pki, "theirs", ocsp_port=responder.port, crl_port=None)
-    responder.sock.close()
-    outcome = revocation.judge_ocsp(
-        responder.response(theirs.cert), mine.cert, pki.signer.cert, pki.now
+def _port(lab: Lab, name: str) -> str:
+    return lab.url(name).rsplit(":", 1)[1].strip("/")
+
+
+def _serial(path: Path) -> int:
+    return x509.load_pem_x509_certificate(path.read_bytes()).serial_number
+
+
+def test_staple_for_another_certificate_warns_end_to_end(lab: Lab) -> None:
+    """`tlsprobe check` warns, naming the serial of the certificate the staple is about (not
+    the leaf's), for the s_server that staples another leaf's good response."""
+    theirs = _serial(lab.ca_file.parent / "revocation-theirs.pem")
+    mine = _serial(lab.ca_file.parent / "revocation-staple-for-another.pem")
+    assert theirs != mine
+    url = lab.url("revocation-staple-for-another")
+    ran = subprocess.run(
+        [sys.executable, "-m", "tlsprobe", "check", "--ca-file", str(lab.ca_file),
+         "--format", "json", url],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr  # a warning only
+    assert ran.stderr == ""
+    (result,) = json.loads(ran.stdout)["results"]
+    checks = {c["id"]: c for c in result["checks"]}
+    assert checks["cert.revocation"]["status"] == "warn"
+    assert checks["cert.revocation"]["detail"] == (
+        f"stapled: an OCSP response for another certificate (serial {theirs:x})"
     )
-    serial = format(theirs.cert.serial_number, "x")
-    assert outcome == revocation.Outcome(
-        Status.WARN, f"an OCSP response for another certificate (serial {serial})"
-    )
-    good = revocation.judge_ocsp(responder.response(mine.cert), mine.cert, pki.signer.cert, pki.now)
-    assert good.status is Status.PASS
+    assert checks["cert.revocation"]["hint"] == revocation.STAPLE_HINT
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_openssl_reads_the_staple_for_another_certificate(lab: Lab, version: str) -> None:
+    """openssl s_client -status, the real client, receives the same staple in TLS 1.2 and
+    1.3: a good response whose serial is the other leaf's, not the one it was served."""
+    shown = _s_client(_port(lab, "revocation-staple-for-another"), version)
+    theirs = _serial(lab.ca_file.parent / "revocation-theirs.pem")
+    assert "Cert Status: good" in shown
+    assert _serials(shown) == [theirs]
+
+
+def test_the_good_twin_staples_its_own_serial(lab: Lab) -> None:
+    """The good twin, through the same client: the staple names the leaf's own serial."""
+    shown = _s_client(_port(lab, "revocation-good-staple"), "-tls1_3")
+    mine = _serial(lab.ca_file.parent / "revocation-good-staple.pem")
+    assert _serials(shown) == [mine]
+
+
+def _serials(shown: str) -> list[int]:
+    """The serials of the OCSP responses s_client printed."""
+    return [int(h, 16) for h in re.findall(r"Serial Number: ([0-9A-F]+)", shown)]
+
+
+def _s_client(port: str, *args: str) -> str:
+    return subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-status", *args],
+        input=b"", capture_output=True, timeout=10, check=False,
+    ).stdout.decode()  # fmt: skip
+
+
+# `openssl ocsp` asking the lab's responder: what OpenSSL's RFC 6960 4.2.2.2 checks say.
+OPENSSL_OCSP = {
+    "revocation-delegated-responder": (0, ": good", "Response verify OK"),
+    "revocation-delegate-without-eku": (1, ": good", "missing ocspsigning usage"),
+    "revocation-delegate-of-another-ca": (1, ": good", "unable to get local issuer certificate"),
+    "revocation-unknown": (0, ": unknown", "Response verify OK"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPENSSL_OCSP))
+def test_openssl_ocsp_agrees_on_the_delegated_responders(lab: Lab, name: str) -> None:
+    """OpenSSL's OCSP client, asking the same responder, accepts the delegated responder's
+    signature and refuses both bad twins (no id-kp-OCSPSigning; another CA's signer), as
+    tlsprobe does; and it reads the unknown as unknown."""
+    workdir = lab.ca_file.parent
+    intermediate = str(workdir / "revocation-intermediate.pem")
+    asked = subprocess.run(
+        ["openssl", "ocsp", "-url", lab.url("revocation-responder").replace("lab.crl", "ocsp"),
+         "-issuer", intermediate, "-verify_other", intermediate,
+         "-cert", str(workdir / f"{name}.pem"), "-CAfile", str(lab.ca_file)],
+        capture_output=True, text=True, timeout=10, check=False,
+    )  # fmt: skip
+    code, status, verify = OPENSSL_OCSP[name]
+    assert asked.returncode == code
+    assert asked.stdout.splitlines()[0].endswith(status)
+    assert verify in asked.stderr
 
 
 def test_openssl_sees_the_same_staple(lab: Lab) -> None:

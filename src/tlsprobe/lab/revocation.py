@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from OpenSSL import SSL
 
+from tlsprobe.lab import revocation_signers as signers
+from tlsprobe.lab import s_server
 from tlsprobe.lab.certs import (
     DAY,
     LOCAL_NAMES,
@@ -31,6 +34,7 @@ from tlsprobe.lab.certs import (
     _key_pem,
     issued,
 )
+from tlsprobe.lab.revocation_signers import Signer
 from tlsprobe.lab.server import HOST, Case, Conn, Handler
 
 _DER = serialization.Encoding.DER
@@ -50,10 +54,10 @@ def _bound() -> socket.socket:
 
 
 def _closed_port() -> int:
-    """A loopback port nothing listens on (bound, then closed: refused until reused)."""
-    with socket.create_server((HOST, 0)) as sock:
-        port: int = sock.getsockname()[1]
-    return port
+    """A loopback port nothing listens on, ever: port 0 (binding it means "any port", so no
+    server can hold it; a connection to it is refused). A port bound and then closed was
+    refused only until another server of the same machine happened to get it."""
+    return 0
 
 
 @dataclass
@@ -102,27 +106,36 @@ class Responder:
         self.port: int = self.sock.getsockname()[1]
         self.known: dict[int, x509.Certificate] = {}
         self.revoked: set[int] = set()
+        self.unknown: set[int] = set()  # serials it answers "unknown" for
+        self.signers: dict[int, Signer] = {}  # serials whose responses a delegate signs
+        # Its log, told at GET /asked: OCSP requests by serial (hex), and CRL downloads ("crl").
+        self.asked: Counter[str] = Counter()
 
     def response(
         self,
         cert: x509.Certificate,
         *,
         revoked: bool = False,
+        unknown: bool = False,
         age: dt.timedelta = dt.timedelta(0),
-        signer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+        signer: Signer | None = None,
     ) -> bytes:
-        """A DER OCSP response on `cert`, made `age` ago, signed by the issuer (or `signer`)."""
+        """A DER OCSP response on `cert`, made `age` ago, signed by the issuer (or `signer`,
+        its certificate in the response's certs if it is `carried`)."""
         issuer = self.pki.signer
         this = self.pki.now - age - dt.timedelta(hours=1)
         status = ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD
+        status = ocsp.OCSPCertStatus.UNKNOWN if unknown else status
         when = self.pki.now - REVOKED_AT if revoked else None
         reason = x509.ReasonFlags.key_compromise if revoked else None
         builder = ocsp.OCSPResponseBuilder().add_response(
             cert, issuer.cert, hashes.SHA1(), status, this, this + DAY, when, reason
         )
-        cert_of, key_of = signer if signer is not None else (issuer.cert, issuer.key)
-        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, cert_of)
-        return builder.sign(key_of, hashes.SHA256()).public_bytes(_DER)
+        signer = signer or Signer(issuer.cert, issuer.key, carried=False)
+        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, signer.cert)
+        if signer.carried:
+            builder = builder.certificates([signer.cert])
+        return builder.sign(signer.key, hashes.SHA256()).public_bytes(_DER)
 
     def crl(self) -> bytes:
         issuer = self.pki.signer
@@ -143,20 +156,31 @@ class Responder:
             builder = builder.add_revoked_certificate(entry)
         return builder.sign(issuer.key, hashes.SHA256()).public_bytes(_DER)
 
-    def answer(self, method: bytes, body: bytes) -> bytes:
+    def answer(self, method: bytes, body: bytes, path: bytes = b"/") -> bytes:
+        if method == b"GET" and path == b"/asked":
+            return "".join(f"{key} {n}\n" for key, n in sorted(self.asked.items())).encode()
         if method == b"GET":
+            self.asked["crl"] += 1
             return self.crl()
         request = ocsp.load_der_ocsp_request(body)
+        self.asked[format(request.serial_number, "x")] += 1
         cert = self.known.get(request.serial_number)
         if cert is None:
             return ocsp.OCSPResponseBuilder.build_unsuccessful(
                 ocsp.OCSPResponseStatus.UNAUTHORIZED
             ).public_bytes(_DER)
-        return self.response(cert, revoked=cert.serial_number in self.revoked)
+        serial = cert.serial_number
+        return self.response(
+            cert,
+            revoked=serial in self.revoked,
+            unknown=serial in self.unknown,
+            signer=self.signers.get(serial),
+        )
 
     async def serve(self, conn: Conn) -> None:
         head = await conn.readuntil(b"\r\n\r\n")
-        method = head.split(b" ", 1)[0]
+        method, _, rest = head.partition(b" ")
+        path = rest.split(b" ", 1)[0]
         length = 0
         for line in head.split(b"\r\n"):
             name, _, value = line.partition(b":")
@@ -168,7 +192,7 @@ class Responder:
             if not chunk:
                 return
             body += chunk
-        data = self.answer(method, body)
+        data = self.answer(method, body, path)
         kind = b"application/pkix-crl" if method == b"GET" else b"application/ocsp-response"
         await conn.send(
             b"HTTP/1.1 200 OK\r\nContent-Type: "
@@ -268,8 +292,7 @@ def cases(pki: Pki) -> list[Case]:
     must_none = leaf("revocation-must-staple-missing", must=True)
     unreachable = leaf("revocation-responder-unreachable", ocsp=_closed_port())
     stalls = leaf("revocation-responder-stalls", ocsp=stalled.getsockname()[1])
-    impostor_key = ec.generate_private_key(ec.SECP256R1())
-    impostor = _self_signed(impostor_key)
+    impostor = signers.outsider("not the lab's OCSP responder")
 
     def case(made: _Leaf, description: str, staple: bytes | None) -> Case:
         name = made.identity.chain.stem
@@ -291,11 +314,14 @@ def cases(pki: Pki) -> list[Case]:
         case(
             badly,
             "staples a response signed by a key the issuer never delegated to",
-            responder.response(badly.cert, signer=(impostor, impostor_key)),
+            responder.response(badly.cert, signer=impostor),
         ),
+        _for_another(pki, responder, leaf("revocation-staple-for-another")),
+        *_delegated(pki, responder, leaf),
+        _unknown(responder, leaf("revocation-unknown")),
         case(must, "must-staple, with a fresh staple", responder.response(must.cert)),
         case(must_none, "must-staple, and staples nothing", None),
-        case(unreachable, "no staple; its OCSP responder's port is closed", None),
+        case(unreachable, "no staple; its OCSP responder is port 0, where nothing listens", None),
         case(stalls, "no staple; its OCSP responder never answers", None),
         Case(
             "revocation-responder",
@@ -314,12 +340,52 @@ def cases(pki: Pki) -> list[Case]:
     ]
 
 
-def _self_signed(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    name = _cn("not the lab's OCSP responder")
-    return (
-        issued(name, key.public_key(), None)
-        .not_valid_before(now - DAY)
-        .not_valid_after(now + DAY)
-        .sign(key, hashes.SHA256())
-    )
+def _for_another(pki: Pki, responder: Responder, mine: _Leaf) -> Case:
+    """openssl s_server stapling the responder's good response for another leaf (see s_server
+    for why not pyOpenSSL)."""
+    theirs = _leaf(pki, "revocation-theirs", ocsp_port=responder.port, crl_port=None)
+    staple = pki.workdir / "revocation-theirs.ocsp.der"
+    staple.write_bytes(responder.response(theirs.cert))
+    intermediate = pki.workdir / "revocation-intermediate.pem"
+    intermediate.write_bytes(pki.signer.cert.public_bytes(_PEM))
+    args = ["-cert", str(mine.identity.chain), "-key", str(mine.identity.key)]
+    args += ["-cert_chain", str(intermediate), "-status_file", str(staple), "-www"]
+    description = "openssl s_server stapling a good response for another certificate"
+    return Case(mine.identity.chain.stem, description, s_server.handler(args))
+
+
+def _delegated(pki: Pki, responder: Responder, leaf: Callable[[str], _Leaf]) -> list[Case]:
+    """A delegated responder (staple and fetched) and its two bad twins."""
+    made = []
+    for name, signer, description in (
+        (
+            "revocation-delegated-responder",
+            signers.delegate(pki, "lab OCSP delegate"),
+            "staples (and the responder answers) a good response its delegated responder signed",
+        ),
+        (
+            "revocation-delegate-without-eku",
+            signers.delegate(pki, "lab OCSP delegate without the EKU", eku=False),
+            "staples (and the responder answers) a response signed by a certificate of the "
+            "issuer without id-kp-OCSPSigning",
+        ),
+        (
+            "revocation-delegate-of-another-ca",
+            signers.delegate(pki, "another CA's OCSP delegate", by_issuer=False),
+            "staples (and the responder answers) a response signed by an OCSP signer that "
+            "another CA issued",
+        ),
+    ):
+        cert = leaf(name)
+        responder.signers[cert.cert.serial_number] = signer
+        staple = responder.response(cert.cert, signer=signer)
+        made.append(Case(name, description, stapling(cert.identity, staple)))
+    return made
+
+
+def _unknown(responder: Responder, unknown: _Leaf) -> Case:
+    """A leaf its own CA's responder answers "unknown" for, stapled and fetched alike."""
+    responder.unknown.add(unknown.cert.serial_number)
+    staple = responder.response(unknown.cert, unknown=True)
+    text = 'staples (and the responder answers) "unknown"'
+    return Case("revocation-unknown", text, stapling(unknown.identity, staple))

@@ -9,6 +9,7 @@ responder the issuer delegated to, and current.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -34,18 +35,54 @@ MUST_STAPLE_CLIENTS = (
 )
 STAPLE_HINT = "have the server staple a current OCSP response (nginx ssl_stapling on)"
 REISSUE_HINT = "the CA revoked this certificate: issue a new one and install it"
+SOFT_FAIL_HINT = "clients soft-fail when the responder cannot be reached; check the CA's responder"
+UNKNOWN_HINT = (
+    "the CA's responder does not know this certificate: check that the CA named in its AIA "
+    "issued it, and ask that CA"
+)
+UNKNOWN_CLIENTS = (
+    "Firefox refuses a stapled unknown (SEC_ERROR_OCSP_UNKNOWN_CERT); OpenSSL clients "
+    "(curl, Python's ssl, libpq) accept it"
+)
 
+
+UNKNOWN_TEXT = "the responder does not know the certificate (unknown)"
 
 E = TypeVar("E", bound=x509.ExtensionType)
+
+
+class Said(enum.Enum):
+    """Which kind of answer an outcome is: what the verdict's hint is chosen by (never the
+    words, which carry URLs and a responder's own text)."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    NO_STAPLE = "no staple"
+    NOT_ASKED = "not asked"  # skip: nothing to ask, or the staple could not be asked for
+    UNPARSED = "unparsed"
+    RESPONDER_ERROR = "responder error"  # an OCSP response status other than successful
+    OTHER_CERTIFICATE = "other certificate"
+    BAD_SIGNATURE = "bad signature"
+    STALE = "stale"
+    UNKNOWN = "unknown"
+    MUST_STAPLE_MISSING = "must-staple missing"
+    NO_ISSUER = "no issuer"  # a staple with no issuer to check it against
+    UNREACHABLE = "unreachable"  # the fetch failed: refused, reset, HTTP error, too big
+    NO_ANSWER = "no answer"  # the fetch did not finish within the deadline
+
+
+# The kinds that clients soft-fail on: the hint says so, not "staple".
+SOFT_FAILS = frozenset({Said.UNREACHABLE, Said.NO_ANSWER})
 
 
 @record
 class Outcome:
     """What one source said about one certificate: `status` is pass (good), fail (revoked),
-    warn (unusable or unreachable), or skip (nothing to ask)."""
+    warn (unusable or unreachable), or skip (nothing to ask); `said` which kind of answer."""
 
     status: Status
     text: str
+    said: Said = Said.NOT_ASKED
 
 
 def ocsp_url(cert: x509.Certificate) -> str | None:
@@ -105,25 +142,30 @@ def judge_ocsp(
     try:
         response = ocsp.load_der_ocsp_response(der)
     except ValueError as exc:
-        return Outcome(Status.WARN, f"an OCSP response that cannot be parsed ({exc})")
+        return Outcome(
+            Status.WARN, f"an OCSP response that cannot be parsed ({exc})", Said.UNPARSED
+        )
     if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
-        return Outcome(Status.WARN, f"the responder said {response.response_status.name}")
+        said = f"the responder said {response.response_status.name}"
+        return Outcome(Status.WARN, said, Said.RESPONDER_ERROR)
     if not _same_cert_id(response, cert, issuer):
         serial = format(response.serial_number, "x")
-        return Outcome(Status.WARN, f"an OCSP response for another certificate (serial {serial})")
+        text = f"an OCSP response for another certificate (serial {serial})"
+        return Outcome(Status.WARN, text, Said.OTHER_CERTIFICATE)
     if (why := _bad_signature(response, issuer, now)) is not None:
-        return Outcome(Status.WARN, f"an OCSP response {why}")
+        return Outcome(Status.WARN, f"an OCSP response {why}", Said.BAD_SIGNATURE)
     status = response.certificate_status
     if status is ocsp.OCSPCertStatus.REVOKED:
-        return Outcome(Status.FAIL, revoked_text(response.revocation_time_utc, _reason(response)))
+        text = revoked_text(response.revocation_time_utc, _reason(response))
+        return Outcome(Status.FAIL, text, Said.REVOKED)
     if (stale := _stale(response.this_update_utc, response.next_update_utc, now)) is not None:
-        return Outcome(Status.WARN, f"an OCSP response {stale}")
+        return Outcome(Status.WARN, f"an OCSP response {stale}", Said.STALE)
     if status is ocsp.OCSPCertStatus.UNKNOWN:
-        return Outcome(Status.WARN, "the responder does not know the certificate (unknown)")
+        return Outcome(Status.WARN, UNKNOWN_TEXT, Said.UNKNOWN)
     nxt = response.next_update_utc
     until = f", next update {utc_text(nxt)}" if nxt is not None else ""
     produced = utc_text(response.produced_at_utc)
-    return Outcome(Status.PASS, f"good (OCSP, produced {produced}{until})")
+    return Outcome(Status.PASS, f"good (OCSP, produced {produced}{until})", Said.GOOD)
 
 
 def revoked_text(when: dt.datetime | None, reason: str | None) -> str:
@@ -225,16 +267,19 @@ def judge_crl(
             else x509.load_der_x509_crl(der)
         )
     except ValueError as exc:
-        return Outcome(Status.WARN, f"a CRL that cannot be parsed ({exc})")
+        return Outcome(Status.WARN, f"a CRL that cannot be parsed ({exc})", Said.UNPARSED)
     if crl.issuer != issuer.subject or not _crl_signed(crl, issuer):
-        return Outcome(Status.WARN, "a CRL not signed by the certificate's issuer")
+        return Outcome(
+            Status.WARN, "a CRL not signed by the certificate's issuer", Said.BAD_SIGNATURE
+        )
     entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
     if entry is not None:
         reason = _extension_of_entry(entry)
-        return Outcome(Status.FAIL, revoked_text(entry.revocation_date_utc, reason) + " (CRL)")
+        text = revoked_text(entry.revocation_date_utc, reason) + " (CRL)"
+        return Outcome(Status.FAIL, text, Said.REVOKED)
     if (stale := _stale(crl.last_update_utc, crl.next_update_utc, now)) is not None:
-        return Outcome(Status.WARN, f"a CRL {stale}")
-    return Outcome(Status.PASS, f"not on the CRL of {certs.short_name(crl.issuer)}")
+        return Outcome(Status.WARN, f"a CRL {stale}", Said.STALE)
+    return Outcome(Status.PASS, f"not on the CRL of {certs.short_name(crl.issuer)}", Said.GOOD)
 
 
 def _crl_signed(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
@@ -272,12 +317,16 @@ def staple_outcome(
     if not staple.der:
         if must_staple(leaf):
             text = f"must-staple, and the server staples nothing: {MUST_STAPLE_CLIENTS}"
-            return Outcome(Status.WARN, text), "none"
-        return Outcome(Status.PASS, "no staple"), "none"
+            return Outcome(Status.WARN, text, Said.MUST_STAPLE_MISSING), "none"
+        return Outcome(Status.PASS, "no staple", Said.NO_STAPLE), "none"
     if issuer is None:
-        return Outcome(Status.WARN, "a staple, but no issuer to check it against"), "unchecked"
+        text = "a staple, but no issuer to check it against"
+        return Outcome(Status.WARN, text, Said.NO_ISSUER), "unchecked"
     outcome = judge_ocsp(staple.der, leaf, issuer, now)
-    return Outcome(outcome.status, f"stapled: {outcome.text}"), outcome.text
+    text = f"stapled: {outcome.text}"
+    if outcome.said is Said.UNKNOWN:
+        text += f": {UNKNOWN_CLIENTS}"
+    return Outcome(outcome.status, text, outcome.said), outcome.text
 
 
 def verdict(outcomes: Sequence[tuple[str, Outcome]]) -> Check:
@@ -289,11 +338,15 @@ def verdict(outcomes: Sequence[tuple[str, Outcome]]) -> Check:
     rank = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
     worst = max((o.status for _, o in counted), key=rank.__getitem__)
     detail = "; ".join(f"{who}: {o.text}" if who else o.text for who, o in counted)
-    hint = {Status.FAIL: REISSUE_HINT, Status.WARN: STAPLE_HINT, Status.PASS: ""}[worst]
-    if worst is Status.WARN and all(
-        "unreachable" in o.text or "no answer" in o.text
-        for _, o in counted
-        if o.status is Status.WARN
-    ):
-        hint = "clients soft-fail when the responder cannot be reached; check the CA's responder"
-    return Check("cert.revocation", worst, detail, hint)
+    warned = {o.said for _, o in counted if o.status is Status.WARN}
+    return Check("cert.revocation", worst, detail, hint(worst, warned))
+
+
+def hint(worst: Status, warned: set[Said] | frozenset[Said]) -> str:
+    """The hint of a verdict, by the kinds of its warnings: a staple to fix comes first, then
+    a responder that disowns the certificate, and only then the soft-failing fetches."""
+    if worst is not Status.WARN:
+        return REISSUE_HINT if worst is Status.FAIL else ""
+    if warned - SOFT_FAILS - {Said.UNKNOWN}:
+        return STAPLE_HINT
+    return UNKNOWN_HINT if Said.UNKNOWN in warned else SOFT_FAIL_HINT

@@ -4,24 +4,35 @@ client), each URL once per run.
 A run is one event loop's worth of probes within CACHE_S: the targets of a CLI run share the
 answers of a CA's responder, and an exporter that runs for weeks asks again after CACHE_S. A
 fetch is shared, not the deadline: every target waits on it within its own.
+
+The cache is bounded twice, since an exporter's loop lives for months and every certificate
+asked about is an entry of its own: entries past CACHE_S go at the next fetch, and beyond
+MAX_ENTRIES the oldest go. A fetch whose waiters all gave up (their deadlines passed) still
+runs to its end, and its end is taken here: its answer (or failure, as words) replaces the task
+in the cache, so that nothing is left for asyncio to report ("Task exception was never
+retrieved") and no finished task keeps its loop alive through the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import itertools
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from cryptography import x509
 
 from tlsprobe.model import Status
 from tlsprobe.tls import certs, revocation
-from tlsprobe.tls.revocation import Outcome
+from tlsprobe.tls.revocation import Outcome, Said
 
 CACHE_S = 300.0
+MAX_ENTRIES = 512  # URLs x certificates; each entry holds one response, a CRL at most MAX_BODY
 MAX_BODY = 10 * 1024 * 1024  # a CRL of a large CA runs to megabytes; beyond this, no verdict
 _OCSP_TYPE = "application/ocsp-request"
 
@@ -30,8 +41,19 @@ class FetchFailed(Exception):
     """The responder or CRL server could not be reached or did not answer usably."""
 
 
-_Cache = dict[tuple[str, bytes], tuple[float, "asyncio.Task[bytes]"]]
+_Key = tuple[str, bytes]
+# A running fetch, then what it ended with: the answer, or its failure (no traceback, no loop).
+_Held: TypeAlias = "asyncio.Task[bytes] | bytes | FetchFailed"
+_Cache = OrderedDict[_Key, tuple[float, _Held]]  # oldest first
 _CACHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Cache] = weakref.WeakKeyDictionary()
+# Fetches still running, held until they end: the loop itself keeps only weak references to
+# tasks, and one dropped from the cache may have no waiter left.
+_RUNNING: set[asyncio.Task[bytes]] = set()
+
+
+def clock() -> float:
+    """The cache's clock (a function of its own, so that a test can move it on)."""
+    return time.monotonic()
 
 
 async def _http(url: str, body: bytes | None) -> bytes:
@@ -52,17 +74,58 @@ async def _http(url: str, body: bytes | None) -> bytes:
     return data
 
 
-def fetch(url: str, body: bytes | None = None) -> asyncio.Task[bytes]:
-    """The one fetch of `url` (POSTing `body`, else a GET) of this run, started if need be."""
-    cache = _CACHES.setdefault(asyncio.get_running_loop(), {})
+async def fetch(url: str, body: bytes | None = None) -> bytes:
+    """The answer of `url` (POSTing `body`, else a GET): one fetch per CACHE_S, shared by every
+    caller; a caller that gives up (cancelled) leaves the fetch running for the others."""
+    loop = asyncio.get_running_loop()
+    cache = _CACHES.setdefault(loop, OrderedDict())
     key = (url, body or b"")
-    now = time.monotonic()
+    now = clock()
     held = cache.get(key)
-    if held is not None and now - held[0] < CACHE_S:
-        return held[1]
-    task = asyncio.get_running_loop().create_task(_http(url, body))
-    cache[key] = (now, task)
-    return task
+    if held is None or now - held[0] >= CACHE_S:
+        task = loop.create_task(_http(url, body))
+        _RUNNING.add(task)
+        task.add_done_callback(functools.partial(_settle, cache, key))
+        cache.pop(key, None)  # a refreshed entry is the newest: it goes to the end
+        held = cache[key] = (now, task)
+        prune(cache, now)
+    answer = held[1]
+    if isinstance(answer, asyncio.Task):
+        return await asyncio.shield(answer)
+    if isinstance(answer, FetchFailed):
+        raise FetchFailed(str(answer))
+    return answer
+
+
+def prune(cache: _Cache, now: float) -> None:
+    """Drop the entries past CACHE_S, then the oldest beyond MAX_ENTRIES. A dropped fetch that
+    still runs is not cancelled (targets may be waiting on it): _RUNNING holds it to its end."""
+    while cache:
+        key, (started, _) = next(iter(cache.items()))
+        if now - started < CACHE_S and len(cache) <= MAX_ENTRIES:
+            return
+        del cache[key]
+
+
+def cached(loop: asyncio.AbstractEventLoop) -> list[_Key]:
+    """The keys the cache of `loop` holds, oldest first."""
+    return list(_CACHES.get(loop, ()))
+
+
+def _settle(cache: _Cache, key: _Key, task: asyncio.Task[bytes]) -> None:
+    """A fetch has ended: its answer or failure takes its place in the cache (if the entry is
+    still its own), and its failure is taken, waiters or not."""
+    _RUNNING.discard(task)
+    held = cache.get(key)
+    failure = None if task.cancelled() else task.exception()
+    if held is None or held[1] is not task:
+        return
+    if task.cancelled() or (failure is not None and not isinstance(failure, FetchFailed)):
+        del cache[key]  # asked again next time: a cancelled fetch said nothing
+    elif failure is not None:
+        cache[key] = (held[0], FetchFailed(str(failure)))
+    else:
+        cache[key] = (held[0], task.result())
 
 
 async def ask(
@@ -74,22 +137,23 @@ async def ask(
     crls = revocation.crl_urls(cert)
     where = url or (crls[0] if crls else "")
     if not where:
-        return Outcome(Status.SKIP, "names no OCSP responder and no CRL")
+        return Outcome(Status.SKIP, "names no OCSP responder and no CRL", Said.NOT_ASKED)
     try:
         async with asyncio.timeout(budget):
             if url is not None:
-                der = await asyncio.shield(fetch(url, revocation.ocsp_request(cert, issuer)))
+                der = await fetch(url, revocation.ocsp_request(cert, issuer))
                 return _from(url, revocation.judge_ocsp(der, cert, issuer, now))
-            der = await asyncio.shield(fetch(where))
+            der = await fetch(where)
             return _from(where, revocation.judge_crl(der, cert, issuer, now))
     except FetchFailed as exc:
-        return Outcome(Status.WARN, str(exc))
+        return Outcome(Status.WARN, str(exc), Said.UNREACHABLE)
     except TimeoutError:
-        return Outcome(Status.WARN, f"no answer from {where} within {budget:.1f} s")
+        text = f"no answer from {where} within {budget:.1f} s"
+        return Outcome(Status.WARN, text, Said.NO_ANSWER)
 
 
 def _from(where: str, outcome: Outcome) -> Outcome:
-    return Outcome(outcome.status, f"{outcome.text} from {where}")
+    return Outcome(outcome.status, f"{outcome.text} from {where}", outcome.said)
 
 
 async def ask_path(

@@ -11,6 +11,7 @@ Nothing here verifies the chain: the probe's own handshake judged it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from typing import Any
 
@@ -23,23 +24,29 @@ class NoStaple(Exception):
     """The side hello ended before OpenSSL could say whether the server staples."""
 
 
-def _context(told: list[bytes]) -> SSL.Context:
+@functools.cache
+def _context() -> SSL.Context:
+    """The one client context of the process, made at the first side hello: making a context
+    costs about ten times a connection (0.075 ms against 0.007 ms here), and the staple each
+    connection is told of travels in the connection's own app data."""
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
-
-    def status(_: SSL.Connection, der: bytes, __: Any) -> bool:
-        told.append(der)
-        return True
-
-    ctx.set_ocsp_client_callback(status)
+    ctx.set_ocsp_client_callback(_status)
     return ctx
+
+
+def _status(conn: SSL.Connection, der: bytes, _: Any) -> bool:
+    told: list[bytes] = conn.get_app_data()
+    told.append(der)
+    return True
 
 
 async def ask(sock: socket.socket, server_hostname: str | None) -> bytes:
     """The DER of the OCSP response the server staples on `sock` (b"": it staples none)."""
     loop = asyncio.get_running_loop()
     told: list[bytes] = []
-    conn = SSL.Connection(_context(told), None)
+    conn = SSL.Connection(_context(), None)
+    conn.set_app_data(told)
     conn.set_connect_state()
     conn.request_ocsp()
     if server_hostname:
