@@ -22,9 +22,9 @@ from tlsprobe.failures import ClientKeyError, KeyProblem, explain
 from tlsprobe.model import Check, Policy, Status, TargetResult
 from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
+from tlsprobe.probes.postgres import roots as libpq_roots
 from tlsprobe.probes.postgres import wire
 from tlsprobe.probes.postgres.login import login
-from tlsprobe.probes.postgres.roots import libpq_roots, libpq_trust
 from tlsprobe.probes.postgres.sslmodes import sslmodes
 from tlsprobe.probes.postgres.startup import Answer, first_answer, judge_client_cert
 from tlsprobe.targets import Target, client_tls, pgsettings
@@ -72,14 +72,14 @@ async def probe(
         target = dataclasses.replace(target, client=client)
     ids = (*IDS, "pg.login") if settings.user else (*IDS, "pg.client_cert")
 
-    roots = libpq_roots(settings, env)
-
-    own, added = libpq_trust(target, env, policy.ca_file)
+    # One resolution for the handshake and the trust report (what --ca-file did, and whether
+    # a pass needed it).
+    trust = libpq_roots.resolve(target, settings, env)
 
     async def body(state: ProbeState) -> None:
-        state.use_trust(own, added)
-        state.log(f"trust as libpq: {roots.text()}")
-        await _body(state, settings, roots)
+        state.use_trust(trust.own, trust.added)
+        state.log(f"trust as libpq: {trust.text()}")
+        await _body(state, settings, trust)
 
     checked = legacy.alongside(body, _legacy_hello, LEGACY_SETTING, at_once=False)
     checked = revocation.alongside(checked, None, NO_STAPLE)
@@ -92,7 +92,9 @@ async def _legacy_hello(state: ProbeState, ctx: ssl.SSLContext) -> str:
     return (await _via_sslrequest(state, ctx))[1].version
 
 
-async def _body(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots) -> None:
+async def _body(
+    state: ProbeState, settings: pgsettings.Settings, roots: libpq_roots.LibpqRoots
+) -> None:
     state.facts["sslnegotiation"] = settings.sslnegotiation
     stage = _direct if settings.direct else _negotiated
     negotiated = await stage(state, settings, roots)
@@ -115,7 +117,7 @@ async def _body(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roo
 
 
 async def _negotiated(
-    state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots
+    state: ProbeState, settings: pgsettings.Settings, roots: libpq_roots.LibpqRoots
 ) -> Outcome:
     """SSLRequest then TLS, as libpq does; a failure is recorded and says whether to go on."""
 
@@ -124,7 +126,7 @@ async def _negotiated(
 
     client_cert = _client_cert(state, settings)
     try:
-        return await tls.negotiate(attempt, None, (), client_cert, roots=roots)
+        return await tls.negotiate(attempt, roots.added, (), client_cert, roots=roots.roots)
     except Refused as refused:
         state.put(refused.check)
         if refused.answer != b"N":
@@ -140,7 +142,9 @@ async def _negotiated(
         return Stop.FAILED
 
 
-async def _direct(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots) -> Outcome:
+async def _direct(
+    state: ProbeState, settings: pgsettings.Settings, roots: libpq_roots.LibpqRoots
+) -> Outcome:
     """sslnegotiation=direct: the ClientHello first. A server that fails it but answers S to
     an SSLRequest is a PostgreSQL older than 17, not a broken one."""
 
@@ -153,7 +157,7 @@ async def _direct(state: ProbeState, settings: pgsettings.Settings, roots: tls.R
 
     client_cert = _client_cert(state, settings)
     try:
-        negotiated = await tls.negotiate(attempt, None, ALPN, client_cert, roots=roots)
+        negotiated = await tls.negotiate(attempt, roots.added, ALPN, client_cert, roots=roots.roots)
     except Exception as exc:
         if state.step == "connect":
             raise

@@ -10,10 +10,9 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from tlsprobe.failures import UsageError
-from tlsprobe.libpq_files import libpq_homes
+from tlsprobe.libpq_files import default_root
 from tlsprobe.model import Fix
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow.config import AirflowConfig, Value, command_output, home
@@ -130,7 +129,7 @@ def _client(
         return None
     mode = params.get("sslmode") or env.get("PGSSLMODE", "")
     root = params.get("sslrootcert") or env.get("PGSSLROOTCERT")
-    if mode.lower() in VERIFYING and not root and not _default_root(env):
+    if mode.lower() in VERIFYING and not root and not default_root(env):
         return replace(
             client,
             setting=(
@@ -159,12 +158,6 @@ def _args_hint(overridden: frozenset[str]) -> str:
         "sql_alchemy_conn: set 'sslmode': 'verify-full' and 'sslrootcert': '/path/to/root.crt' "
         "in the dict it names (or drop them there and set them in sql_alchemy_conn)"
     )
-
-
-def _default_root(env: Mapping[str, str]) -> bool:
-    """libpq's ~/.postgresql/root.crt exists (~ as libpq finds it)."""
-    homes = libpq_homes(env)
-    return bool(homes) and (Path(homes[0]) / ".postgresql" / "root.crt").is_file()
 
 
 TERMS = (

@@ -1,0 +1,93 @@
+"""libpq's roots resolved once for the handshake and the trust report (probes/postgres/roots.py):
+an Airflow connection's libpq is never given --ca-file, so the report never says it was used,
+and cert.chain is never downgraded to "only through --ca-file" for it; with no root at all the
+report names the system store the chain was judged against."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tlsprobe.lab import Lab
+
+TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "PGSSLROOTCERT", "PGSSLMODE")
+
+
+def airflow_check(lab: Lab, home: Path, extra: dict[str, str], **env: str) -> dict[str, Any]:
+    """`tlsprobe check --airflow-cfg ... --ca-file <lab root> --format json` with one Airflow
+    postgres connection (AIRFLOW_CONN_PG_X) to the lab's pg-good; its one result."""
+    port = urlsplit(lab.url("pg-good")).port
+    connection = {"conn_type": "postgres", "host": "localhost", "port": port, "extra": extra}
+    cfg = home / "airflow.cfg"
+    cfg.write_text("[core]\n")
+    base = {k: v for k, v in os.environ.items() if k not in TRUST_VARIABLES}
+    argv = ["check", "--airflow-cfg", str(cfg), "--ca-file", str(lab.ca_file), "--format", "json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "tlsprobe", *argv, "--timeout", "5"],
+        env={**base, "HOME": str(home), "AIRFLOW_CONN_PG_X": json.dumps(connection), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    (result,) = [r for r in json.loads(done.stdout)["results"] if r["name"] == "pg_x"]
+    assert isinstance(result, dict)
+    return result
+
+
+def chain(result: dict[str, Any]) -> tuple[str, str]:
+    (found,) = [c for c in result["checks"] if c["id"] == "cert.chain"]
+    return found["status"], found["detail"]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A home without ~/.postgresql/root.crt."""
+    return tmp_path
+
+
+def test_airflow_connection_without_a_root_never_uses_ca_file(lab: Lab, home: Path) -> None:
+    """No sslrootcert, no root.crt, the lab's root in the system store (SSL_CERT_FILE): the
+    handshake trusted the system store only, so the report names it and cert.chain passes
+    (it was "only through --ca-file", with --ca-file reported as used, before)."""
+    result = airflow_check(lab, home, {"sslmode": "verify-full"}, SSL_CERT_FILE=str(lab.ca_file))
+    status, detail = chain(result)
+    assert status == "pass"
+    assert "--ca-file" not in detail
+    assert result["trust"]["used"] == [
+        "the system store, as sslrootcert=system (libpq has no root: no sslrootcert, "
+        "no ~/.postgresql/root.crt)"
+    ]
+    assert result["trust"]["ca_file_needed"] is False
+
+
+def test_airflow_connection_without_a_root_fails_on_a_private_root(lab: Lab, home: Path) -> None:
+    """The twin: the system store without the lab's root: cert.chain fails although --ca-file
+    holds the root (libpq in Airflow is never given it)."""
+    result = airflow_check(lab, home, {"sslmode": "verify-full"})
+    assert chain(result)[0] == "fail"
+    assert all("--ca-file" not in used for used in result["trust"]["used"])
+
+
+def test_airflow_connection_with_its_sslrootcert(lab: Lab, home: Path) -> None:
+    """The connection's own sslrootcert is the only root reported, and the chain passes."""
+    extra = {"sslmode": "verify-full", "sslrootcert": str(lab.ca_file)}
+    result = airflow_check(lab, home, extra)
+    assert chain(result)[0] == "pass"
+    assert result["trust"]["used"] == [f"sslrootcert ({lab.ca_file})"]
+
+
+def test_airflow_connection_with_root_crt(lab: Lab, home: Path) -> None:
+    """~/.postgresql/root.crt is libpq's root when nothing names one: reported, and it passes."""
+    (home / ".postgresql").mkdir()
+    (home / ".postgresql" / "root.crt").write_bytes(lab.ca_file.read_bytes())
+    result = airflow_check(lab, home, {"sslmode": "verify-full"})
+    assert chain(result)[0] == "pass"
+    assert result["trust"]["used"] == [f"~/.postgresql/root.crt ({home}/.postgresql/root.crt)"]
