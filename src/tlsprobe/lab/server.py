@@ -16,6 +16,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -68,13 +69,15 @@ class Conn:
         """The TLS session once `start_tls` has finished, else None."""
         return self._tls
 
-    async def start_tls(self, context: ssl.SSLContext) -> None:
+    async def start_tls(self, context: ssl.SSLContext, hello: bytes = b"") -> None:
         """Run the server side of a TLS handshake; SSLError (after its alert is sent) on failure.
+        `hello`: the start of the handshake, already read to look at it (a ClientHello).
 
         Plaintext read ahead but not yet consumed is dropped, as a STARTTLS server must
         (CVE-2011-0411): it arrived before encryption and must not be answered inside it.
         """
         self._buffer.clear()
+        self._incoming.write(hello)
         tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
 
         async def handshake() -> None:
@@ -125,6 +128,12 @@ class Conn:
             data = self._outgoing.read()
         self._writer.write(data)
         await self._writer.drain()
+
+    def reset(self) -> None:
+        """End the connection with a TCP reset (SO_LINGER 0), as a crashed middlebox does."""
+        sock = self._writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._writer.transport.abort()
 
     def write_eof(self) -> None:
         """Half-close a plain connection (TCP FIN) while still reading."""

@@ -75,6 +75,10 @@ async def _body(state: ProbeState) -> None:
         if client_cert is None and clientcert.is_handshake_failure(exc):
             # handshake_failure says "no client certificate" as often as "no common cipher".
             asked = await clientcert.asks_for_client_cert(target, state.remaining())
+            if asked is None:
+                # The diagnostic told nothing: the original error stands, unexplained further.
+                state.log(f"diagnostic handshake: {clientcert.UNTOLD}")
+                raise
             detail, hint = clientcert.handshake_failure(asked)
             state.log(f"diagnostic handshake: {detail}")
             state.fail_step(detail, hint)
@@ -102,7 +106,7 @@ async def _without_client_cert(state: ProbeState, status: Check) -> Check:
     """A 400 from a server that asks for a client certificate is about the certificate
     (nginx ssl_verify_client on), not the URL path."""
     if not await clientcert.asks_for_client_cert(state.target, state.remaining()):
-        return status
+        return status  # no, or not known: the 400 is told as it came
     state.log("diagnostic handshake: the server asks for a client certificate")
     detail = (
         f"{status.detail}: the server asks for a client certificate and none was sent "
