@@ -377,3 +377,16 @@ def test_decrypted_password_logs_in_and_shows_nowhere(
             for n, r in results.items()
         }
         assert login == {"right": "pass", "wrong": "fail"}
+
+
+def test_a_cmd_runs_once_with_airflow_db(tmp_path: Path) -> None:
+    """sql_alchemy_conn_cmd with --allow-cmd --airflow-db: the command (here one that appends
+    to a file) runs once a run, not once for airflow.cfg and again for the metadata database
+    (it ran twice before: two AirflowConfigs)."""
+    ran = tmp_path / "ran.log"
+    command = f"echo ran >> {ran}; echo sqlite:///{FIXTURES / 'metadata.db'}"
+    path = tmp_path / "airflow.cfg"
+    path.write_text(f"[database]\nsql_alchemy_conn_cmd = sh -c '{command}'\n")
+    argv = ["targets", "--airflow-cfg", str(path), "--airflow-db", "--allow-cmd"]
+    assert main(argv) == 0
+    assert ran.read_text() == "ran\n"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tlsprobe.failures import UsageError
 from tlsprobe.sources import Collected
+from tlsprobe.sources.airflow import database
 from tlsprobe.sources.airflow.config import AirflowConfig, Value
 from tlsprobe.sources.airflow_conn import label
 from tlsprobe.sources.airflow_rows import Database, Row, rows
@@ -28,15 +29,18 @@ SOURCE = "Airflow metadata database"
 FERNET_KEY = "[core] fernet_key"
 
 
-def read(path: Path, env: Mapping[str, str], *, allow_cmd: bool = False) -> Collected:
-    """Every connection in the metadata database that airflow.cfg at `path` (and the
-    AIRFLOW__* environment) configures: targets, and a note for each row not probed."""
-    config = AirflowConfig(path, env, allow_cmd)
+def read(
+    source: Path | AirflowConfig, env: Mapping[str, str], *, allow_cmd: bool = False
+) -> Collected:
+    """Every connection in the metadata database that airflow.cfg (at a path, or read already:
+    one AirflowConfig a run, so that a *_cmd runs once) and the AIRFLOW__* environment
+    configure: targets, and a note for each row not probed."""
+    config = source if isinstance(source, AirflowConfig) else AirflowConfig(source, env, allow_cmd)
     found = Collected()
-    database = _database(config, env, found)
-    if database is None:
+    where = _database(config, env, found)
+    if where is None:
         return found
-    stored = rows(database, env)
+    stored = rows(where, env)
     keys = None
     if any(row.is_encrypted or row.is_extra_encrypted for row in stored):
         keys = _fernet(config, found)
@@ -58,7 +62,11 @@ def _database(config: AirflowConfig, env: Mapping[str, str], found: Collected) -
         home = env.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
         value = Value(f"sqlite:///{home}/airflow.db", "Airflow's default sql_alchemy_conn", False)
     schema = config.get("database", "sql_alchemy_schema")
-    return Database(value.text, value.origin, schema.text.strip() if schema else "")
+    # Airflow connects with sql_alchemy_connect_args too (its keys win over the URL's).
+    args = database.libpq_connect_args(config, found) or {}
+    return Database(
+        value.text, value.origin, schema.text.strip() if schema else "", tuple(args.items())
+    )
 
 
 def _fernet(config: AirflowConfig, found: Collected) -> MultiFernet | None:

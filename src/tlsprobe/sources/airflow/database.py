@@ -54,13 +54,10 @@ def read(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
         found.notes.append(f"{value.origin}: {what}, not probed")
         return found
     target = parse_target(value.text, name="metadata-db", source=value.origin)
-    connect_args = _connect_args(config, found)
-    overridden = frozenset(connect_args or ()) & frozenset(LIBPQ_KEYWORDS)
+    connect_args = libpq_connect_args(config, found)
+    overridden = frozenset(connect_args or ())
     if connect_args:
-        merged = dict(target.params) | {
-            k: v for k, v in connect_args.items() if k in LIBPQ_KEYWORDS
-        }
-        target = replace(target, params=tuple(merged.items()))
+        target = replace(target, params=tuple((dict(target.params) | connect_args).items()))
     client = _client(target, env, value, unknown=connect_args is None)
     if client is not None and client.hint and overridden & {"sslmode", "sslrootcert"}:
         client = replace(client, hint=_args_hint(overridden))
@@ -80,6 +77,19 @@ def _dialect(text: str) -> str | None:
     """The database of an SQLAlchemy URL (postgresql+psycopg2:// is postgresql), or None."""
     parts = urls.split(text.strip(BLANKS))
     return None if parts is None else parts[parts.scheme].lower().partition("+")[0]
+
+
+def libpq_connect_args(config: AirflowConfig, found: Collected) -> dict[str, str] | None:
+    """The libpq keywords of sql_alchemy_connect_args's dict, which win over the URL's query
+    ({} when unset, None when not imported), imported once a run: the import runs user code."""
+
+    def imported() -> dict[str, str] | None:
+        found_args = _connect_args(config, found)
+        if found_args is None:
+            return None
+        return {k: v for k, v in found_args.items() if k in LIBPQ_KEYWORDS}
+
+    return config.once(("database", "sql_alchemy_connect_args"), imported)
 
 
 def _connect_args(config: AirflowConfig, found: Collected) -> dict[str, str] | None:
