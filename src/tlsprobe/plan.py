@@ -104,7 +104,9 @@ def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) 
     if sources.airflow_connections is not None:
         from tlsprobe.sources import connections
 
-        found.extend(connections.from_file(sources.airflow_connections, env))
+        # With airflow.cfg, AIRFLOW_CONN_* are probed, and Airflow finds them first.
+        env_first = airflow_cfg is not None
+        found.extend(connections.from_file(sources.airflow_connections, env, env_first=env_first))
     if required and not found.targets:
         raise UsageError(
             "no targets: give URLs (tlsprobe check https://host), -c tlsprobe.toml, "

@@ -19,7 +19,7 @@ from tlsprobe.sources.airflow import database
 from tlsprobe.sources.airflow.config import AirflowConfig, Value
 from tlsprobe.sources.airflow_conn import label
 from tlsprobe.sources.airflow_rows import Database, Row, rows
-from tlsprobe.sources.connections import add, parse_connection
+from tlsprobe.sources.connections import add, parse_connection, shadowed
 from tlsprobe.targets import is_secret_key
 
 if TYPE_CHECKING:
@@ -96,6 +96,9 @@ def _add_row(found: Collected, row: Row, keys: MultiFernet | None, env: Mapping[
     """The row as a target (with its decrypted secrets for the scrub), or one note."""
     called = label(row.conn_id)
     where = f"{SOURCE}: {called}"
+    if note := shadowed(row.conn_id, env, where):
+        found.notes.append(note)
+        return
     try:
         password = _plain(row.password, row.is_encrypted, keys, "password")
         extra = _plain(row.extra, row.is_extra_encrypted, keys, "extra")

@@ -34,16 +34,37 @@ def from_environment(env: Mapping[str, str]) -> Collected:
     return found
 
 
-def from_file(path: Path, env: Mapping[str, str] | None = None) -> Collected:
+def from_file(
+    path: Path, env: Mapping[str, str] | None = None, *, env_first: bool = False
+) -> Collected:
     """A file written by `airflow connections export` (.json, .yaml/.yml or .env); `env` is
-    the environment Airflow's workers run with (tlsprobe's own when not given)."""
+    the environment Airflow's workers run with (tlsprobe's own when not given). The export
+    stands in for the metadata database: with `env_first` (the AIRFLOW_CONN_* variables are
+    probed too), a connection one of them defines as well is noted as shadowed, not probed."""
     entries = _entries(path, read_text(path, "Airflow connections export"))
     workers = os.environ if env is None else env
     found = Collected()
     for conn_id, value in entries.items():
         where = f"{named(Path(path.name))}: {label(conn_id)}"
+        if env_first and (note := shadowed(str(conn_id), workers, where)):
+            found.notes.append(note)
+            continue
         add(found, parse_connection(str(conn_id), value, where), where, workers)
     return found
+
+
+def shadowed(conn_id: str, env: Mapping[str, str], where: str) -> str | None:
+    """The note for a connection of the metadata database (or an export) that an AIRFLOW_CONN_*
+    variable defines too; None when none does. Airflow's default secrets search path
+    (airflow/secrets/base_secrets.py) asks the environment variables before the metastore, and
+    takes a variable that is set and not empty (EnvironmentVariablesBackend.get_conn_value)."""
+    variable = PREFIX + conn_id.upper()
+    if not env.get(variable):
+        return None
+    return (
+        f"{where}: shadowed by {label(variable)}, which Airflow looks up first (environment "
+        "variables before the metadata database): not probed, the variable's connection is"
+    )
 
 
 def _entries(path: Path, content: str) -> Mapping[Any, Any]:
