@@ -7,7 +7,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tlsprobe.model import Check, Status
+from tlsprobe.model import Check, Fix, Status
 
 
 class Encrypts(enum.Enum):
@@ -37,8 +37,10 @@ def judge(client: ClientTls) -> Check:
     does not verify, else pass; the hint is the source's own when it gave one."""
     status, detail, hint = _verdict(client)
     if status is not Status.PASS and client.hint:
-        hint = client.hint
-    return Check("client.encryption", status, detail, hint)
+        return Check("client.encryption", status, detail, client.hint)
+    # A generic hint a source may word in its own terms (Target.terms: an Airflow extra).
+    fix = Fix.ENCRYPTION if status is not Status.PASS and not client.broken else ""
+    return Check("client.encryption", status, detail, hint, fix)
 
 
 def _verdict(client: ClientTls) -> tuple[Status, str, str]:
