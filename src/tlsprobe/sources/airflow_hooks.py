@@ -269,6 +269,12 @@ def http_terms(connection: Connection) -> tuple[tuple[str, str], ...]:
             f"this port does not speak TLS: check the host and port of connection {label}",
         ),
         (Fix.TRUST.value, trust),
+        (
+            Fix.CLIENT_CERT.value,
+            f"give connection {label} a client certificate issued under a CA the server "
+            f'trusts: set {{"cert": ["/path/to/client.crt", "/path/to/client.key"]}} in {there} '
+            "(requests' cert: a PEM file, or a certificate and its key)",
+        ),
     )
 
 

@@ -8,7 +8,7 @@ import ssl
 
 from tlsprobe import tls
 from tlsprobe.failures import Explained, Kind, explain
-from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.model import Check, Fix, Policy, Status, TargetResult
 from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled, step_for
 from tlsprobe.probes.https import clientcert, httpget
@@ -81,7 +81,7 @@ async def _body(state: ProbeState) -> None:
                 raise
             detail, hint = clientcert.handshake_failure(asked)
             state.log(f"diagnostic handshake: {detail}")
-            state.fail_step(detail, hint)
+            state.fail_step(detail, hint, Fix.CLIENT_CERT if asked else "")
             return
         raise
     # The judge reads the certificates: a crash in it is the certificates' step, not HTTP's.
@@ -112,7 +112,7 @@ async def _without_client_cert(state: ProbeState, status: Check) -> Check:
         f"{status.detail}: the server asks for a client certificate and none was sent "
         '(nginx ssl_verify_client on answers so: "No required SSL certificate was sent")'
     )
-    return Check("http.status", Status.FAIL, detail, clientcert.NEEDS_CERT_HINT)
+    return Check("http.status", Status.FAIL, detail, clientcert.NEEDS_CERT_HINT, Fix.CLIENT_CERT)
 
 
 def _client_cert(state: ProbeState) -> tls.ClientCert | None:
