@@ -7,11 +7,9 @@ the targets: the runner's scrub hides a target's password and the secret values 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tlsprobe.failures import UsageError
 from tlsprobe.sources import Collected
@@ -20,7 +18,6 @@ from tlsprobe.sources.airflow.config import AirflowConfig, Value
 from tlsprobe.sources.airflow_conn import label
 from tlsprobe.sources.airflow_rows import Database, Row, rows
 from tlsprobe.sources.connections import add, parse_connection, shadowed
-from tlsprobe.targets import is_secret_key
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
@@ -114,16 +111,10 @@ def _add_row(found: Collected, row: Row, keys: MultiFernet | None, env: Mapping[
         "port": row.port,
         "extra": extra,
     }
-    made = len(found.targets)
     try:
         add(found, parse_connection(row.conn_id, fields, where), where, env)
     except UsageError as exc:  # one bad row is not the whole table's fault
         found.notes.append(f"{exc}; not probed")
-        return
-    if len(found.targets) > made:
-        target = found.targets[-1]
-        secrets = tuple(dict.fromkeys([*target.hidden, *secret_extras(extra)]))
-        found.targets[-1] = replace(target, hidden=secrets)
 
 
 def _plain(stored: str | None, encrypted: bool, keys: MultiFernet | None, what: str) -> str | None:
@@ -145,24 +136,3 @@ def _plain(stored: str | None, encrypted: bool, keys: MultiFernet | None, what: 
         ) from None
     except UnicodeError:
         raise _Undecryptable(f"its {what} decrypts to bytes that are not UTF-8") from None
-
-
-def secret_extras(extra: str | None) -> Iterator[str]:
-    """The values in a decrypted extra that its keys say are secrets (a token, an API key,
-    an Authorization header), at any depth: the scrub hides them should they ever come back."""
-    try:
-        data = json.loads(extra) if extra else None
-    except ValueError:
-        return
-    yield from _secrets_in(data, secret=False)
-
-
-def _secrets_in(data: Any, *, secret: bool) -> Iterator[str]:
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            yield from _secrets_in(value, secret=secret or is_secret_key(str(key)))
-    elif isinstance(data, list):
-        for value in data:
-            yield from _secrets_in(value, secret=secret)
-    elif secret and isinstance(data, str) and data:
-        yield data

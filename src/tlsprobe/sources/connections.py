@@ -6,7 +6,7 @@ parsed again."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from tlsprobe.model import Fix
 from tlsprobe.sources import Collected, airflow_hooks, named, read_text
 from tlsprobe.sources.airflow_conn import Connection, label
 from tlsprobe.sources.structured import json_value, yaml_value
-from tlsprobe.targets import checked, hosts, text, urls
+from tlsprobe.targets import checked, hosts, is_secret_key, text, urls
 
 PREFIX = "AIRFLOW_CONN_"
 POSTGRES_TYPES = {"postgres", "postgresql"}
@@ -240,8 +240,25 @@ def add(found: Collected, connection: Connection, where: str, env: Mapping[str, 
         f"Airflow connects to the host and port fields of connection {called}: check them, "
         "and that the server is running",
     )
-    found.targets.append(replace(target, trust=trust, terms=(*target.terms, address)))
+    # The extra's secrets (a token, an API key, an Authorization header), whatever the source:
+    # the scrub hides them should they ever come back.
+    hidden = tuple(dict.fromkeys([*target.hidden, *secret_values(connection.extra)]))
+    changed = replace(target, trust=trust, terms=(*target.terms, address), hidden=hidden)
+    found.targets.append(changed)
     found.notes.extend(f"{where}: {note}" for note in notes)
+
+
+def secret_values(data: Any, *, secret: bool = False) -> Iterator[str]:
+    """The values in an extra that its keys say are secrets, at any depth (a value under a
+    secret key is secret all the way down)."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from secret_values(value, secret=secret or is_secret_key(str(key)))
+    elif isinstance(data, list):
+        for value in data:
+            yield from secret_values(value, secret=secret)
+    elif secret and isinstance(data, str) and data:
+        yield data
 
 
 def find_connection(conn_id: str, env: Mapping[str, str], export: Path | None) -> Connection | None:
