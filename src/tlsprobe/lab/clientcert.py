@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tlsprobe.lab.certs import Pki
 from tlsprobe.lab.https import Reply, http1
-from tlsprobe.lab.server import PEER_ERRORS, Case, Conn, Handler, within
+from tlsprobe.lab.server import HTTP1, PEER_ERRORS, Case, Conn, Handler, tls_context, within
 
 # nginx's own words, in the body of its 400 (ngx_http_special_response.c).
 NO_CERT_SENT = "No required SSL certificate was sent"
@@ -38,28 +38,17 @@ async def _verify_client_on(conn: Conn) -> None:
 
 
 def _asks_for_cert(pki: Pki, maximum: ssl.TLSVersion | None) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if maximum is not None:
-        ctx.maximum_version = maximum
-    ctx.load_cert_chain(*_good(pki))
+    ctx = tls_context(pki.issue("https-verify-client-on"), maximum=maximum, alpn=HTTP1)
     ctx.verify_mode = ssl.CERT_OPTIONAL  # ask, and go on without one
     ctx.load_verify_locations(cafile=str(pki.ca_file))
     return ctx
 
 
-def _good(pki: Pki) -> tuple[str, str]:
-    identity = pki.issue("https-verify-client-on")
-    return str(identity.chain), str(identity.key)
-
-
 def _no_shared_cipher(pki: Pki) -> ssl.SSLContext:
     """TLS 1.2 with PSK suites only, which no certificate client offers: the server aborts
     with the same handshake_failure alert, and never asks for a certificate."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(*_good(pki))
-    ctx.set_ciphers("PSK")
-    return ctx
+    identity = pki.issue("https-verify-client-on")
+    return tls_context(identity, ciphers="PSK", maximum=ssl.TLSVersion.TLSv1_2, alpn=HTTP1)
 
 
 async def _answer(conn: Conn) -> None:

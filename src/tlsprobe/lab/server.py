@@ -17,11 +17,12 @@ import logging
 import socket
 import ssl
 import struct
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tlsprobe.lab.certs import Pki
+from tlsprobe.lab.certs import Identity, Pki
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,38 @@ CLOSE_TIMEOUT = 5.0
 PEER_ERRORS = (OSError, EOFError, asyncio.LimitOverrunError)
 
 T = TypeVar("T")
+# OpenSSL 3's default security level 2 refuses TLS 1.0 and 1.1, RSA-1024, SHA-1 and small DH
+# groups: level 0 lets a lab server offer them, as an old nginx or Postfix does.
+SECLEVEL_0 = "DEFAULT:@SECLEVEL=0"
+HTTP1 = ("http/1.1",)
+
+
+def tls_context(
+    identity: Identity,
+    *,
+    ciphers: str = "",
+    minimum: ssl.TLSVersion | None = None,
+    maximum: ssl.TLSVersion | None = None,
+    alpn: tuple[str, ...] = (),
+) -> ssl.SSLContext:
+    """Every lab server's TLS context: `identity`'s chain and key, with the cipher string,
+    versions and ALPN protocols a case asks for (none: OpenSSL's defaults)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if ciphers:
+        # Before load_cert_chain: OpenSSL checks each certificate against the security level
+        # as it loads it, and level 2 refuses RSA-1024 and SHA-1 ("ca md too weak").
+        ctx.set_ciphers(ciphers)
+    with warnings.catch_warnings():
+        # Naming TLSv1 or TLSv1_1 warns; offering exactly those is some cases' point.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if minimum is not None:
+            ctx.minimum_version = minimum
+        if maximum is not None:
+            ctx.maximum_version = maximum
+    ctx.load_cert_chain(identity.chain, identity.key)
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
 
 
 async def within(seconds: float, awaitable: Awaitable[T]) -> T:
