@@ -91,3 +91,68 @@ def test_airflow_connection_with_root_crt(lab: Lab, home: Path) -> None:
     result = airflow_check(lab, home, {"sslmode": "verify-full"})
     assert chain(result)[0] == "pass"
     assert result["trust"]["used"] == [f"~/.postgresql/root.crt ({home}/.postgresql/root.crt)"]
+
+
+LIBPQ = "import sys, psycopg\npsycopg.connect(sys.argv[1], connect_timeout=5).close()\n"
+
+
+def libpq_says(home: Path, conninfo: str) -> str:
+    """psycopg (libpq) in a process whose home is `home`: "ok" or its error, on one line."""
+    base = {k: v for k, v in os.environ.items() if k not in TRUST_VARIABLES}
+    done = subprocess.run(
+        [sys.executable, "-c", LIBPQ, conninfo],
+        env={**base, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return "ok" if done.returncode == 0 else " ".join(done.stderr.split())
+
+
+def encryption(result: dict[str, Any]) -> tuple[str, str, str]:
+    (found,) = [c for c in result["checks"] if c["id"] == "client.encryption"]
+    return found["status"], found["detail"], found["hint"]
+
+
+def test_verify_full_without_any_root_cannot_connect(lab: Lab, home: Path) -> None:
+    """An Airflow connection with no login (so no pg.login), sslmode verify-full and no root
+    anywhere: libpq refuses to start, and client.encryption fails saying so, with the fix in
+    the connection's extra (it passed before: the roots were not asked)."""
+    port = urlsplit(lab.url("pg-good")).port
+    said = libpq_says(home, f"host=localhost port={port} sslmode=verify-full user=probe")
+    assert "root certificate file" in said
+    assert "does not exist" in said
+    result = airflow_check(lab, home, {"sslmode": "verify-full"})
+    assert encryption(result) == (
+        "fail",
+        "the client as configured cannot connect (sslmode=verify-full: libpq refuses to start: "
+        "no sslrootcert and no ~/.postgresql/root.crt, so its root certificate file does not "
+        "exist)",
+        'set {"sslrootcert": "/path/to/root.crt"} in the extra of connection pg_x',
+    )
+
+
+def test_verify_full_with_a_missing_sslrootcert_cannot_connect(lab: Lab, home: Path) -> None:
+    """The same with an sslrootcert naming no file: libpq names the file it cannot find."""
+    port = urlsplit(lab.url("pg-good")).port
+    missing = home / "nowhere.crt"
+    conninfo = f"host=localhost port={port} sslmode=verify-full sslrootcert={missing} user=probe"
+    assert f'root certificate file "{missing}" does not exist' in libpq_says(home, conninfo)
+    result = airflow_check(lab, home, {"sslmode": "verify-full", "sslrootcert": str(missing)})
+    status, detail, _ = encryption(result)
+    assert (status, detail) == (
+        "fail",
+        "the client as configured cannot connect (sslmode=verify-full: libpq refuses to start: "
+        f'root certificate file "{missing}" does not exist)',
+    )
+
+
+def test_require_without_a_root_still_connects(lab: Lab, home: Path) -> None:
+    """The twin: sslmode require needs no root (libpq connects as far as the password), and
+    client.encryption warns that it does not verify, as before."""
+    port = urlsplit(lab.url("pg-good")).port
+    said = libpq_says(home, f"host=localhost port={port} sslmode=require user=probe")
+    assert "root certificate" not in said
+    result = airflow_check(lab, home, {"sslmode": "require"})
+    assert encryption(result)[0] == "warn"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tlsprobe import net, tls
 from tlsprobe.failures import ClientKeyError, KeyProblem, explain
-from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.model import Check, Fix, Policy, Status, TargetResult
 from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres import roots as libpq_roots
@@ -67,14 +67,13 @@ async def probe(
     if target.lends_nothing:  # a caller's target: see targets.caller
         env = {}
     settings = pgsettings.resolve(target, env, policy.ca_file if target.takes_ca_file else None)
+    # One resolution for the handshake, the trust report (what --ca-file did, and whether a
+    # pass needed it) and whether libpq starts at all.
+    trust = libpq_roots.resolve(target, settings, env)
     if target.client is None:  # client.encryption as this environment would configure libpq
         client = client_tls.for_postgres_params(dict(target.params), env)
-        target = dataclasses.replace(target, client=client)
+        target = dataclasses.replace(target, client=_refused(client, settings, trust))
     ids = (*IDS, "pg.login") if settings.user else (*IDS, "pg.client_cert")
-
-    # One resolution for the handshake and the trust report (what --ca-file did, and whether
-    # a pass needed it).
-    trust = libpq_roots.resolve(target, settings, env)
 
     async def body(state: ProbeState) -> None:
         state.use_trust(trust.own, trust.added)
@@ -84,6 +83,20 @@ async def probe(
     checked = legacy.alongside(body, _legacy_hello, LEGACY_SETTING, at_once=False)
     checked = revocation.alongside(checked, None, NO_STAPLE)
     return await run_probe(target, policy, ids, checked)
+
+
+def _refused(
+    client: client_tls.ClientTls | None,
+    settings: pgsettings.Settings,
+    trust: libpq_roots.LibpqRoots,
+) -> client_tls.ClientTls | None:
+    """The client, broken when libpq refuses to start for want of a root file (the fix: a
+    root, in the source's terms)."""
+    why = libpq_roots.refusal(settings, trust)
+    if client is None or why is None:
+        return client
+    setting = f"{client.setting}: libpq refuses to start: {why}"
+    return dataclasses.replace(client, setting=setting, broken=True, fix=Fix.TRUST)
 
 
 async def _legacy_hello(state: ProbeState, ctx: ssl.SSLContext) -> str:

@@ -32,6 +32,7 @@ from tlsprobe.targets.client_trust import ClientTrust
 from tlsprobe.tls import Roots
 
 SYSTEM = "system"
+VERIFYING = ("verify-ca", "verify-full")
 NO_ROOT = f"no root: no sslrootcert, no ~/{DEFAULT_ROOT}"
 # No root at all: the chain is judged against the roots sslrootcert=system would trust.
 NO_ROOT_SYSTEM = f"{client_trust.SYSTEM_STORE}, as sslrootcert=system (libpq has {NO_ROOT})"
@@ -71,6 +72,22 @@ def resolve(target: Target, settings: pgsettings.Settings, env: Mapping[str, str
         readable = (root,) if Path(root).is_file() else ()
         return _only(replace(base, store=f"{setting} ({root})", system=False, files=readable))
     return _only(_default(base, default) if default else _none(base, system=True))
+
+
+def refusal(settings: pgsettings.Settings, roots: LibpqRoots) -> str | None:
+    """Why libpq refuses to start with these settings and roots, or None: verify-ca and
+    verify-full need a root file (fe-secure-openssl.c: "root certificate file ... does not
+    exist"); --ca-file given to libpq, or sslrootcert=system, is one."""
+    if settings.sslmode not in VERIFYING or roots.added is not None:
+        return None
+    root = settings.sslrootcert
+    if root is not None and root != SYSTEM and not Path(root).is_file():
+        return f'root certificate file "{root}" does not exist'
+    if root is None and not roots.own.files:
+        return (
+            f"no sslrootcert and no ~/{DEFAULT_ROOT}, so its root certificate file does not exist"
+        )
+    return None
 
 
 def _only(own: ClientTrust) -> LibpqRoots:
