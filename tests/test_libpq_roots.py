@@ -156,3 +156,54 @@ def test_require_without_a_root_still_connects(lab: Lab, home: Path) -> None:
     assert "root certificate" not in said
     result = airflow_check(lab, home, {"sslmode": "require"})
     assert encryption(result)[0] == "warn"
+
+
+def metadata_db_check(lab: Lab, home: Path, query: str) -> dict[str, Any]:
+    """`tlsprobe check --airflow-cfg` whose sql_alchemy_conn is the lab's pg-good with `query`."""
+    port = urlsplit(lab.url("pg-good")).port
+    cfg = home / "airflow.cfg"
+    cfg.write_text(f"[database]\nsql_alchemy_conn = postgresql://localhost:{port}/x?{query}\n")
+    base = {k: v for k, v in os.environ.items() if k not in TRUST_VARIABLES}
+    done = subprocess.run(
+        [sys.executable, "-m", "tlsprobe", "check", "--airflow-cfg", str(cfg), "--format", "json"],
+        env={**base, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    (result,) = [r for r in json.loads(done.stdout)["results"] if r["name"] == "metadata-db"]
+    assert isinstance(result, dict)
+    return result
+
+
+def test_metadata_db_with_a_missing_sslrootcert_cannot_connect(lab: Lab, home: Path) -> None:
+    """sql_alchemy_conn with verify-full and an sslrootcert naming no file: libpq refuses, and
+    so does client.encryption, with airflow.cfg's words for the fix (the source alone judged
+    this before, and took the missing file for a root)."""
+    missing = home / "r.crt"
+    result = metadata_db_check(lab, home, f"sslmode=verify-full&sslrootcert={missing}")
+    assert encryption(result) == (
+        "fail",
+        "the client as configured cannot connect (sslmode=verify-full: libpq refuses to start: "
+        f'root certificate file "{missing}" does not exist)',
+        "give libpq the issuing root: add sslrootcert=/path/to/root.crt to the query of "
+        "[database] sql_alchemy_conn (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)",
+    )
+
+
+def test_metadata_db_without_any_root_cannot_connect(lab: Lab, home: Path) -> None:
+    """verify-full, no sslrootcert, no root.crt: the same refusal, said as libpq has it."""
+    result = metadata_db_check(lab, home, "sslmode=verify-full")
+    assert encryption(result)[:2] == (
+        "fail",
+        "the client as configured cannot connect (sslmode=verify-full: libpq refuses to start: "
+        "no sslrootcert and no ~/.postgresql/root.crt, so its root certificate file does not "
+        "exist)",
+    )
+
+
+def test_metadata_db_with_its_root_passes(lab: Lab, home: Path) -> None:
+    """The twin: the lab's root as sslrootcert: client.encryption passes."""
+    result = metadata_db_check(lab, home, f"sslmode=verify-full&sslrootcert={lab.ca_file}")
+    assert encryption(result)[0] == "pass"

@@ -70,9 +70,10 @@ async def probe(
     # One resolution for the handshake, the trust report (what --ca-file did, and whether a
     # pass needed it) and whether libpq starts at all.
     trust = libpq_roots.resolve(target, settings, env)
-    if target.client is None:  # client.encryption as this environment would configure libpq
+    client = target.client
+    if client is None:  # client.encryption as this environment would configure libpq
         client = client_tls.for_postgres_params(dict(target.params), env)
-        target = dataclasses.replace(target, client=_refused(client, settings, trust))
+    target = dataclasses.replace(target, client=_refused(client, settings, trust))
     ids = (*IDS, "pg.login") if settings.user else (*IDS, "pg.client_cert")
 
     async def body(state: ProbeState) -> None:
@@ -91,12 +92,15 @@ def _refused(
     trust: libpq_roots.LibpqRoots,
 ) -> client_tls.ClientTls | None:
     """The client, broken when libpq refuses to start for want of a root file (the fix: a
-    root, in the source's terms)."""
+    root, in the source's terms). A client the source says does not verify, or cannot connect
+    already, is left as it is."""
+    if client is None or client.broken or not client.verifies_chain:
+        return client
     why = libpq_roots.refusal(settings, trust)
-    if client is None or why is None:
+    if why is None:
         return client
     setting = f"{client.setting}: libpq refuses to start: {why}"
-    return dataclasses.replace(client, setting=setting, broken=True, fix=Fix.TRUST)
+    return dataclasses.replace(client, setting=setting, broken=True, hint="", fix=Fix.TRUST)
 
 
 async def _legacy_hello(state: ProbeState, ctx: ssl.SSLContext) -> str:

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from tlsprobe.failures import UsageError
-from tlsprobe.libpq_files import default_root
 from tlsprobe.model import Fix
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow.config import AirflowConfig, Value, command_output, home
@@ -27,7 +26,6 @@ _DATABASES = """sqlite mysql mariadb mssql oracle cockroachdb redshift snowflake
     clickhouse trino presto hive databricks bigquery db2 ibm_db_sa firebird sybase teradatasql
     vertica hana exasol"""
 DATABASES = frozenset(_DATABASES.split())
-VERIFYING = ("verify-ca", "verify-full")
 # Imports the dict in a child, as Airflow's import_string does, and prints its libpq settings.
 _IMPORT = """
 import importlib, json, sys
@@ -137,19 +135,8 @@ def _client(
     client = client_tls.for_postgres_params(params, env)
     if client is None:
         return None
-    mode = params.get("sslmode") or env.get("PGSSLMODE", "")
-    root = params.get("sslrootcert") or env.get("PGSSLROOTCERT")
-    if mode.lower() in VERIFYING and not root and not default_root(env):
-        return replace(
-            client,
-            setting=(
-                f"{origin}: sslmode={mode} and no sslrootcert: libpq refuses to start "
-                "(~/.postgresql/root.crt does not exist)"
-            ),
-            broken=True,
-            hint=f"add sslrootcert=/path/to/root.crt to the query of {origin} "
-            "(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN), or put the root in ~/.postgresql/root.crt",
-        )
+    # A verifying sslmode without a root file: the PostgreSQL probe says libpq refuses to
+    # start, from the one resolution of libpq's roots (probes/postgres/roots.py).
     if client.encrypts is not Encrypts.YES or not client.verifies_host:
         hint = (
             f"add sslmode=verify-full and sslrootcert=/path/to/root.crt to the query of {origin} "
