@@ -20,26 +20,38 @@ from tlsprobe.lab import Lab
 TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "PGSSLROOTCERT", "PGSSLMODE")
 
 
-def airflow_check(lab: Lab, home: Path, extra: dict[str, str], **env: str) -> dict[str, Any]:
-    """`tlsprobe check --airflow-cfg ... --ca-file <lab root> --format json` with one Airflow
-    postgres connection (AIRFLOW_CONN_PG_X) to the lab's pg-good; its one result."""
-    port = urlsplit(lab.url("pg-good")).port
-    connection = {"conn_type": "postgres", "host": "localhost", "port": port, "extra": extra}
-    cfg = home / "airflow.cfg"
-    cfg.write_text("[core]\n")
+def run(argv: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """A program run in a process whose home is `home`, without the trust variables of this
+    one (plus `env`)."""
     base = {k: v for k, v in os.environ.items() if k not in TRUST_VARIABLES}
-    argv = ["check", "--airflow-cfg", str(cfg), "--ca-file", str(lab.ca_file), "--format", "json"]
-    done = subprocess.run(
-        [sys.executable, "-m", "tlsprobe", *argv, "--timeout", "5"],
-        env={**base, "HOME": str(home), "AIRFLOW_CONN_PG_X": json.dumps(connection), **env},
+    return subprocess.run(
+        argv,
+        env={**base, "HOME": str(home), **env},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    (result,) = [r for r in json.loads(done.stdout)["results"] if r["name"] == "pg_x"]
+
+
+def tlsprobe_json(home: Path, cfg: str, name: str, *flags: str, **env: str) -> dict[str, Any]:
+    """`tlsprobe check --airflow-cfg` with airflow.cfg's text `cfg`, in JSON: the result `name`."""
+    (home / "airflow.cfg").write_text(cfg)
+    argv = ["check", "--airflow-cfg", str(home / "airflow.cfg"), "--format", "json", *flags]
+    done = run([sys.executable, "-m", "tlsprobe", *argv, "--timeout", "5"], home, **env)
+    report = json.loads(done.stdout)
+    (result,) = [r for r in report["results"] if r["name"] == name]
     assert isinstance(result, dict)
     return result
+
+
+def airflow_check(lab: Lab, home: Path, extra: dict[str, str], **env: str) -> dict[str, Any]:
+    """`tlsprobe check --airflow-cfg ... --ca-file <lab root>` with one Airflow postgres
+    connection (AIRFLOW_CONN_PG_X) to the lab's pg-good; its one result."""
+    port = urlsplit(lab.url("pg-good")).port
+    connection = {"conn_type": "postgres", "host": "localhost", "port": port, "extra": extra}
+    env["AIRFLOW_CONN_PG_X"] = json.dumps(connection)
+    return tlsprobe_json(home, "[core]\n", "pg_x", "--ca-file", str(lab.ca_file), **env)
 
 
 def chain(result: dict[str, Any]) -> tuple[str, str]:
@@ -98,15 +110,7 @@ LIBPQ = "import sys, psycopg\npsycopg.connect(sys.argv[1], connect_timeout=5).cl
 
 def libpq_says(home: Path, conninfo: str) -> str:
     """psycopg (libpq) in a process whose home is `home`: "ok" or its error, on one line."""
-    base = {k: v for k, v in os.environ.items() if k not in TRUST_VARIABLES}
-    done = subprocess.run(
-        [sys.executable, "-c", LIBPQ, conninfo],
-        env={**base, "HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run([sys.executable, "-c", LIBPQ, conninfo], home)
     return "ok" if done.returncode == 0 else " ".join(done.stderr.split())
 
 
@@ -161,20 +165,8 @@ def test_require_without_a_root_still_connects(lab: Lab, home: Path) -> None:
 def metadata_db_check(lab: Lab, home: Path, query: str) -> dict[str, Any]:
     """`tlsprobe check --airflow-cfg` whose sql_alchemy_conn is the lab's pg-good with `query`."""
     port = urlsplit(lab.url("pg-good")).port
-    cfg = home / "airflow.cfg"
-    cfg.write_text(f"[database]\nsql_alchemy_conn = postgresql://localhost:{port}/x?{query}\n")
-    base = {k: v for k, v in os.environ.items() if k not in TRUST_VARIABLES}
-    done = subprocess.run(
-        [sys.executable, "-m", "tlsprobe", "check", "--airflow-cfg", str(cfg), "--format", "json"],
-        env={**base, "HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    (result,) = [r for r in json.loads(done.stdout)["results"] if r["name"] == "metadata-db"]
-    assert isinstance(result, dict)
-    return result
+    cfg = f"[database]\nsql_alchemy_conn = postgresql://localhost:{port}/x?{query}\n"
+    return tlsprobe_json(home, cfg, "metadata-db")
 
 
 def test_metadata_db_with_a_missing_sslrootcert_cannot_connect(lab: Lab, home: Path) -> None:
