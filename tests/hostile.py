@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tlsprobe.lab.certs import Pki
-from tlsprobe.lab.server import Case, Conn, Servers, within
+from tlsprobe.lab.server import Case, Conn, Servers, tls_context, within
 from tlsprobe.lab.smtp import Lines, reply
 
 READ_TIMEOUT = 10.0
@@ -34,13 +34,6 @@ NASTY_HEADER = b"http://evil.test/\x9b2J\xe2\x80\xae"
 Handler = Callable[[Conn], Awaitable[None]]
 
 
-def _context(pki: Pki, name: str) -> ssl.SSLContext:
-    identity = pki.issue(name)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(identity.chain, identity.key)
-    return ctx
-
-
 class Hostile:
     """The hostile servers, started together; `url(name)` says where each listens."""
 
@@ -52,7 +45,7 @@ class Hostile:
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, name="hostile", daemon=True)
-        tls = _context(self.pki, "hostile")
+        tls = tls_context(self.pki.issue("hostile"))
         self._cases = {
             "smtp-echo": (
                 Case("smtp-echo", "", functools.partial(self._smtp, tls, "PLAIN", "")),

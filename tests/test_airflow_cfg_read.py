@@ -85,20 +85,6 @@ def test_execution_url_explicit_and_deprecated(tmp_path: Path) -> None:
     assert targets(tmp_path, text)["execution-api"].display == "https://api.example/execution/"
 
 
-def test_verify_full_without_root_is_broken(tmp_path: Path) -> None:
-    """sslmode=verify-full with no sslrootcert and no ~/.postgresql/root.crt: libpq refuses
-    to start; with sslrootcert it passes."""
-    url = "postgresql://u@db/x?sslmode=verify-full"
-    env = {"HOME": str(tmp_path)}
-    db = targets(tmp_path, f"[database]\nsql_alchemy_conn = {url}\n", env)["metadata-db"]
-    assert db.client is not None
-    assert db.client.broken
-    rooted = f"[database]\nsql_alchemy_conn = {url}&sslrootcert=/r.crt\n"
-    db = targets(tmp_path, rooted, env)["metadata-db"]
-    assert db.client is not None
-    assert not db.client.broken
-
-
 def test_connect_args_unknown_without_allow_cmd(tmp_path: Path) -> None:
     """sql_alchemy_connect_args is user code: not imported without --allow-cmd, so
     client.encryption warns instead of passing."""

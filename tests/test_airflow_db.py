@@ -377,3 +377,76 @@ def test_decrypted_password_logs_in_and_shows_nowhere(
             for n, r in results.items()
         }
         assert login == {"right": "pass", "wrong": "fail"}
+
+
+def test_a_cmd_runs_once_with_airflow_db(tmp_path: Path) -> None:
+    """sql_alchemy_conn_cmd with --allow-cmd --airflow-db: the command (here one that appends
+    to a file) runs once a run, not once for airflow.cfg and again for the metadata database
+    (it ran twice before: two AirflowConfigs)."""
+    ran = tmp_path / "ran.log"
+    command = f"echo ran >> {ran}; echo sqlite:///{FIXTURES / 'metadata.db'}"
+    path = tmp_path / "airflow.cfg"
+    path.write_text(f"[database]\nsql_alchemy_conn_cmd = sh -c '{command}'\n")
+    argv = ["targets", "--airflow-cfg", str(path), "--airflow-db", "--allow-cmd"]
+    assert main(argv) == 0
+    assert ran.read_text() == "ran\n"
+
+
+def listed(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[dict[str, list[str]], str]:
+    """`tlsprobe targets`: each name's (target, source) lines, and the notes on stderr."""
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    names: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        name, target, source = line.split("\t")
+        names.setdefault(name, []).append(f"{target} | {source}")
+    return names, err
+
+
+SHADOWED = (
+    "shadowed by AIRFLOW_CONN_PG_NEW, which Airflow looks up first (environment variables "
+    "before the metadata database): not probed, the variable's connection is"
+)
+
+
+def test_a_conn_id_in_the_environment_shadows_the_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pg_new both in AIRFLOW_CONN_PG_NEW and in the metadata database: only the variable's
+    connection is probed (Airflow's lookup order; tests_airflow proves it with Airflow), the
+    row is noted as shadowed (both were probed before)."""
+    monkeypatch.setenv("AIRFLOW_CONN_PG_NEW", "postgresql://probe:pw-env-1@localhost:5999/app")
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", MADE.ROTATED)
+    path = cfg(tmp_path, FIXTURES / "metadata.db")
+    names, err = listed(capsys, ["targets", "--airflow-cfg", str(path), "--airflow-db"])
+    assert names["pg_new"] == ["postgresql://probe:***@localhost:5999/app | AIRFLOW_CONN_PG_NEW"]
+    assert f"tlsprobe: note: {WHERE}: pg_new: {SHADOWED}\n" in err
+
+
+def test_without_the_variable_the_row_is_probed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The twin: no AIRFLOW_CONN_PG_NEW, so the row is probed and nothing is shadowed."""
+    monkeypatch.delenv("AIRFLOW_CONN_PG_NEW", raising=False)
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", MADE.ROTATED)
+    path = cfg(tmp_path, FIXTURES / "metadata.db")
+    names, err = listed(capsys, ["targets", "--airflow-cfg", str(path), "--airflow-db"])
+    assert names["pg_new"] == [
+        f"postgresql://probe:***@db2.example/app?sslmode=require | {WHERE}: pg_new"
+    ]
+    assert "shadowed" not in err
+
+
+def test_a_conn_id_in_the_environment_shadows_the_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export stands in for the metadata database, and is shadowed the same way."""
+    monkeypatch.setenv("AIRFLOW_CONN_PG_NEW", "postgresql://probe:pw-env-1@localhost:5999/app")
+    export = tmp_path / "connections.json"
+    export.write_text(json.dumps({"pg_new": "postgresql://u:p-export-1@db.example/app"}))
+    path = tmp_path / "airflow.cfg"
+    path.write_text("[core]\n")
+    argv = ["targets", "--airflow-cfg", str(path), "--airflow-connections", str(export)]
+    names, err = listed(capsys, argv)
+    assert names["pg_new"] == ["postgresql://probe:***@localhost:5999/app | AIRFLOW_CONN_PG_NEW"]
+    assert f"tlsprobe: note: connections.json: pg_new: {SHADOWED}\n" in err

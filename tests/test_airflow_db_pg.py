@@ -176,3 +176,40 @@ def test_sql_alchemy_schema_names_the_tables_schema(
     cfg = write_cfg(tmp_path, url(lab, metadata_db, query), "sql_alchemy_schema = af\n")
     found = airflow_db.read(Path(cfg), {})
     assert [(t.name, t.password) for t in found.targets] == [("in_af", SECRET)]
+
+
+def test_rows_are_read_with_sql_alchemy_connect_args(
+    lab: Lab, metadata_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The URL names a root that did not sign the server's certificate, and
+    sql_alchemy_connect_args (which Airflow lets win) names the right one: --airflow-db reads the
+    rows as Airflow connects (it failed with "certificate verify failed" before), and the
+    dict's module is imported once a run (one AirflowConfig for every source)."""
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    imports = tmp_path / "imports.log"
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "tls_args.py").write_text(
+        f"with open({str(imports)!r}, 'a') as log:\n    log.write('imported\\n')\n"
+        f"ARGS = {{'sslmode': 'verify-full', 'sslrootcert': {str(lab.ca_file)!r}}}\n"
+    )
+    query = f"?sslmode=verify-full&sslrootcert={other}"
+    args = "sql_alchemy_connect_args = tls_args.ARGS\n"
+    cfg = write_cfg(tmp_path, url(lab, metadata_db, query), args)
+    assert main(["targets", "--airflow-cfg", cfg, "--airflow-db", "--allow-cmd"]) == 0
+    out = capsys.readouterr().out
+    assert "in_public" in out
+    assert imports.read_text() == "imported\n"
+
+
+def test_rows_with_the_urls_wrong_root_alone_fail(
+    lab: Lab, metadata_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The twin: without --allow-cmd the dict is not imported, and the URL's wrong root is
+    refused, as libpq refuses it."""
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    query = f"?sslmode=verify-full&sslrootcert={other}"
+    cfg = write_cfg(tmp_path, url(lab, metadata_db, query), "sql_alchemy_connect_args = x.ARGS\n")
+    line = one_line(["targets", "--airflow-cfg", cfg, "--airflow-db"], capsys)
+    assert "certificate verify failed" in line

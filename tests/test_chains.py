@@ -20,8 +20,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from certbuild import DER, NOW
 from conftest import HTTPS_IDS, curl_binary, probe_lab, statuses, with_legacy
 from tlsprobe.lab import Lab
-from tlsprobe.lab.certs import DAY
-from tlsprobe.lab.chain_certs import PERMITTED_DOMAIN, UNKNOWN_EXTENSION, Signer, ec_key, make
+from tlsprobe.lab.certs import DAY, Signer
+from tlsprobe.lab.chain_certs import PERMITTED_DOMAIN, UNKNOWN_EXTENSION, ec_key, make
 from tlsprobe.lab.chain_certs import Shape as S
 from tlsprobe.lab.chain_certs import leaf_shape as leaf
 from tlsprobe.model import Check, Policy, Status, TargetResult, utc_text

@@ -17,7 +17,7 @@ import pytest
 from conftest import detail, statuses
 from tlsprobe.lab import smtp as lab_smtp
 from tlsprobe.lab.certs import Pki
-from tlsprobe.lab.server import Case, Conn, Servers
+from tlsprobe.lab.server import Case, Conn, Servers, tls_context
 from tlsprobe.model import Policy, TargetResult
 from tlsprobe.probes import postgres, smtp
 from tlsprobe.probes.postgres.wire import SSL_REQUEST
@@ -111,7 +111,7 @@ async def fake_postgres(context: ssl.SSLContext, *, answers: bool, conn: Conn) -
 
 
 def probe_postgres(pki: Pki, answers: bool) -> tuple[TargetResult, float]:
-    context = lab_smtp._context(pki.issue("pg-fake"))
+    context = tls_context(pki.issue("pg-fake"))
     handler = functools.partial(fake_postgres, context, answers=answers)
 
     async def probe(port: int) -> TargetResult:
@@ -150,7 +150,7 @@ def test_answered_query_passes_login(pki: Pki) -> None:
 
 
 def probe_smtp(pki: Pki, stall_second: bool) -> tuple[TargetResult, float]:
-    mta = lab_smtp.Mta(starttls=lab_smtp._context(pki.issue("smtp-fake")))
+    mta = lab_smtp.Mta(starttls=tls_context(pki.issue("smtp-fake")))
     connections = 0
 
     async def handler(conn: Conn) -> None:

@@ -60,6 +60,8 @@ EXPECTED = {
     "https-verify-client-on": verdicts(P, P, P, P, P, P, F, P),
     "https-verify-client-on-tls12": verdicts(P, P, P, P, P, P, F, P),
     "https-no-shared-cipher-tls12": verdicts(P, F, S, S, S, S, S, S),
+    # Resets the diagnostic handshake (tests/test_clientcert_diagnostic.py has its words).
+    "https-client-cert-diagnostic-reset": verdicts(P, F, S, S, S, S, S, S),
     "https-unknown-sni": verdicts(P, F, S, S, S, S, S, S),
     "https-plaintext": verdicts(P, F, S, S, S, S, S, S),
     "https-silent": verdicts(P, F, S, S, S, S, S, S),

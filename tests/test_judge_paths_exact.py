@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID as Eku
 
 from certbuild import DAY, DER, EC_KEY, NOW, RSA_1024, RSA_2048, build, sha1_signed
-from tlsprobe.lab.chain_certs import UNKNOWN_EXTENSION, Signer, ec_key, make
+from tlsprobe.lab.certs import Signer
+from tlsprobe.lab.chain_certs import UNKNOWN_EXTENSION, ec_key, make
 from tlsprobe.lab.chain_certs import Shape as S
 from tlsprobe.lab.chain_certs import leaf_shape as leaf
 from tlsprobe.model import Check, Policy, Status

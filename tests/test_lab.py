@@ -71,6 +71,7 @@ CASES = [
     "https-verify-client-on",
     "https-verify-client-on-tls12",
     "https-no-shared-cipher-tls12",
+    "https-client-cert-diagnostic-reset",
 ]
 TIMEOUT = 3.0
 REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: test_lab\r\n\r\n"

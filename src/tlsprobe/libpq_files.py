@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 from tlsprobe.targets import SECRET_KEYWORDS, Target
 
-__all__ = ["libpq_homes", "passwords", "pgpass_passwords", "service_file_entries"]
+__all__ = ["default_root", "libpq_homes", "passwords", "pgpass_passwords", "service_file_entries"]
 
 # A password or service file is a few lines: past this, the rest of a file is not read (a
 # PGPASSFILE naming a huge file must not hold the run up).
@@ -52,6 +52,17 @@ def passwords(target: Target, env: Mapping[str, str]) -> list[str]:
     for path in filter(None, passfiles):
         found += _file_entries(path, pgpass_passwords)[0]
     return found
+
+
+# libpq's root when no sslrootcert names one (fe-secure-openssl.c, initialize_SSL).
+DEFAULT_ROOT = os.path.join(".postgresql", "root.crt")
+
+
+def default_root(env: Mapping[str, str]) -> str | None:
+    """libpq's ~/.postgresql/root.crt, when it exists (~ as libpq finds it)."""
+    homes = libpq_homes(env)
+    path = os.path.join(homes[0], DEFAULT_ROOT) if homes else None
+    return path if path is not None and os.path.isfile(path) else None
 
 
 def libpq_homes(env: Mapping[str, str]) -> list[str]:

@@ -52,6 +52,8 @@ class Fix(enum.StrEnum):
     PLAINTEXT_FIRST = "plaintext-first"  # the port speaks plaintext first (STARTTLS, or no TLS)
     TRUST = "trust"  # the client needs the issuing root
     ADDRESS = "address"  # nothing answers where the client connects: its host and port
+    ENCRYPTION = "encryption"  # the client is set up not to encrypt, or not to verify
+    CLIENT_CERT = "client-cert"  # the server wants a client certificate and none was sent
 
 
 def in_terms(result: TargetResult, terms: tuple[tuple[str, str], ...]) -> TargetResult:

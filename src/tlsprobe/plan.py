@@ -94,22 +94,20 @@ def collect(sources: Sources, env: Mapping[str, str], *, required: bool = True) 
     if airflow_cfg is not None:
         from tlsprobe.sources import airflow
 
-        found.extend(
-            airflow.read(
-                airflow_cfg,
-                env,
-                allow_cmd=sources.allow_cmd,
-                connections_file=sources.airflow_connections,
-            )
-        )
-    if airflow_cfg is not None and sources.airflow_db:
-        from tlsprobe.sources import airflow_db
+        # One reading of airflow.cfg a run: its *_cmd commands run once, and --airflow-db
+        # connects with the same settings (sql_alchemy_connect_args too) as the rest.
+        config = airflow.AirflowConfig(airflow_cfg, env, sources.allow_cmd)
+        found.extend(airflow.read(config, env, connections_file=sources.airflow_connections))
+        if sources.airflow_db:
+            from tlsprobe.sources import airflow_db
 
-        found.extend(airflow_db.read(airflow_cfg, env, allow_cmd=sources.allow_cmd))
+            found.extend(airflow_db.read(config, env))
     if sources.airflow_connections is not None:
         from tlsprobe.sources import connections
 
-        found.extend(connections.from_file(sources.airflow_connections, env))
+        # With airflow.cfg, AIRFLOW_CONN_* are probed, and Airflow finds them first.
+        env_first = airflow_cfg is not None
+        found.extend(connections.from_file(sources.airflow_connections, env, env_first=env_first))
     if required and not found.targets:
         raise UsageError(
             "no targets: give URLs (tlsprobe check https://host), -c tlsprobe.toml, "

@@ -204,50 +204,6 @@ def test_a_blackholed_first_address_costs_only_the_stagger(
     assert net.STAGGER_S - TICK <= elapsed < net.STAGGER_S + SLACK
 
 
-def test_a_local_address_is_refused(on_loop: Runner) -> None:
-    """connect_tcp with a local address to bind raises ConnectError naming it: tlsprobe connects
-    from wherever the system routes it, and says so rather than ignore the request."""
-
-    async def scenario() -> None:
-        with pytest.raises(
-            httpcore.ConnectError, match=r"^127\.0\.0\.3: a local address is not supported$"
-        ):
-            await BACKEND.connect_tcp("127.0.0.1", 443, local_address="127.0.0.3")
-
-    on_loop(scenario())
-
-
-def test_socket_options_are_applied(on_loop: Runner) -> None:
-    """connect_tcp sets the socket options it is given (SO_KEEPALIVE on), and only those."""
-
-    async def scenario() -> tuple[int, int]:
-        async with serving(idle) as port:
-            option = (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            with_option = await BACKEND.connect_tcp("127.0.0.1", port, socket_options=[option])
-            without = await BACKEND.connect_tcp("127.0.0.1", port)
-            try:
-                on = with_option.get_extra_info("socket").getsockopt(*option[:2])
-                off = without.get_extra_info("socket").getsockopt(*option[:2])
-            finally:
-                await with_option.aclose()
-                await without.aclose()
-            return on, off
-
-    assert on_loop(scenario()) == (1, 0)
-
-
-def test_unix_sockets_are_refused(on_loop: Runner) -> None:
-    """connect_unix_socket raises ConnectError naming the path: tlsprobe probes TCP only."""
-
-    async def scenario() -> None:
-        with pytest.raises(
-            httpcore.ConnectError, match=r"^/run/x\.sock: Unix sockets are not probed$"
-        ):
-            await BACKEND.connect_unix_socket("/run/x.sock")
-
-    on_loop(scenario())
-
-
 # --- start_tls ----------------------------------------------------------------------------------
 
 

@@ -38,21 +38,22 @@ class Identity:
 
 
 @record
-class _Issuer:
-    """What signing a leaf needs from a CA, in cryptography's types."""
+class Signer:
+    """A CA certificate and its key: what signing a certificate needs, in cryptography's types."""
 
     cert: x509.Certificate
     key: PrivateKey
 
 
-def _issuer(ca: trustme.CA) -> _Issuer:
+def signer_of(ca: trustme.CA) -> Signer:
     key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
     if not isinstance(key, PrivateKey):
         raise TypeError(f"unexpected CA key type {type(key).__name__}")
-    return _Issuer(x509.load_pem_x509_certificate(ca.cert_pem.bytes()), key)
+    return Signer(x509.load_pem_x509_certificate(ca.cert_pem.bytes()), key)
 
 
-def _general_names(identities: Sequence[str]) -> list[x509.GeneralName]:
+def general_names(identities: Sequence[str]) -> list[x509.GeneralName]:
+    """subjectAltName entries: an IP address where the text is one, else a DNS name."""
     names: list[x509.GeneralName] = []
     for identity in identities:
         try:
@@ -62,7 +63,7 @@ def _general_names(identities: Sequence[str]) -> list[x509.GeneralName]:
     return names
 
 
-def _key_pem(key: PrivateKey) -> bytes:
+def key_pem(key: PrivateKey) -> bytes:
     return key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
@@ -89,7 +90,7 @@ def issued(
 def _leaf(
     subject: x509.Name,
     key: PrivateKey,
-    issuer: _Issuer | None,
+    issuer: Signer | None,
     *,
     san: Sequence[str] | None,
     not_before: dt.datetime,
@@ -106,12 +107,13 @@ def _leaf(
     )
     if san is not None:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName(_general_names(san)), critical=False
+            x509.SubjectAlternativeName(general_names(san)), critical=False
         )
     return builder.sign(key if issuer is None else issuer.key, hashes.SHA256())
 
 
-def _cn(name: str) -> x509.Name:
+def lab_name(name: str) -> x509.Name:
+    """A lab certificate's subject: O=tlsprobe lab, CN=`name`."""
     return x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsprobe lab"),
@@ -130,10 +132,10 @@ class Pki:
         self.intermediate = self.root.create_child_ca()
         self.ca_file = self._write("ca.pem", self.root.cert_pem.bytes())
         self._intermediate_pem = self.intermediate.cert_pem.bytes()
-        self._signer = _issuer(self.intermediate)
+        self._signer = signer_of(self.intermediate)
 
     @property
-    def signer(self) -> _Issuer:
+    def signer(self) -> Signer:
         """The trusted intermediate that signs the lab's leaves, in cryptography's types."""
         return self._signer
 
@@ -188,7 +190,7 @@ class Pki:
         self_signed: bool = False,
     ) -> Identity:
         leaf = _leaf(
-            _cn("localhost"),
+            lab_name("localhost"),
             key,
             None if self_signed else self._signer,
             san=san,
@@ -198,14 +200,14 @@ class Pki:
         chain = [leaf.public_bytes(_PEM)]
         if not self_signed:
             chain.append(self._intermediate_pem)
-        return self._identity(name, _key_pem(key), chain)
+        return self._identity(name, key_pem(key), chain)
 
     def under_expired_root(self, name: str) -> Identity:
         """A good leaf under a second root that expired two days ago. That root goes into
         `ca_file` beside the lab's own: a trusted private root past its date, which every real
         client refuses ("certificate has expired") though the server's chain is fine."""
         key = ec.generate_private_key(ec.SECP256R1())
-        subject = _cn("tlsprobe lab expired root")
+        subject = lab_name("tlsprobe lab expired root")
         root = (
             issued(subject, key.public_key(), None)
             .not_valid_before(self.now - 400 * DAY)
@@ -231,14 +233,14 @@ class Pki:
             bundle.write(root.public_bytes(_PEM))
         leaf_key = ec.generate_private_key(ec.SECP256R1())
         leaf = _leaf(
-            _cn("localhost"),
+            lab_name("localhost"),
             leaf_key,
-            _Issuer(root, key),
+            Signer(root, key),
             san=LOCAL_NAMES,
             not_before=self.now - 30 * DAY,
             not_after=self.now + 365 * DAY,
         )
-        return self._identity(name, _key_pem(leaf_key), [leaf.public_bytes(_PEM)])
+        return self._identity(name, key_pem(leaf_key), [leaf.public_bytes(_PEM)])
 
     def cn_only(self, name: str) -> Identity:
         """CN=localhost and no subjectAltName at all, under the trusted intermediate."""
@@ -264,11 +266,11 @@ class Pki:
         key = ec.generate_private_key(ec.SECP256R1())
         csr = (
             x509.CertificateSigningRequestBuilder()
-            .subject_name(_cn("localhost"))
+            .subject_name(lab_name("localhost"))
             .sign(key, hashes.SHA256())
         )
         ca_cert = self._write("intermediate.pem", self._intermediate_pem)
-        ca_key = self._write("intermediate.key", _key_pem(self._signer.key))
+        ca_key = self._write("intermediate.key", key_pem(self._signer.key))
         request = self._write(f"{name}.csr", csr.public_bytes(_PEM))
         extensions = self._write(f"{name}.ext", _SHA1_EXTENSIONS.encode())
         leaf = self.workdir / f"{name}.leaf.pem"
@@ -286,7 +288,7 @@ class Pki:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"openssl could not sign the SHA-1 leaf: {done.stderr.strip()}")
-        return self._identity(name, _key_pem(key), [leaf.read_bytes(), self._intermediate_pem])
+        return self._identity(name, key_pem(key), [leaf.read_bytes(), self._intermediate_pem])
 
 
 _SHA1_EXTENSIONS = """\

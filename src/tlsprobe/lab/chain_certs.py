@@ -9,34 +9,36 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import field
 from typing import Any
 
-import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
-from tlsprobe.lab.certs import DAY, LOCAL_NAMES, Identity, Pki, issued
+from tlsprobe.lab.certs import (
+    DAY,
+    LOCAL_NAMES,
+    Identity,
+    Pki,
+    PrivateKey,
+    Signer,
+    general_names,
+    issued,
+    key_pem,
+    lab_name,
+    signer_of,
+)
 from tlsprobe.records import record
 
 _PEM = serialization.Encoding.PEM
-Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
 # A private-enterprise OID no software knows: marked critical, every verifier must refuse it.
 UNKNOWN_EXTENSION = ObjectIdentifier("1.3.6.1.4.1.55738.1.1")
 # The only names the constrained CA may issue for; the lab's leaves are for localhost.
 PERMITTED_DOMAIN = "permitted.lab.test"
-
-
-@record
-class Signer:
-    """A CA certificate and its key."""
-
-    cert: x509.Certificate
-    key: Key
 
 
 @record
@@ -51,32 +53,6 @@ class Shape:
     not_before: dt.timedelta = -30 * DAY  # relative to now
     not_after: dt.timedelta = 365 * DAY
     extensions: Sequence[tuple[x509.ExtensionType, bool]] = field(default_factory=tuple)
-
-
-def signer_of(ca: trustme.CA) -> Signer:
-    key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
-    if not isinstance(key, Key):
-        raise TypeError(f"unexpected CA key type {type(key).__name__}")
-    return Signer(x509.load_pem_x509_certificate(ca.cert_pem.bytes()), key)
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsprobe lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
-
-
-def _san(names: Sequence[str]) -> x509.SubjectAlternativeName:
-    entries: list[x509.GeneralName] = []
-    for value in names:
-        try:
-            entries.append(x509.IPAddress(ipaddress.ip_address(value)))
-        except ValueError:
-            entries.append(x509.DNSName(value))
-    return x509.SubjectAlternativeName(entries)
 
 
 def _key_usage(ca: bool) -> x509.KeyUsage:
@@ -95,14 +71,14 @@ def _key_usage(ca: bool) -> x509.KeyUsage:
 
 def make(
     shape: Shape,
-    key: Key,
+    key: PrivateKey,
     issuer: Signer | None,
     now: dt.datetime,
 ) -> x509.Certificate:
     """One certificate of `shape` for `key`, signed by `issuer` (None: self-signed) with
     SHA-256."""
     builder = (
-        issued(_name(shape.cn), key.public_key(), None if issuer is None else issuer.cert)
+        issued(lab_name(shape.cn), key.public_key(), None if issuer is None else issuer.cert)
         .not_valid_before(now + shape.not_before)
         .not_valid_after(now + shape.not_after)
         .add_extension(x509.BasicConstraints(shape.ca, shape.path_length), critical=True)
@@ -111,13 +87,15 @@ def make(
     if shape.eku is not None and not shape.ca:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(shape.eku)), critical=False)
     if shape.san is not None:
-        builder = builder.add_extension(_san(shape.san), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(general_names(shape.san)), critical=False
+        )
     for extension, critical in shape.extensions:
         builder = builder.add_extension(extension, critical=critical)
     return builder.sign(key if issuer is None else issuer.key, hashes.SHA256())
 
 
-def ec_key() -> Key:
+def ec_key() -> PrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
@@ -133,17 +111,10 @@ class ChainPki:
         self.pki = pki
         self.now = pki.now
         self.root = signer_of(pki.root)
-        self.intermediate = signer_of(pki.intermediate)
+        self.intermediate = pki.signer
 
-    def _identity(self, name: str, key: Key, chain: Sequence[x509.Certificate]) -> Identity:
-        pem = b"".join(cert.public_bytes(_PEM) for cert in chain)
-        key_pem = key.private_bytes(
-            _PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        paths = (self.pki.workdir / f"{name}.pem", self.pki.workdir / f"{name}.key")
-        paths[0].write_bytes(pem)
-        paths[1].write_bytes(key_pem)
-        return Identity(chain=paths[0], key=paths[1])
+    def _identity(self, name: str, key: PrivateKey, chain: Sequence[x509.Certificate]) -> Identity:
+        return self.pki.identity(name, key_pem(key), [cert.public_bytes(_PEM) for cert in chain])
 
     def _ca(self, cn: str, issuer: Signer | None, **changes: Any) -> Signer:
         key = ec_key()

@@ -5,23 +5,11 @@ fixes."""
 from __future__ import annotations
 
 import functools
-import ssl
 
 from tlsprobe.lab.certs import Identity, Pki
 from tlsprobe.lab.chain_certs import PERMITTED_DOMAIN, ChainPki
 from tlsprobe.lab.https import Reply, http1
-from tlsprobe.lab.server import Case
-
-
-def _context(identity: Identity, *, weak: bool = False) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if weak:
-        # Before load_cert_chain: OpenSSL checks every certificate of the bundle against the
-        # security level as it loads it, and level 2 refuses the RSA-1024 one.
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-    ctx.load_cert_chain(identity.chain, identity.key)
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
+from tlsprobe.lab.server import HTTP1, SECLEVEL_0, Case, tls_context
 
 
 def cases(pki: Pki) -> list[Case]:
@@ -30,7 +18,12 @@ def cases(pki: Pki) -> list[Case]:
     handler = functools.partial(http1, Reply())
 
     def case(name: str, description: str, identity: Identity, *, weak: bool = False) -> Case:
-        return Case(name, description, handler, _context(identity, weak=weak))
+        return Case(
+            name,
+            description,
+            handler,
+            tls_context(identity, ciphers=SECLEVEL_0 if weak else "", alpn=HTTP1),
+        )
 
     return [
         case(

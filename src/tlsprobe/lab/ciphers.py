@@ -17,7 +17,7 @@ import trustme
 
 from tlsprobe.lab.certs import DAY, Identity, Pki
 from tlsprobe.lab.https import Reply, http1
-from tlsprobe.lab.server import Case
+from tlsprobe.lab.server import HTTP1, Case, tls_context
 
 # RFC 2409's second Oakley group: the 1024-bit MODP group (generator 2) that Apache and old
 # OpenSSL defaults shipped for years. A published constant, so the lab needs no slow prime
@@ -52,12 +52,10 @@ def _rsa_identity(pki: Pki, name: str) -> Identity:
 def _tls12(identity: Identity, ciphers: str) -> ssl.SSLContext:
     """TLS 1.2 only (TLS 1.3 suites cannot be narrowed this way), offering only `ciphers`.
     Security level 0: OpenSSL's default level 2 would refuse to use a 1024-bit group itself."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers(f"{ciphers}:@SECLEVEL=0")
-    ctx.load_cert_chain(identity.chain, identity.key)
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
+    v12 = ssl.TLSVersion.TLSv1_2
+    return tls_context(
+        identity, ciphers=f"{ciphers}:@SECLEVEL=0", minimum=v12, maximum=v12, alpn=HTTP1
+    )
 
 
 def _dhe1024(pki: Pki) -> ssl.SSLContext:
@@ -68,17 +66,10 @@ def _dhe1024(pki: Pki) -> ssl.SSLContext:
     return ctx
 
 
-def _plain(identity: Identity) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(identity.chain, identity.key)
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
-
-
 def cases(pki: Pki) -> list[Case]:
     """Every case of this module, in demo order."""
     http = functools.partial(http1, Reply())
-    ip_only = _plain(pki.issue("tls-ip-san", "127.0.0.1"))
+    ip_only = tls_context(pki.issue("tls-ip-san", "127.0.0.1"), alpn=HTTP1)
     return [
         Case("tls-dhe1024", "TLS 1.2, only DHE over a 1024-bit group", http, _dhe1024(pki)),
         Case(
@@ -104,19 +95,20 @@ def cases(pki: Pki) -> list[Case]:
             "tls-wildcard-apex",
             "leaf *.lab.test reached as lab.test (a wildcard never covers its apex)",
             http,
-            _plain(pki.issue("tls-wildcard-apex", "*.lab.test")),
+            tls_context(pki.issue("tls-wildcard-apex", "*.lab.test"), alpn=HTTP1),
             url="https://lab.test:{port}/#connect=127.0.0.1",
         ),
         Case(
             "tls-not-yet-valid-minutes",
             f"leaf valid from {SKEW.seconds // 60} minutes after the lab started (clock skew)",
             http,
-            _plain(
+            tls_context(
                 pki.issue(
                     "tls-not-yet-valid-minutes",
                     not_before=pki.now + SKEW,
                     not_after=pki.now + 90 * DAY,
-                )
+                ),
+                alpn=HTTP1,
             ),
         ),
     ]

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import random
 import ssl
-import warnings
 from pathlib import Path
 
 import h2.config
@@ -16,7 +15,16 @@ import h2.events
 import h2.exceptions
 
 from tlsprobe.lab.certs import DAY, Identity, Pki
-from tlsprobe.lab.server import PEER_ERRORS, Case, Conn, Handler, within
+from tlsprobe.lab.server import (
+    HTTP1,
+    PEER_ERRORS,
+    SECLEVEL_0,
+    Case,
+    Conn,
+    Handler,
+    tls_context,
+    within,
+)
 from tlsprobe.records import record
 
 REQUEST_TIMEOUT = 10.0
@@ -147,36 +155,11 @@ async def garbage(conn: Conn) -> None:
     await _close_lingering(conn)
 
 
-def _context(
-    identity: Identity,
-    *,
-    legacy: bool = False,
-    minimum: ssl.TLSVersion | None = None,
-    maximum: ssl.TLSVersion | None = None,
-    alpn: tuple[str, ...] = ("http/1.1",),
-) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if legacy:
-        # Before load_cert_chain: OpenSSL checks the certificate against the security level
-        # when it is loaded, and level 2 rejects RSA-1024 and SHA-1 ("ca md too weak").
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-    with warnings.catch_warnings():
-        # Setting TLSv1/TLSv1_1 warns; offering exactly those is this case's point.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        if minimum is not None:
-            ctx.minimum_version = minimum
-        if maximum is not None:
-            ctx.maximum_version = maximum
-    ctx.load_cert_chain(identity.chain, identity.key)
-    ctx.set_alpn_protocols(list(alpn))
-    return ctx
-
-
 def _client_cert_required(
     identity: Identity, ca_file: Path, maximum: ssl.TLSVersion | None = None
 ) -> Handler:
     """A server that asks for a client certificate under the lab root and refuses without one."""
-    ctx = _context(identity, maximum=maximum)
+    ctx = tls_context(identity, maximum=maximum, alpn=HTTP1)
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cafile=str(ca_file))
     return functools.partial(_refuse_without_client_cert, ctx)
@@ -197,7 +180,7 @@ async def _refuse_without_client_cert(ctx: ssl.SSLContext, conn: Conn) -> None:
 
 def _sni_known_only(identity: Identity, known: str) -> ssl.SSLContext:
     """A server that answers an SNI name other than `known` with an unrecognized_name alert."""
-    ctx = _context(identity)
+    ctx = tls_context(identity, alpn=HTTP1)
 
     def check(_: ssl.SSLObject, name: str | None, __: ssl.SSLContext) -> int | None:
         if name is not None and name != known:
@@ -213,13 +196,18 @@ def cases(pki: Pki) -> list[Case]:
     now = pki.now
     good = pki.issue("https-good")
     pki.issue(CLIENT_IDENTITY)  # written for the client-certificate cases' good twin
-    good_ctx = _context(good)
+    good_ctx = tls_context(good, alpn=HTTP1)
 
     def http(reply: Reply = Reply()) -> Handler:
         return functools.partial(http1, reply)
 
     def cert_case(name: str, description: str, identity: Identity, legacy: bool = False) -> Case:
-        return Case(name, description, http(), _context(identity, legacy=legacy))
+        return Case(
+            name,
+            description,
+            http(),
+            tls_context(identity, ciphers=SECLEVEL_0 if legacy else "", alpn=HTTP1),
+        )
 
     tls = ssl.TLSVersion
     return [
@@ -248,7 +236,7 @@ def cases(pki: Pki) -> list[Case]:
             "https-wildcard-too-deep",
             "leaf *.lab.test does not cover a.b.lab.test",
             http(),
-            _context(pki.issue("https-wildcard-too-deep", "*.lab.test")),
+            tls_context(pki.issue("https-wildcard-too-deep", "*.lab.test"), alpn=HTTP1),
             url="https://a.b.lab.test:{port}/#connect=127.0.0.1",
         ),
         cert_case(
@@ -280,22 +268,27 @@ def cases(pki: Pki) -> list[Case]:
             "https-tls10-only",
             "offers only TLS 1.0 and 1.1",
             http(),
-            _context(good, legacy=True, minimum=tls.TLSv1, maximum=tls.TLSv1_1),
+            tls_context(
+                good, ciphers=SECLEVEL_0, minimum=tls.TLSv1, maximum=tls.TLSv1_1, alpn=HTTP1
+            ),
         ),
         Case(
             "https-tls12-only",
             "offers only TLS 1.2",
             http(),
-            _context(good, minimum=tls.TLSv1_2, maximum=tls.TLSv1_2),
+            tls_context(good, minimum=tls.TLSv1_2, maximum=tls.TLSv1_2, alpn=HTTP1),
         ),
         Case(
-            "https-tls13-only", "offers only TLS 1.3", http(), _context(good, minimum=tls.TLSv1_3)
+            "https-tls13-only",
+            "offers only TLS 1.3",
+            http(),
+            tls_context(good, minimum=tls.TLSv1_3, alpn=HTTP1),
         ),
         Case(
             "https-h2",
             "ALPN h2, answers over HTTP/2",
             functools.partial(http2_or_1, Reply()),
-            _context(good, alpn=("h2", "http/1.1")),
+            tls_context(good, alpn=("h2", *HTTP1)),
         ),
         Case(
             "https-no-hsts",

@@ -8,29 +8,17 @@ from __future__ import annotations
 
 import functools
 import ssl
-import warnings
 
 from tlsprobe.lab.certs import Identity, Pki
 from tlsprobe.lab.https import Reply, http1
-from tlsprobe.lab.server import Case
+from tlsprobe.lab.server import SECLEVEL_0, Case, tls_context
 from tlsprobe.lab.smtp import Mta, serve
-
-# OpenSSL 3's default security level refuses TLS 1.0 and 1.1 (their handshakes sign with SHA-1
-# or MD5+SHA-1): level 0 lets these servers offer them, as an old nginx or Postfix does.
-CIPHERS = "DEFAULT:@SECLEVEL=0"
 
 
 def legacy_context(identity: Identity, alpn: tuple[str, ...] = ()) -> ssl.SSLContext:
-    """A server context that accepts TLS 1.0 to 1.3."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.set_ciphers(CIPHERS)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # naming TLSv1 is this case's point
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-    ctx.load_cert_chain(identity.chain, identity.key)
-    if alpn:
-        ctx.set_alpn_protocols(list(alpn))
-    return ctx
+    """A server context that accepts TLS 1.0 to 1.3 (security level 0: OpenSSL 3's default
+    level refuses TLS 1.0 and 1.1, whose handshakes sign with SHA-1 or MD5+SHA-1)."""
+    return tls_context(identity, ciphers=SECLEVEL_0, minimum=ssl.TLSVersion.TLSv1, alpn=alpn)
 
 
 def cases(pki: Pki) -> list[Case]:

@@ -29,10 +29,10 @@ from tlsprobe.lab.certs import (
     LOCAL_NAMES,
     Identity,
     Pki,
-    _cn,
-    _general_names,
-    _key_pem,
+    general_names,
     issued,
+    key_pem,
+    lab_name,
 )
 from tlsprobe.lab.revocation_signers import Signer
 from tlsprobe.lab.server import HOST, Case, Conn, Handler
@@ -73,10 +73,10 @@ def _leaf(
     signer = pki.signer
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
-        issued(_cn(name), key.public_key(), signer.cert)
+        issued(lab_name(name), key.public_key(), signer.cert)
         .not_valid_before(pki.now - 30 * DAY)
         .not_valid_after(pki.now + 90 * DAY)
-        .add_extension(x509.SubjectAlternativeName(_general_names(LOCAL_NAMES)), critical=False)
+        .add_extension(x509.SubjectAlternativeName(general_names(LOCAL_NAMES)), critical=False)
         .add_extension(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
         )
@@ -93,7 +93,7 @@ def _leaf(
         builder = builder.add_extension(x509.TLSFeature([_STATUS_REQUEST]), critical=False)
     cert = builder.sign(signer.key, hashes.SHA256())
     chain = cert.public_bytes(_PEM) + signer.cert.public_bytes(_PEM)
-    identity = pki.identity(name, _key_pem(key), [chain])
+    identity = pki.identity(name, key_pem(key), [chain])
     return _Leaf(cert, identity)
 
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tlsprobe.lab.certs import DAY, Pki, PrivateKey, _cn, issued
+from tlsprobe.lab.certs import DAY, Pki, PrivateKey, issued, lab_name
 from tlsprobe.records import record
 
 
@@ -37,7 +37,7 @@ def delegate(pki: Pki, name: str, *, eku: bool = True, by_issuer: bool = True) -
         other = outsider(f"{name} CA")
         issuer_cert, issuer_key = other.cert, other.key
     builder = (
-        issued(_cn(name), key.public_key(), issuer_cert)
+        issued(lab_name(name), key.public_key(), issuer_cert)
         .not_valid_before(pki.now - DAY)
         .not_valid_after(pki.now + 30 * DAY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -55,7 +55,7 @@ def outsider(name: str) -> Signer:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     cert = (
-        issued(_cn(name), key.public_key(), None)
+        issued(lab_name(name), key.public_key(), None)
         .not_valid_before(now - DAY)
         .not_valid_after(now + DAY)
         .sign(key, hashes.SHA256())

@@ -16,10 +16,12 @@ import contextlib
 import logging
 import socket
 import ssl
+import struct
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tlsprobe.lab.certs import Pki
+from tlsprobe.lab.certs import Identity, Pki
 from tlsprobe.records import record
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,38 @@ CLOSE_TIMEOUT = 5.0
 PEER_ERRORS = (OSError, EOFError, asyncio.LimitOverrunError)
 
 T = TypeVar("T")
+# OpenSSL 3's default security level 2 refuses TLS 1.0 and 1.1, RSA-1024, SHA-1 and small DH
+# groups: level 0 lets a lab server offer them, as an old nginx or Postfix does.
+SECLEVEL_0 = "DEFAULT:@SECLEVEL=0"
+HTTP1 = ("http/1.1",)
+
+
+def tls_context(
+    identity: Identity,
+    *,
+    ciphers: str = "",
+    minimum: ssl.TLSVersion | None = None,
+    maximum: ssl.TLSVersion | None = None,
+    alpn: tuple[str, ...] = (),
+) -> ssl.SSLContext:
+    """Every lab server's TLS context: `identity`'s chain and key, with the cipher string,
+    versions and ALPN protocols a case asks for (none: OpenSSL's defaults)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if ciphers:
+        # Before load_cert_chain: OpenSSL checks each certificate against the security level
+        # as it loads it, and level 2 refuses RSA-1024 and SHA-1 ("ca md too weak").
+        ctx.set_ciphers(ciphers)
+    with warnings.catch_warnings():
+        # Naming TLSv1 or TLSv1_1 warns; offering exactly those is some cases' point.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if minimum is not None:
+            ctx.minimum_version = minimum
+        if maximum is not None:
+            ctx.maximum_version = maximum
+    ctx.load_cert_chain(identity.chain, identity.key)
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
 
 
 async def within(seconds: float, awaitable: Awaitable[T]) -> T:
@@ -68,13 +102,15 @@ class Conn:
         """The TLS session once `start_tls` has finished, else None."""
         return self._tls
 
-    async def start_tls(self, context: ssl.SSLContext) -> None:
+    async def start_tls(self, context: ssl.SSLContext, hello: bytes = b"") -> None:
         """Run the server side of a TLS handshake; SSLError (after its alert is sent) on failure.
+        `hello`: the start of the handshake, already read to look at it (a ClientHello).
 
         Plaintext read ahead but not yet consumed is dropped, as a STARTTLS server must
         (CVE-2011-0411): it arrived before encryption and must not be answered inside it.
         """
         self._buffer.clear()
+        self._incoming.write(hello)
         tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
 
         async def handshake() -> None:
@@ -125,6 +161,12 @@ class Conn:
             data = self._outgoing.read()
         self._writer.write(data)
         await self._writer.drain()
+
+    def reset(self) -> None:
+        """End the connection with a TCP reset (SO_LINGER 0), as a crashed middlebox does."""
+        sock = self._writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._writer.transport.abort()
 
     def write_eof(self) -> None:
         """Half-close a plain connection (TCP FIN) while still reading."""

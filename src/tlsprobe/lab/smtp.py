@@ -18,8 +18,8 @@ import functools
 import ssl
 from typing import Any
 
-from tlsprobe.lab.certs import DAY, Identity, Pki
-from tlsprobe.lab.server import Case, Conn, Handler, within
+from tlsprobe.lab.certs import DAY, Pki
+from tlsprobe.lab.server import Case, Conn, Handler, tls_context, within
 from tlsprobe.records import record
 
 HOSTNAME = "lab.tlsprobe.test"
@@ -172,15 +172,9 @@ async def tarpit(conn: Conn) -> None:
         await asyncio.sleep(TARPIT_INTERVAL)
 
 
-def _context(identity: Identity) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(identity.chain, identity.key)
-    return ctx
-
-
 def cases(pki: Pki) -> list[Case]:
     """Every SMTP case, in demo order."""
-    good = _context(pki.issue("smtp-good"))
+    good = tls_context(pki.issue("smtp-good"))
     expired = pki.issue("smtp-expired", not_before=pki.now - 30 * DAY, not_after=pki.now - 3 * DAY)
     starttls, implicit = "smtp://localhost:{port}", "smtps://localhost:{port}"
     login = f"{USER}:{PASSWORD}@localhost:{{port}}"
@@ -250,7 +244,7 @@ def cases(pki: Pki) -> list[Case]:
         Case(
             "smtp-expired",
             "STARTTLS with a leaf that expired 3 days ago",
-            functools.partial(serve, Mta(starttls=_context(expired))),
+            functools.partial(serve, Mta(starttls=tls_context(expired))),
             url=starttls,
         ),
         Case(

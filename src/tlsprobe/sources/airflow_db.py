@@ -7,19 +7,17 @@ the targets: the runner's scrub hides a target's password and the secret values 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tlsprobe.failures import UsageError
 from tlsprobe.sources import Collected
+from tlsprobe.sources.airflow import database
 from tlsprobe.sources.airflow.config import AirflowConfig, Value
 from tlsprobe.sources.airflow_conn import label
 from tlsprobe.sources.airflow_rows import Database, Row, rows
-from tlsprobe.sources.connections import add, parse_connection
-from tlsprobe.targets import is_secret_key
+from tlsprobe.sources.connections import add, parse_connection, shadowed
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
@@ -28,15 +26,18 @@ SOURCE = "Airflow metadata database"
 FERNET_KEY = "[core] fernet_key"
 
 
-def read(path: Path, env: Mapping[str, str], *, allow_cmd: bool = False) -> Collected:
-    """Every connection in the metadata database that airflow.cfg at `path` (and the
-    AIRFLOW__* environment) configures: targets, and a note for each row not probed."""
-    config = AirflowConfig(path, env, allow_cmd)
+def read(
+    source: Path | AirflowConfig, env: Mapping[str, str], *, allow_cmd: bool = False
+) -> Collected:
+    """Every connection in the metadata database that airflow.cfg (at a path, or read already:
+    one AirflowConfig a run, so that a *_cmd runs once) and the AIRFLOW__* environment
+    configure: targets, and a note for each row not probed."""
+    config = source if isinstance(source, AirflowConfig) else AirflowConfig(source, env, allow_cmd)
     found = Collected()
-    database = _database(config, env, found)
-    if database is None:
+    where = _database(config, env, found)
+    if where is None:
         return found
-    stored = rows(database, env)
+    stored = rows(where, env)
     keys = None
     if any(row.is_encrypted or row.is_extra_encrypted for row in stored):
         keys = _fernet(config, found)
@@ -58,7 +59,11 @@ def _database(config: AirflowConfig, env: Mapping[str, str], found: Collected) -
         home = env.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
         value = Value(f"sqlite:///{home}/airflow.db", "Airflow's default sql_alchemy_conn", False)
     schema = config.get("database", "sql_alchemy_schema")
-    return Database(value.text, value.origin, schema.text.strip() if schema else "")
+    # Airflow connects with sql_alchemy_connect_args too (its keys win over the URL's).
+    args = database.libpq_connect_args(config, found) or {}
+    return Database(
+        value.text, value.origin, schema.text.strip() if schema else "", tuple(args.items())
+    )
 
 
 def _fernet(config: AirflowConfig, found: Collected) -> MultiFernet | None:
@@ -88,6 +93,9 @@ def _add_row(found: Collected, row: Row, keys: MultiFernet | None, env: Mapping[
     """The row as a target (with its decrypted secrets for the scrub), or one note."""
     called = label(row.conn_id)
     where = f"{SOURCE}: {called}"
+    if note := shadowed(row.conn_id, env, where):
+        found.notes.append(note)
+        return
     try:
         password = _plain(row.password, row.is_encrypted, keys, "password")
         extra = _plain(row.extra, row.is_extra_encrypted, keys, "extra")
@@ -103,16 +111,10 @@ def _add_row(found: Collected, row: Row, keys: MultiFernet | None, env: Mapping[
         "port": row.port,
         "extra": extra,
     }
-    made = len(found.targets)
     try:
         add(found, parse_connection(row.conn_id, fields, where), where, env)
     except UsageError as exc:  # one bad row is not the whole table's fault
         found.notes.append(f"{exc}; not probed")
-        return
-    if len(found.targets) > made:
-        target = found.targets[-1]
-        secrets = tuple(dict.fromkeys([*target.hidden, *secret_extras(extra)]))
-        found.targets[-1] = replace(target, hidden=secrets)
 
 
 def _plain(stored: str | None, encrypted: bool, keys: MultiFernet | None, what: str) -> str | None:
@@ -134,24 +136,3 @@ def _plain(stored: str | None, encrypted: bool, keys: MultiFernet | None, what: 
         ) from None
     except UnicodeError:
         raise _Undecryptable(f"its {what} decrypts to bytes that are not UTF-8") from None
-
-
-def secret_extras(extra: str | None) -> Iterator[str]:
-    """The values in a decrypted extra that its keys say are secrets (a token, an API key,
-    an Authorization header), at any depth: the scrub hides them should they ever come back."""
-    try:
-        data = json.loads(extra) if extra else None
-    except ValueError:
-        return
-    yield from _secrets_in(data, secret=False)
-
-
-def _secrets_in(data: Any, *, secret: bool) -> Iterator[str]:
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            yield from _secrets_in(value, secret=secret or is_secret_key(str(key)))
-    elif isinstance(data, list):
-        for value in data:
-            yield from _secrets_in(value, secret=secret)
-    elif secret and isinstance(data, str) and data:
-        yield data

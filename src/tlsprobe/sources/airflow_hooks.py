@@ -269,6 +269,12 @@ def http_terms(connection: Connection) -> tuple[tuple[str, str], ...]:
             f"this port does not speak TLS: check the host and port of connection {label}",
         ),
         (Fix.TRUST.value, trust),
+        (
+            Fix.CLIENT_CERT.value,
+            f"give connection {label} a client certificate issued under a CA the server "
+            f'trusts: set {{"cert": ["/path/to/client.crt", "/path/to/client.key"]}} in {there} '
+            "(requests' cert: a PEM file, or a certificate and its key)",
+        ),
     )
 
 
@@ -306,9 +312,20 @@ def postgres(connection: Connection, where: str) -> tuple[Target, list[str]]:
         if isinstance(root, str) and root
         else f'set {{"sslrootcert": "/path/to/root.crt"}} in {in_extra(connection)}'
     )
+    terms = ((Fix.TRUST.value, trust), (Fix.ENCRYPTION.value, _sslmode_hint(connection)))
     # Airflow's libpq is never given --ca-file: its root is sslrootcert or ~/.postgresql/root.crt.
-    changed = replace(target, terms=((Fix.TRUST.value, trust),), takes_ca_file=False)
+    changed = replace(target, terms=terms, takes_ca_file=False)
     return changed, []
+
+
+def _sslmode_hint(connection: Connection) -> str:
+    """client.encryption's change in the connection's terms: its extra's sslmode (which wins
+    over PGSSLMODE), and a root for it to verify against when the extra names none."""
+    root = connection.extra.get("sslrootcert")
+    wanted = '"sslmode": "verify-full"'
+    if not (isinstance(root, str) and root):
+        wanted += ', "sslrootcert": "/path/to/root.crt"'
+    return f"set {{{wanted}}} in {in_extra(connection)}"
 
 
 def _scalar(key: str, value: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import field
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -59,6 +59,8 @@ class Database:
     url: str = field(repr=False)
     origin: str
     schema: str = ""  # [database] sql_alchemy_schema: the PostgreSQL schema of the tables
+    # [database] sql_alchemy_connect_args' libpq keywords: they win over the URL's, as in Airflow.
+    connect_args: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 def rows(database: Database, env: Mapping[str, str]) -> list[Row]:
@@ -167,6 +169,9 @@ def _postgres_rows(database: Database, env: Mapping[str, str]) -> list[Row]:
     from tlsprobe.secrets import Secrets
 
     target = parse_target(database.url, name="metadata-db", source=database.origin)
+    if database.connect_args:
+        params = dict(target.params) | dict(database.connect_args)
+        target = replace(target, params=tuple(params.items()))
     table = sql.Identifier(*([database.schema] if database.schema else []), "connection")
     query = sql.SQL("SELECT {} FROM {} ORDER BY conn_id").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS), table

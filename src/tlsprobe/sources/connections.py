@@ -6,7 +6,7 @@ parsed again."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from tlsprobe.model import Fix
 from tlsprobe.sources import Collected, airflow_hooks, named, read_text
 from tlsprobe.sources.airflow_conn import Connection, label
 from tlsprobe.sources.structured import json_value, yaml_value
-from tlsprobe.targets import checked, hosts, text, urls
+from tlsprobe.targets import checked, hosts, is_secret_key, text, urls
 
 PREFIX = "AIRFLOW_CONN_"
 POSTGRES_TYPES = {"postgres", "postgresql"}
@@ -34,16 +34,37 @@ def from_environment(env: Mapping[str, str]) -> Collected:
     return found
 
 
-def from_file(path: Path, env: Mapping[str, str] | None = None) -> Collected:
+def from_file(
+    path: Path, env: Mapping[str, str] | None = None, *, env_first: bool = False
+) -> Collected:
     """A file written by `airflow connections export` (.json, .yaml/.yml or .env); `env` is
-    the environment Airflow's workers run with (tlsprobe's own when not given)."""
+    the environment Airflow's workers run with (tlsprobe's own when not given). The export
+    stands in for the metadata database: with `env_first` (the AIRFLOW_CONN_* variables are
+    probed too), a connection one of them defines as well is noted as shadowed, not probed."""
     entries = _entries(path, read_text(path, "Airflow connections export"))
     workers = os.environ if env is None else env
     found = Collected()
     for conn_id, value in entries.items():
         where = f"{named(Path(path.name))}: {label(conn_id)}"
+        if env_first and (note := shadowed(str(conn_id), workers, where)):
+            found.notes.append(note)
+            continue
         add(found, parse_connection(str(conn_id), value, where), where, workers)
     return found
+
+
+def shadowed(conn_id: str, env: Mapping[str, str], where: str) -> str | None:
+    """The note for a connection of the metadata database (or an export) that an AIRFLOW_CONN_*
+    variable defines too; None when none does. Airflow's default secrets search path
+    (airflow/secrets/base_secrets.py) asks the environment variables before the metastore, and
+    takes a variable that is set and not empty (EnvironmentVariablesBackend.get_conn_value)."""
+    variable = PREFIX + conn_id.upper()
+    if not env.get(variable):
+        return None
+    return (
+        f"{where}: shadowed by {label(variable)}, which Airflow looks up first (environment "
+        "variables before the metadata database): not probed, the variable's connection is"
+    )
 
 
 def _entries(path: Path, content: str) -> Mapping[Any, Any]:
@@ -219,8 +240,25 @@ def add(found: Collected, connection: Connection, where: str, env: Mapping[str, 
         f"Airflow connects to the host and port fields of connection {called}: check them, "
         "and that the server is running",
     )
-    found.targets.append(replace(target, trust=trust, terms=(*target.terms, address)))
+    # The extra's secrets (a token, an API key, an Authorization header), whatever the source:
+    # the scrub hides them should they ever come back.
+    hidden = tuple(dict.fromkeys([*target.hidden, *secret_values(connection.extra)]))
+    changed = replace(target, trust=trust, terms=(*target.terms, address), hidden=hidden)
+    found.targets.append(changed)
     found.notes.extend(f"{where}: {note}" for note in notes)
+
+
+def secret_values(data: Any, *, secret: bool = False) -> Iterator[str]:
+    """The values in an extra that its keys say are secrets, at any depth (a value under a
+    secret key is secret all the way down)."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            yield from secret_values(value, secret=secret or is_secret_key(str(key)))
+    elif isinstance(data, list):
+        for value in data:
+            yield from secret_values(value, secret=secret)
+    elif secret and isinstance(data, str) and data:
+        yield data
 
 
 def find_connection(conn_id: str, env: Mapping[str, str], export: Path | None) -> Connection | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from tlsprobe.model import Check, Status
+from tlsprobe.model import Check, Fix, Status
 from tlsprobe.records import record
 
 
@@ -30,15 +30,21 @@ class ClientTls:
     # The client will not connect at all as configured (Airflow's SMTP hook calling STARTTLS
     # inside implicit TLS, say): client.encryption fails, saying why in `setting`.
     broken: bool = False
+    # The kind of change (a model.Fix) a source may word in its own terms, when `hint` is empty.
+    fix: str = ""
 
 
 def judge(client: ClientTls) -> Check:
     """fail when it will not connect or does not encrypt, warn when it may not encrypt or
     does not verify, else pass; the hint is the source's own when it gave one."""
     status, detail, hint = _verdict(client)
-    if status is not Status.PASS and client.hint:
-        hint = client.hint
-    return Check("client.encryption", status, detail, hint)
+    if status is Status.PASS:
+        return Check("client.encryption", status, detail, hint)
+    if client.hint:
+        return Check("client.encryption", status, detail, client.hint)
+    # A generic hint a source may word in its own terms (Target.terms: an Airflow extra).
+    fix = client.fix or (Fix.ENCRYPTION if not client.broken else "")
+    return Check("client.encryption", status, detail, hint, fix)
 
 
 def _verdict(client: ClientTls) -> tuple[Status, str, str]:

@@ -8,7 +8,7 @@ import ssl
 
 from tlsprobe import tls
 from tlsprobe.failures import Explained, Kind, explain
-from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.model import Check, Fix, Policy, Status, TargetResult
 from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe, stalled, step_for
 from tlsprobe.probes.https import clientcert, httpget
@@ -75,9 +75,13 @@ async def _body(state: ProbeState) -> None:
         if client_cert is None and clientcert.is_handshake_failure(exc):
             # handshake_failure says "no client certificate" as often as "no common cipher".
             asked = await clientcert.asks_for_client_cert(target, state.remaining())
+            if asked is None:
+                # The diagnostic told nothing: the original error stands, unexplained further.
+                state.log(f"diagnostic handshake: {clientcert.UNTOLD}")
+                raise
             detail, hint = clientcert.handshake_failure(asked)
             state.log(f"diagnostic handshake: {detail}")
-            state.fail_step(detail, hint)
+            state.fail_step(detail, hint, Fix.CLIENT_CERT if asked else "")
             return
         raise
     # The judge reads the certificates: a crash in it is the certificates' step, not HTTP's.
@@ -102,13 +106,13 @@ async def _without_client_cert(state: ProbeState, status: Check) -> Check:
     """A 400 from a server that asks for a client certificate is about the certificate
     (nginx ssl_verify_client on), not the URL path."""
     if not await clientcert.asks_for_client_cert(state.target, state.remaining()):
-        return status
+        return status  # no, or not known: the 400 is told as it came
     state.log("diagnostic handshake: the server asks for a client certificate")
     detail = (
         f"{status.detail}: the server asks for a client certificate and none was sent "
         '(nginx ssl_verify_client on answers so: "No required SSL certificate was sent")'
     )
-    return Check("http.status", Status.FAIL, detail, clientcert.NEEDS_CERT_HINT)
+    return Check("http.status", Status.FAIL, detail, clientcert.NEEDS_CERT_HINT, Fix.CLIENT_CERT)
 
 
 def _client_cert(state: ProbeState) -> tls.ClientCert | None:

@@ -13,14 +13,10 @@ from __future__ import annotations
 import asyncio
 import select
 import ssl
-from collections.abc import Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tlsprobe import net
-
-if TYPE_CHECKING:
-    import httpcore
 
 
 def httpcore_module() -> ModuleType:
@@ -132,40 +128,20 @@ def _eof_as_openssl_says(exc: OSError) -> OSError:
 
 
 class AsyncioBackend:
-    """Opens `AsyncioStream`s; the deadline of each step is httpcore's `timeout`."""
+    """Opens `AsyncioStream`s; the deadline of each step is httpcore's `timeout`. Only the TCP
+    connect of httpcore's network backend: tlsprobe drives each connection itself (h11, or
+    httpcore's HTTP/2 connection on a stream it opened), never a pool that would ask for more."""
 
     async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
+        self, host: str, port: int, timeout: float | None = None
     ) -> AsyncioStream:
-        if local_address is not None:  # tlsprobe connects from wherever the system routes it
-            raise httpcore_module().ConnectError(
-                f"{local_address}: a local address is not supported"
-            )
         try:
             async with asyncio.timeout(timeout):
                 sock = await net.connect(host, port)
                 with net.closed_on_error(sock):
-                    for option in socket_options or ():
-                        sock.setsockopt(*option)
                     reader, writer = await asyncio.open_connection(sock=sock)
         except TimeoutError as exc:
             raise httpcore_module().ConnectTimeout(exc) from exc
         except OSError as exc:
             raise httpcore_module().ConnectError(exc) from exc
         return AsyncioStream(reader, writer)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore_module().ConnectError(f"{path}: Unix sockets are not probed")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)

@@ -7,7 +7,6 @@ whether a CertificateRequest came; OpenSSL's message callback sees every handsha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from typing import Any
 
@@ -33,16 +32,19 @@ NOTHING_IN_COMMON = (
     "(TLS 1.2 with ECDHE and AES-GCM or ChaCha20, or TLS 1.3)",
 )
 
+UNTOLD = "failed too, before any CertificateRequest: whether the server asks for one is unknown"
+
 
 def handshake_failure(asked: bool) -> tuple[str, str]:
     """(detail, hint) of a handshake_failure alert, by whether the server asked for a
-    client certificate."""
+    client certificate (known: a diagnostic that told nothing answers nothing)."""
     return (ABORTED, NEEDS_CERT_HINT) if asked else NOTHING_IN_COMMON
 
 
-async def asks_for_client_cert(target: Target, budget: float) -> bool:
-    """Whether the server sends a CertificateRequest in a fresh handshake that sends none
-    (False too when that handshake cannot be made within `budget`)."""
+async def asks_for_client_cert(target: Target, budget: float) -> bool | None:
+    """Whether the server sends a CertificateRequest in a fresh handshake that sends none;
+    None when that handshake tells nothing: it failed otherwise than by the server's
+    handshake_failure alert (a reset, a timeout, EOF) before any CertificateRequest came."""
     asked: list[bool] = []
 
     def seen(*args: Any) -> None:
@@ -55,7 +57,7 @@ async def asks_for_client_cert(target: Target, budget: float) -> bool:
     ctx.verify_mode = ssl.CERT_NONE
     ctx._msg_callback = seen  # type: ignore[attr-defined]
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(OSError, ssl.SSLError, TimeoutError, EOFError):
+    try:
         async with asyncio.timeout(min(ASK_BUDGET_S, budget)):
             sock = await net.connect(target.address, target.port)
             with net.closed_on_error(sock):
@@ -66,6 +68,9 @@ async def asks_for_client_cert(target: Target, budget: float) -> bool:
                     server_hostname=None if target.is_ip else target.host,
                 )
             transport.abort()
+    except (OSError, ssl.SSLError, TimeoutError, EOFError) as exc:
+        if not asked and not is_handshake_failure(exc):
+            return None
     return bool(asked)
 
 

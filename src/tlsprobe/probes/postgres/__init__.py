@@ -19,12 +19,12 @@ from pathlib import Path
 
 from tlsprobe import net, tls
 from tlsprobe.failures import ClientKeyError, KeyProblem, explain
-from tlsprobe.model import Check, Policy, Status, TargetResult
+from tlsprobe.model import Check, Fix, Policy, Status, TargetResult
 from tlsprobe.probes import legacy, revocation
 from tlsprobe.probes.base import TLS_CHECK_IDS, ProbeState, run_probe
 from tlsprobe.probes.postgres import preamble, wire
+from tlsprobe.probes.postgres import roots as libpq_roots
 from tlsprobe.probes.postgres.login import login
-from tlsprobe.probes.postgres.roots import libpq_roots, libpq_trust
 from tlsprobe.probes.postgres.sslmodes import sslmodes
 from tlsprobe.probes.postgres.startup import Answer, first_answer, judge_client_cert
 from tlsprobe.targets import Target, client_tls, pgsettings
@@ -71,19 +71,19 @@ async def probe(
     if target.lends_nothing:  # a caller's target: see targets.caller
         env = {}
     settings = pgsettings.resolve(target, env, policy.ca_file if target.takes_ca_file else None)
-    if target.client is None:  # client.encryption as this environment would configure libpq
+    # One resolution for the handshake, the trust report (what --ca-file did, and whether a
+    # pass needed it) and whether libpq starts at all.
+    trust = libpq_roots.resolve(target, settings, env)
+    client = target.client
+    if client is None:  # client.encryption as this environment would configure libpq
         client = client_tls.for_postgres_params(dict(target.params), env)
-        target = dataclasses.replace(target, client=client)
+    target = dataclasses.replace(target, client=_refused(client, settings, trust))
     ids = (*IDS, "pg.login") if settings.user else (*IDS, "pg.client_cert")
 
-    roots = libpq_roots(settings, env)
-
-    own, added = libpq_trust(target, env, policy.ca_file)
-
     async def body(state: ProbeState) -> None:
-        state.use_trust(own, added)
-        state.log(f"trust as libpq: {roots.text()}")
-        await _body(state, settings, roots)
+        state.use_trust(trust.own, trust.added)
+        state.log(f"trust as libpq: {trust.text()}")
+        await _body(state, settings, trust)
 
     checked = legacy.alongside(body, _legacy_hello, LEGACY_SETTING, at_once=False)
     # sslnegotiation=direct is TLS from the first byte; the side hello offers no ALPN, which
@@ -93,13 +93,32 @@ async def probe(
     return await run_probe(target, policy, ids, checked)
 
 
+def _refused(
+    client: client_tls.ClientTls | None,
+    settings: pgsettings.Settings,
+    trust: libpq_roots.LibpqRoots,
+) -> client_tls.ClientTls | None:
+    """The client, broken when libpq refuses to start for want of a root file (the fix: a
+    root, in the source's terms). A client the source says does not verify, or cannot connect
+    already, is left as it is."""
+    if client is None or client.broken or not client.verifies_chain:
+        return client
+    why = libpq_roots.refusal(settings, trust)
+    if why is None:
+        return client
+    setting = f"{client.setting}: libpq refuses to start: {why}"
+    return dataclasses.replace(client, setting=setting, broken=True, hint="", fix=Fix.TRUST)
+
+
 async def _legacy_hello(state: ProbeState, ctx: ssl.SSLContext) -> str:
     """tls.legacy's hello after the probe's own SSLRequest (a server that takes direct TLS
     accepts the same versions there)."""
     return (await _via_sslrequest(state, ctx))[1].version
 
 
-async def _body(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots) -> None:
+async def _body(
+    state: ProbeState, settings: pgsettings.Settings, roots: libpq_roots.LibpqRoots
+) -> None:
     state.facts["sslnegotiation"] = settings.sslnegotiation
     stage = _direct if settings.direct else _negotiated
     negotiated = await stage(state, settings, roots)
@@ -122,7 +141,7 @@ async def _body(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roo
 
 
 async def _negotiated(
-    state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots
+    state: ProbeState, settings: pgsettings.Settings, roots: libpq_roots.LibpqRoots
 ) -> Outcome:
     """SSLRequest then TLS, as libpq does; a failure is recorded and says whether to go on."""
 
@@ -131,7 +150,7 @@ async def _negotiated(
 
     client_cert = _client_cert(state, settings)
     try:
-        return await tls.negotiate(attempt, None, (), client_cert, roots=roots)
+        return await tls.negotiate(attempt, roots.added, (), client_cert, roots=roots.roots)
     except Refused as refused:
         state.put(refused.check)
         if refused.answer != b"N":
@@ -147,7 +166,9 @@ async def _negotiated(
         return Stop.FAILED
 
 
-async def _direct(state: ProbeState, settings: pgsettings.Settings, roots: tls.Roots) -> Outcome:
+async def _direct(
+    state: ProbeState, settings: pgsettings.Settings, roots: libpq_roots.LibpqRoots
+) -> Outcome:
     """sslnegotiation=direct: the ClientHello first. A server that fails it but answers S to
     an SSLRequest is a PostgreSQL older than 17, not a broken one."""
 
@@ -160,7 +181,7 @@ async def _direct(state: ProbeState, settings: pgsettings.Settings, roots: tls.R
 
     client_cert = _client_cert(state, settings)
     try:
-        negotiated = await tls.negotiate(attempt, None, ALPN, client_cert, roots=roots)
+        negotiated = await tls.negotiate(attempt, roots.added, ALPN, client_cert, roots=roots.roots)
     except Exception as exc:
         if state.step == "connect":
             raise

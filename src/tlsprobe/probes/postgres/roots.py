@@ -14,61 +14,93 @@ nothing (sslmode require and below) or refuses to start (verify-ca, verify-full:
 certificate file does not exist"). cert.chain then judges the chain against the system store,
 the roots sslrootcert=system would trust: the verdict still says whether a public CA vouches
 for the server, and pg.login and client.encryption say what libpq itself will do.
+
+One resolution (`resolve`) feeds both the handshake and the trust report, so that the report
+names the roots the handshake was given and nothing else: a target whose libpq is never given
+--ca-file (an Airflow connection) never reports it as used.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from tlsprobe.libpq_files import libpq_homes
+from tlsprobe.libpq_files import DEFAULT_ROOT, default_root
+from tlsprobe.records import record
 from tlsprobe.targets import Target, client_trust, pgsettings
 from tlsprobe.targets.client_trust import ClientTrust
 from tlsprobe.tls import Roots
 
 SYSTEM = "system"
-DEFAULT_ROOT = os.path.join(".postgresql", "root.crt")
+VERIFYING = ("verify-ca", "verify-full")
 NO_ROOT = f"no root: no sslrootcert, no ~/{DEFAULT_ROOT}"
+# No root at all: the chain is judged against the roots sslrootcert=system would trust.
+NO_ROOT_SYSTEM = f"{client_trust.SYSTEM_STORE}, as sslrootcert=system (libpq has {NO_ROOT})"
 
 
-def libpq_roots(settings: pgsettings.Settings, env: Mapping[str, str]) -> Roots:
-    """The roots libpq would verify this target's server against, --ca-file included when
-    it stands in for sslrootcert."""
-    if settings.sslrootcert is not None:
-        if settings.sslrootcert == SYSTEM:
-            return Roots(system=True)
-        # A missing file trusts nothing, as in libpq (whose verify modes then refuse to start).
-        readable = os.path.isfile(settings.sslrootcert)
-        return Roots(system=False, files=(settings.sslrootcert,) if readable else ())
-    default = None if settings.lends_nothing else default_root(env)
-    return Roots(system=False, files=(default,)) if default else Roots(system=True)
+@record
+class LibpqRoots:
+    """libpq's trust for one target: `own` its own roots (the report's words and what a pass
+    is held to), `roots` the handshake's roots besides `added` (--ca-file, when the probe gives
+    it to libpq as sslrootcert)."""
+
+    own: ClientTrust
+    roots: Roots
+    added: Path | None
+
+    def text(self) -> str:
+        """Every root the handshake trusts, in words, for the transcript."""
+        added = (str(self.added),) if self.added else ()
+        return replace(self.roots, files=(*self.roots.files, *added)).text()
 
 
-def default_root(env: Mapping[str, str]) -> str | None:
-    """libpq's ~/.postgresql/root.crt, when it exists (~ as libpq_files finds it)."""
-    homes = libpq_homes(env)
-    path = Path(homes[0]) / DEFAULT_ROOT if homes else None
-    return str(path) if path is not None and path.is_file() else None
-
-
-def libpq_trust(
-    target: Target, env: Mapping[str, str], ca_file: Path | None
-) -> tuple[ClientTrust, Path | None]:
-    """libpq's own roots for `target` (as its source names the client, else the command
-    line's), and --ca-file when the probe gives it to libpq as sslrootcert."""
-    own = pgsettings.resolve(target, env)
+def resolve(target: Target, settings: pgsettings.Settings, env: Mapping[str, str]) -> LibpqRoots:
+    """The roots libpq verifies `target`'s server against, with `settings` resolved as the probe
+    gives them to libpq (--ca-file as sslrootcert only when the target takes it) in `env`."""
     base = target.trust or client_trust.for_protocol("postgresql")
-    root = own.sslrootcert
+    root, origin = settings.sslrootcert, settings.origin("sslrootcert")
+    default = None if settings.lends_nothing else default_root(env)
+    if root is not None and origin == "--ca-file":
+        own = _default(base, default) if default else _none(base, system=False)
+        return LibpqRoots(own, Roots(system=False), Path(root))
     if root == SYSTEM:
-        store = replace(base, store=f"sslrootcert=system ({client_trust.SYSTEM_STORE})")
-    elif root is not None:
-        setting = "sslrootcert" if own.origin("sslrootcert") == "target" else "PGSSLROOTCERT"
-        readable = (root,) if os.path.isfile(root) else ()
-        store = replace(base, store=f"{setting} ({root})", system=False, files=readable)
-    elif not target.lends_nothing and (default := default_root(env)) is not None:
-        store = replace(base, store=f"~/{DEFAULT_ROOT} ({default})", system=False, files=(default,))
-    else:
-        store = replace(base, store=NO_ROOT, system=False, files=())
-    return store, ca_file if root is None else None
+        store = f"sslrootcert=system ({client_trust.SYSTEM_STORE})"
+        return _only(replace(base, store=store, system=True, files=()))
+    if root is not None:
+        setting = "sslrootcert" if origin == "target" else "PGSSLROOTCERT"
+        # A missing file trusts nothing, as in libpq (whose verify modes then refuse to start).
+        readable = (root,) if Path(root).is_file() else ()
+        return _only(replace(base, store=f"{setting} ({root})", system=False, files=readable))
+    return _only(_default(base, default) if default else _none(base, system=True))
+
+
+def refusal(settings: pgsettings.Settings, roots: LibpqRoots) -> str | None:
+    """Why libpq refuses to start with these settings and roots, or None: verify-ca and
+    verify-full need a root file (fe-secure-openssl.c: "root certificate file ... does not
+    exist"); --ca-file given to libpq, or sslrootcert=system, is one."""
+    if settings.sslmode not in VERIFYING or roots.added is not None:
+        return None
+    root = settings.sslrootcert
+    if root is not None and root != SYSTEM and not Path(root).is_file():
+        return f'root certificate file "{root}" does not exist'
+    if root is None and not roots.own.files:
+        return (
+            f"no sslrootcert and no ~/{DEFAULT_ROOT}, so its root certificate file does not exist"
+        )
+    return None
+
+
+def _only(own: ClientTrust) -> LibpqRoots:
+    """libpq's own roots, and nothing added to them."""
+    return LibpqRoots(own, Roots(system=own.system, files=own.files), None)
+
+
+def _default(base: ClientTrust, default: str) -> ClientTrust:
+    return replace(base, store=f"~/{DEFAULT_ROOT} ({default})", system=False, files=(default,))
+
+
+def _none(base: ClientTrust, *, system: bool) -> ClientTrust:
+    """No root of libpq's own: the system store judges the chain unless --ca-file does."""
+    store = NO_ROOT_SYSTEM if system else NO_ROOT
+    return replace(base, store=store, system=system, files=())

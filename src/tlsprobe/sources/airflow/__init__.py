@@ -18,7 +18,7 @@ __all__ = ["AirflowConfig", "default_path", "read"]
 
 
 def read(
-    path: Path,
+    source: Path | AirflowConfig,
     env: Mapping[str, str],
     *,
     allow_cmd: bool = False,
@@ -26,8 +26,9 @@ def read(
 ) -> Collected:
     """The metadata database, the API server, the execution API, core email, and
     AIRFLOW_CONN_* connections; `connections_file` (an export) stands in for the connections
-    in Airflow's metadata database."""
-    config = AirflowConfig(path, env, allow_cmd)
+    in Airflow's metadata database. `source`: airflow.cfg's path, or the AirflowConfig of the
+    run (the one --airflow-db reads too, so that each *_cmd runs once)."""
+    config = source if isinstance(source, AirflowConfig) else AirflowConfig(source, env, allow_cmd)
     found = Collected()
     for part in (
         database.read(config, env),

@@ -13,8 +13,9 @@ import re
 import shlex
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from tlsprobe.failures import UsageError
 from tlsprobe.records import record
@@ -45,6 +46,7 @@ DEPRECATED = {
 _UNKNOWN = object()  # a value Airflow would take from a command not run, or a secrets backend
 _VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)  # what os.path.expandvars expands
 _EXPANSIONS = 20  # Airflow expands until nothing changes; a value that grows forever stops here
+T = TypeVar("T")
 
 
 def default_path(env: Mapping[str, str]) -> Path:
@@ -86,6 +88,9 @@ class AirflowConfig:
         self.notes: list[str] = []
         self.warnings: list[str] = []
         self.unknown: set[str] = set()  # keys whose value a command or secrets backend holds
+        # What has been looked up: a *_cmd (or an imported module) runs once a run, however
+        # many parts of tlsprobe read its value (Airflow, too, reads it once a process).
+        self._found: dict[object, object] = {}
         if not read:
             return
         text = read_text(path, "the Airflow configuration")
@@ -95,9 +100,19 @@ class AirflowConfig:
             first = str(exc).splitlines()[0]
             raise UsageError(f"{named(path)}: not a valid airflow.cfg ({first!r})") from None
 
+    def once(self, key: object, compute: Callable[[], T]) -> T:
+        """`compute()` the first time `key` is asked for, the same answer after."""
+        if key not in self._found:
+            self._found[key] = compute()
+        found: T = self._found[key]  # type: ignore[assignment]
+        return found
+
     def get(self, section: str, key: str) -> Value | None:
         """The value Airflow's conf.get(section, key) finds, without the built-in default:
         None when nothing sets it, or when a command not run (or a secrets backend) holds it."""
+        return self.once(("get", section, key), lambda: self._look_up(section, key))
+
+    def _look_up(self, section: str, key: str) -> Value | None:
         names = [(section, key)]
         old_section, old_key, since = DEPRECATED.get((section, key), ("", "", ""))
         if old_key:

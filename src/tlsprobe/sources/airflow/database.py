@@ -10,10 +10,8 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from tlsprobe.failures import UsageError
-from tlsprobe.libpq_files import libpq_homes
 from tlsprobe.model import Fix
 from tlsprobe.sources import Collected
 from tlsprobe.sources.airflow.config import AirflowConfig, Value, command_output, home
@@ -28,7 +26,6 @@ _DATABASES = """sqlite mysql mariadb mssql oracle cockroachdb redshift snowflake
     clickhouse trino presto hive databricks bigquery db2 ibm_db_sa firebird sybase teradatasql
     vertica hana exasol"""
 DATABASES = frozenset(_DATABASES.split())
-VERIFYING = ("verify-ca", "verify-full")
 # Imports the dict in a child, as Airflow's import_string does, and prints its libpq settings.
 _IMPORT = """
 import importlib, json, sys
@@ -55,13 +52,10 @@ def read(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
         found.notes.append(f"{value.origin}: {what}, not probed")
         return found
     target = parse_target(value.text, name="metadata-db", source=value.origin)
-    connect_args = _connect_args(config, found)
-    overridden = frozenset(connect_args or ()) & frozenset(LIBPQ_KEYWORDS)
+    connect_args = libpq_connect_args(config, found)
+    overridden = frozenset(connect_args or ())
     if connect_args:
-        merged = dict(target.params) | {
-            k: v for k, v in connect_args.items() if k in LIBPQ_KEYWORDS
-        }
-        target = replace(target, params=tuple(merged.items()))
+        target = replace(target, params=tuple((dict(target.params) | connect_args).items()))
     client = _client(target, env, value, unknown=connect_args is None)
     if client is not None and client.hint and overridden & {"sslmode", "sslrootcert"}:
         client = replace(client, hint=_args_hint(overridden))
@@ -81,6 +75,19 @@ def _dialect(text: str) -> str | None:
     """The database of an SQLAlchemy URL (postgresql+psycopg2:// is postgresql), or None."""
     parts = urls.split(text.strip(BLANKS))
     return None if parts is None else parts[parts.scheme].lower().partition("+")[0]
+
+
+def libpq_connect_args(config: AirflowConfig, found: Collected) -> dict[str, str] | None:
+    """The libpq keywords of sql_alchemy_connect_args's dict, which win over the URL's query
+    ({} when unset, None when not imported), imported once a run: the import runs user code."""
+
+    def imported() -> dict[str, str] | None:
+        found_args = _connect_args(config, found)
+        if found_args is None:
+            return None
+        return {k: v for k, v in found_args.items() if k in LIBPQ_KEYWORDS}
+
+    return config.once(("database", "sql_alchemy_connect_args"), imported)
 
 
 def _connect_args(config: AirflowConfig, found: Collected) -> dict[str, str] | None:
@@ -128,19 +135,8 @@ def _client(
     client = client_tls.for_postgres_params(params, env)
     if client is None:
         return None
-    mode = params.get("sslmode") or env.get("PGSSLMODE", "")
-    root = params.get("sslrootcert") or env.get("PGSSLROOTCERT")
-    if mode.lower() in VERIFYING and not root and not _default_root(env):
-        return replace(
-            client,
-            setting=(
-                f"{origin}: sslmode={mode} and no sslrootcert: libpq refuses to start "
-                "(~/.postgresql/root.crt does not exist)"
-            ),
-            broken=True,
-            hint=f"add sslrootcert=/path/to/root.crt to the query of {origin} "
-            "(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN), or put the root in ~/.postgresql/root.crt",
-        )
+    # A verifying sslmode without a root file: the PostgreSQL probe says libpq refuses to
+    # start, from the one resolution of libpq's roots (probes/postgres/roots.py).
     if client.encrypts is not Encrypts.YES or not client.verifies_host:
         hint = (
             f"add sslmode=verify-full and sslrootcert=/path/to/root.crt to the query of {origin} "
@@ -159,12 +155,6 @@ def _args_hint(overridden: frozenset[str]) -> str:
         "sql_alchemy_conn: set 'sslmode': 'verify-full' and 'sslrootcert': '/path/to/root.crt' "
         "in the dict it names (or drop them there and set them in sql_alchemy_conn)"
     )
-
-
-def _default_root(env: Mapping[str, str]) -> bool:
-    """libpq's ~/.postgresql/root.crt exists (~ as libpq finds it)."""
-    homes = libpq_homes(env)
-    return bool(homes) and (Path(homes[0]) / ".postgresql" / "root.crt").is_file()
 
 
 TERMS = (
