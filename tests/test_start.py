@@ -3,7 +3,6 @@ start-up work they save must not change what the command line does."""
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 
@@ -62,34 +61,27 @@ def test_help_of_each_command_through_the_console_entry(command: str) -> None:
             assert flag in shown
 
 
+def _entry_shows(before: str, shown: str) -> list[str]:
+    """What tlsprobe.start prints, in a fresh interpreter, when the command it loads is
+    replaced by one that prints `shown` (after running `before` first)."""
+    code = (
+        f"import gc, sys\n{before}\n"
+        "import tlsprobe.start as start\n"
+        "import tlsprobe.cli\n"
+        f"tlsprobe.cli.main = lambda: print({shown}) or 0\n"
+        "sys.exit(start.main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
 def test_start_leaves_the_collector_enabled_and_the_modules_frozen() -> None:
     """After the entry has loaded the command, the collector runs again, and the objects the
     modules made are in the permanent generation (gc.freeze), never walked again."""
-    code = (
-        "import gc, sys\n"
-        "import tlsprobe.start as start\n"
-        "import tlsprobe.cli\n"
-        "tlsprobe.cli.main = lambda: print(gc.isenabled(), gc.get_freeze_count() > 10000) or 0\n"
-        "sys.exit(start.main())\n"
-    )
-    shown = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert shown.split() == ["True", "True"]
+    shown = _entry_shows("", "gc.isenabled(), gc.get_freeze_count() > 10000")
+    assert shown == ["True", "True"]
 
 
 def test_start_keeps_a_collector_the_caller_turned_off() -> None:
     """An embedding program that disabled the collector finds it still disabled."""
-    code = (
-        "import gc, sys\n"
-        "gc.disable()\n"
-        "import tlsprobe.start as start\n"
-        "import tlsprobe.cli\n"
-        "tlsprobe.cli.main = lambda: print(gc.isenabled()) or 0\n"
-        "sys.exit(start.main())\n"
-    )
-    shown = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert shown.split() == ["False"]
-    assert gc.isenabled()
+    assert _entry_shows("gc.disable()", "gc.isenabled()") == ["False"]

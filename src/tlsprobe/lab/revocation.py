@@ -210,17 +210,22 @@ async def _stall(conn: Conn) -> None:
     await asyncio.Event().wait()
 
 
+def stapling_context(identity: Identity, staple: bytes | None) -> SSL.Context:
+    """A pyOpenSSL server context (TLS 1.2-1.3) that staples `staple` (None: nothing)."""
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    ctx.use_certificate_chain_file(str(identity.chain))
+    ctx.use_privatekey_file(str(identity.key))
+    if staple is not None:
+        ctx.set_ocsp_server_callback(lambda _conn, _data: staple)
+    return ctx
+
+
 def stapling(identity: Identity, staple: bytes | None) -> Handler:
     """An HTTPS server (TLS 1.2-1.3) that staples `staple` (None: nothing), answering 200."""
 
     def context() -> SSL.Context:
-        ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
-        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
-        ctx.use_certificate_chain_file(str(identity.chain))
-        ctx.use_privatekey_file(str(identity.key))
-        if staple is not None:
-            ctx.set_ocsp_server_callback(lambda _conn, _data: staple)
-        return ctx
+        return stapling_context(identity, staple)
 
     async def handler(conn: Conn) -> None:
         tls = SSL.Connection(context(), None)
@@ -229,7 +234,7 @@ def stapling(identity: Identity, staple: bytes | None) -> Handler:
             await _pump(conn, tls, tls.do_handshake)
             await _pump(conn, tls, lambda: tls.recv(65536))
             tls.sendall(_REPLY)
-            await _flush(conn, tls)
+            await flush(conn, tls)
         except SSL.Error:
             return  # a side hello that stops once it has the staple, a refused legacy hello
 
@@ -241,17 +246,18 @@ async def _pump(conn: Conn, tls: SSL.Connection, step: Callable[[], object]) -> 
         try:
             step()
         except SSL.WantReadError:
-            await _flush(conn, tls)
+            await flush(conn, tls)
             data = await conn.read()
             if not data:
                 raise SSL.Error("the client went away") from None
             tls.bio_write(data)
         else:
-            await _flush(conn, tls)
+            await flush(conn, tls)
             return
 
 
-async def _flush(conn: Conn, tls: SSL.Connection) -> None:
+async def flush(conn: Conn, tls: SSL.Connection) -> None:
+    """Send what the pyOpenSSL session has written to its memory BIO."""
     out = b""
     while True:
         try:

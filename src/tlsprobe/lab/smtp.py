@@ -51,9 +51,12 @@ class Lines:
         self.conn = conn
         self.buffer = bytearray()
 
+    async def _read(self) -> bytes:
+        return await within(IDLE_TIMEOUT, self.conn.read())
+
     async def next(self) -> str | None:
         while b"\n" not in self.buffer:
-            data = await within(IDLE_TIMEOUT, self.conn.read())
+            data = await self._read()
             if not data:
                 return None
             self.buffer += data

@@ -25,8 +25,9 @@ from OpenSSL import SSL
 
 from tlsprobe.lab.certs import Identity, Pki
 from tlsprobe.lab.postgres_cluster import PASSWORD, SUPERUSER
-from tlsprobe.lab.revocation import Responder, _leaf
+from tlsprobe.lab.revocation import Responder, _leaf, flush, stapling_context
 from tlsprobe.lab.server import Case, Conn, within
+from tlsprobe.lab.smtp import Lines
 from tlsprobe.records import record
 
 HOSTNAME = "staple.tlsprobe.test"
@@ -58,12 +59,7 @@ class Tls:
     """The server side of a pyOpenSSL session on a Conn, stapling `staple` (None: nothing)."""
 
     def __init__(self, conn: Conn, identity: Identity, staple: bytes | None) -> None:
-        ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
-        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
-        ctx.use_certificate_chain_file(str(identity.chain))
-        ctx.use_privatekey_file(str(identity.key))
-        if staple is not None:
-            ctx.set_ocsp_server_callback(lambda _conn, _data: staple)
+        ctx = stapling_context(identity, staple)
         ctx.set_alpn_select_callback(_alpn)
         self.conn = conn
         self.ssl = SSL.Connection(ctx, None)
@@ -101,17 +97,7 @@ class Tls:
                 return result
 
     async def _flush(self) -> None:
-        out = b""
-        while True:
-            try:
-                chunk = self.ssl.bio_read(65536)
-            except SSL.WantReadError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        if out:
-            await self.conn.send(out)
+        await flush(self.conn, self.ssl)
 
 
 def _alpn(_: SSL.Connection, offered: list[bytes]) -> bytes | SSL._NoOverlappingProtocols:
@@ -137,26 +123,15 @@ async def _silent(conn: Conn) -> None:
 # --- SMTP ------------------------------------------------------------------------------------
 
 
-class _Lines:
+class _Lines(Lines):
     """CRLF lines from the plaintext connection, then (after STARTTLS) from inside TLS."""
 
     def __init__(self, conn: Conn) -> None:
-        self.conn = conn
+        super().__init__(conn)
         self.tls: Tls | None = None
-        self.buffer = bytearray()
 
-    async def next(self) -> str | None:
-        while b"\n" not in self.buffer:
-            if self.tls is not None:
-                data = await self.tls.read()
-            else:
-                data = await within(IDLE_TIMEOUT, self.conn.read())
-            if not data:
-                return None
-            self.buffer += data
-        line, _, rest = bytes(self.buffer).partition(b"\n")
-        self.buffer = bytearray(rest)
-        return line.rstrip(b"\r").decode("utf-8", "replace")
+    async def _read(self) -> bytes:
+        return await self.tls.read() if self.tls is not None else await super()._read()
 
     async def send(self, text: str) -> None:
         data = text.encode()
