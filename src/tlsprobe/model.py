@@ -66,8 +66,11 @@ def in_terms(result: TargetResult, terms: tuple[tuple[str, str], ...]) -> Target
     return replace(result, checks=checks)
 
 
+@functools.lru_cache(maxsize=4096)
 def utc_text(moment: dt.datetime) -> str:
-    """A moment as reports write it: 2026-11-23T21:00:00Z."""
+    """A moment as reports write it: 2026-11-23T21:00:00Z. Cached: most are certificates'
+    dates, the same for every target that sends the certificate, and strftime was a fifth of
+    the JSON report's time."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -135,8 +138,10 @@ class TargetResult:
     facts: tuple[tuple[str, str], ...] = ()
     trust: TrustUsed | None = None  # None: no TLS session was judged
 
-    @property
+    @functools.cached_property
     def status(self) -> Status:
+        """The worst check's status; found once (the report, the summary and the exit code
+        each ask), which a frozen result allows."""
         return worst([c.status for c in self.checks])
 
     def check(self, check_id: str) -> Check | None:
@@ -198,7 +203,14 @@ def _text_fields(kind: type) -> tuple[str, ...]:
 
 def _field(name: str, value: Any, change: Callable[[str], str]) -> Any:
     if name == "facts":  # (name, value) pairs: the names are tlsprobe's own
-        return tuple((key, _mapped(text, change)) for key, text in value)
+        pairs = tuple((key, _mapped(text, change)) for key, text in value)
+        # The facts as they were when no value changed: a new tuple would make the result look
+        # changed, and copying it (dataclasses.replace) cost more than the walk.
+        return (
+            value
+            if all(new is old[1] for (_, new), old in zip(pairs, value, strict=True))
+            else pairs
+        )
     return _mapped(value, change)
 
 
