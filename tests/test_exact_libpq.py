@@ -13,7 +13,8 @@ from psycopg.conninfo import conninfo_to_dict
 from tlsprobe.failures import UsageError
 from tlsprobe.targets import Target, parse_target, redact
 from tlsprobe.targets.hosts import IPV4_RULE, PORT_RULE, field_host
-from tlsprobe.targets.keywords import lex, looks_like_keywords
+from tlsprobe.targets.keywords import lex
+from tlsprobe.targets.text import looks_like_keywords
 
 QUOTE_HINT = "quote a value that holds blanks: password='a b'"
 FIRST_AT = (

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import socket
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
@@ -22,8 +23,10 @@ from tlsprobe import net
 from tlsprobe.failures import explain
 from tlsprobe.model import Check, Status
 from tlsprobe.probes.base import Body, ProbeState, stalled, step_for
-from tlsprobe.tls import certs, revocation
-from tlsprobe.tls.revocation import Outcome, Staple
+from tlsprobe.tls import certs, responders
+
+if TYPE_CHECKING:
+    from tlsprobe.tls.revocation import Outcome, Staple
 
 # Connects and takes the protocol's preamble, then returns the socket the ClientHello goes on.
 Preamble = Callable[[ProbeState], Awaitable[socket.socket]]
@@ -47,7 +50,7 @@ def alongside(
         if state.handshake is None or not state.handshake.chain_der:
             return
         check = await _judge(state, preamble, why_not)
-        if check is not None and staple_hint and check.hint == revocation.STAPLE_HINT:
+        if check is not None and staple_hint and check.hint == _staple_hint():
             check = dataclasses.replace(check, hint=staple_hint)
         if check is not None:
             state.put(check)
@@ -60,9 +63,13 @@ async def _judge(state: ProbeState, preamble: Preamble | None, why_not: str) -> 
     chain = certs.load_chain(state.handshake.chain_der)
     path = certs.load_chain(state.handshake.verified_der) or chain
     leaf = chain[0]
-    asks = revocation.worth_asking(leaf)
+    asks = responders.worth_asking(leaf)
     if not asks and not state.policy.revocation:
         return None
+    # Loaded at the first leaf whose revocation is asked about: with it cryptography's OCSP
+    # module, about a millisecond of every start otherwise.
+    from tlsprobe.tls import revocation
+
     issuer = path[1] if len(path) > 1 else None
     budget = max(0.0, state.remaining() - min(RESERVE_S, state.policy.timeout / 10))
     now = dt.datetime.now(dt.UTC)
@@ -72,7 +79,7 @@ async def _judge(state: ProbeState, preamble: Preamble | None, why_not: str) -> 
             got = await _asked(state, preamble, why_not) if asks else None
     except TimeoutError:
         stall, _ = stalled(step_for("cert.revocation"), state.policy.timeout)
-        got = Staple(not_asked=f"the side hello had {stall}")
+        got = revocation.Staple(not_asked=f"the side hello had {stall}")
     if got is not None:
         outcome, fact = revocation.staple_outcome(got, leaf, issuer, now)
         state.facts["ocsp_staple"] = fact
@@ -84,6 +91,8 @@ async def _judge(state: ProbeState, preamble: Preamble | None, why_not: str) -> 
 
 
 async def _staple(state: ProbeState, preamble: Preamble | None, why_not: str) -> Staple:
+    from tlsprobe.tls.revocation import Staple
+
     if preamble is None:
         return Staple(not_asked=why_not)
     from tlsprobe.tls import staple  # pyOpenSSL: only for a leaf that names a responder
@@ -127,6 +136,8 @@ async def _asked(state: ProbeState, preamble: Preamble | None, why_not: str) -> 
     try:
         return await _staple(state, preamble, why_not)
     except Exception as exc:
+        from tlsprobe.tls.revocation import Staple
+
         return Staple(not_asked=f"the side hello failed: {explain(exc).detail}")
 
 
@@ -136,7 +147,10 @@ async def _fetched(
     from tlsprobe.tls import revocation_fetch  # only runs with --revocation load aiohttp's client
 
     if len(path) < 2:
-        return [("", Outcome(Status.SKIP, "no issuer known to ask about the certificate"))]
+        from tlsprobe.tls.revocation import Outcome
+
+        skip = Outcome(Status.SKIP, "no issuer known to ask about the certificate")
+        return [("", skip)]
     budget = max(0.0, state.remaining() - min(RESERVE_S, state.policy.timeout / 10))
     found = await revocation_fetch.ask_path(path, now, budget)
     for who, outcome in found:
@@ -147,3 +161,9 @@ async def _fetched(
 async def first_byte(state: ProbeState) -> socket.socket:
     """The preamble of a protocol that speaks TLS from the first byte: none."""
     return await net.connect(state.target.address, state.target.port)
+
+
+def _staple_hint() -> str:
+    from tlsprobe.tls.revocation import STAPLE_HINT  # loaded by now: a check was made
+
+    return STAPLE_HINT

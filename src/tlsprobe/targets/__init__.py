@@ -6,7 +6,14 @@ from tlsprobe.failures import UsageError
 from tlsprobe.targets.hosts import in_url, is_ip_literal
 from tlsprobe.targets.parts import from_parts
 from tlsprobe.targets.target import Target
-from tlsprobe.targets.text import BLANKS, checked, problem, quoted, without_userinfo
+from tlsprobe.targets.text import (
+    BLANKS,
+    checked,
+    looks_like_keywords,
+    problem,
+    quoted,
+    without_userinfo,
+)
 from tlsprobe.targets.urls import connect_address, parse_status_ranges
 from tlsprobe.targets.vocabulary import (
     DEFAULT_PORTS,
@@ -51,13 +58,15 @@ def parse_target(
 
 
 def _parse(text: str, *, name: str, source: str) -> Target:
-    from tlsprobe.targets import keywords, urls
+    from tlsprobe.targets import urls
 
     if why := problem(text):
         raise UsageError(f"{quoted(redact(text))}: {why}")
     if name and (why := problem(name)):
         raise UsageError(f"the name {quoted(name)}: {why}")
-    if keywords.looks_like_keywords(text):
+    if looks_like_keywords(text):
+        from tlsprobe.targets import keywords
+
         return keywords.keyword_target(text, name=name, source=source)
     parts = urls.split(text)
     if parts is None:
@@ -74,9 +83,11 @@ def _parse(text: str, *, name: str, source: str) -> Target:
 def redact(text: str) -> str:
     """Any input text (a URL, a keyword string, or neither) with every secret it may hold as
     ***, over-redacting where its structure is unclear: for messages about bad input."""
-    from tlsprobe.targets import keywords, urls
+    from tlsprobe.targets import urls
 
-    if keywords.looks_like_keywords(text):
+    if looks_like_keywords(text):
+        from tlsprobe.targets import keywords
+
         return keywords.shown(text, keywords.lex(text))
     if (parts := urls.split(text)) is not None:
         return urls.shown_in_error(parts)

@@ -24,14 +24,8 @@ from tlsprobe.targets.vocabulary import (
 )
 
 _BLANKS = " \t\n\r\f\v"  # C's isspace, as libpq tests it
-_START = re.compile(r"[ \t\n\r\f\v]*[A-Za-z_][A-Za-z0-9_]*[ \t\n\r\f\v]*=", re.ASCII)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _OWN_FIELDS = ("host", "port", "user", "password")
-
-
-def looks_like_keywords(text: str) -> bool:
-    """`host=db port=5432 ...` rather than a URL ("=" cannot be part of a URL's scheme)."""
-    return bool(_START.match(text))
 
 
 @record

@@ -83,3 +83,13 @@ def decode(raw: str, what: str, *, strict: bool = True, plus: bool = False) -> s
     if "\x00" in value:
         raise UsageError(f"{what}: %00 (a NUL character) is not allowed")
     return value
+
+
+# Kept here, not in keywords: every target's text is asked this, and a URL needs nothing more of
+# the keyword parser (nor its load at start-up).
+_KEYWORDS_START = re.compile(r"[ \t\n\r\f\v]*[A-Za-z_][A-Za-z0-9_]*[ \t\n\r\f\v]*=", re.ASCII)
+
+
+def looks_like_keywords(text: str) -> bool:
+    """`host=db port=5432 ...` rather than a URL ("=" cannot be part of a URL's scheme)."""
+    return bool(_KEYWORDS_START.match(text))

@@ -11,24 +11,24 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Sequence
-from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tlsprobe.model import Check, Status, utc_text
 from tlsprobe.records import record
 from tlsprobe.tls import certs
+from tlsprobe.tls.responders import extension as _extension
+from tlsprobe.tls.responders import must_staple
 
 # A response may be a little ahead of our clock (RFC 6960 leaves the slack to the client).
 CLOCK_SKEW = dt.timedelta(minutes=5)
 # A response without nextUpdate is taken as current for this long after thisUpdate.
 NO_NEXT_UPDATE = dt.timedelta(days=7)
-_STATUS_REQUEST = 5  # the TLS feature (RFC 7633) that makes a certificate must-staple
 MUST_STAPLE_CLIENTS = (
     "Firefox refuses a must-staple certificate without a staple; OpenSSL clients "
     "(curl, Python's ssl, libpq) accept it"
@@ -47,8 +47,6 @@ UNKNOWN_CLIENTS = (
 
 
 UNKNOWN_TEXT = "the responder does not know the certificate (unknown)"
-
-E = TypeVar("E", bound=x509.ExtensionType)
 
 
 class Said(enum.Enum):
@@ -83,46 +81,6 @@ class Outcome:
     status: Status
     text: str
     said: Said = Said.NOT_ASKED
-
-
-def ocsp_url(cert: x509.Certificate) -> str | None:
-    """The first OCSP responder of the certificate's AIA (None: it names none)."""
-    for desc in _extension(cert, x509.AuthorityInformationAccess) or ():
-        location = desc.access_location
-        if desc.access_method == AuthorityInformationAccessOID.OCSP and isinstance(
-            location, x509.UniformResourceIdentifier
-        ):
-            return location.value
-    return None
-
-
-def crl_urls(cert: x509.Certificate) -> tuple[str, ...]:
-    """The http(s) URLs of the certificate's CRL distribution points."""
-    urls = []
-    for point in _extension(cert, x509.CRLDistributionPoints) or ():
-        for name in point.full_name or ():
-            if isinstance(name, x509.UniformResourceIdentifier) and name.value.startswith("http"):
-                urls.append(name.value)
-    return tuple(urls)
-
-
-def must_staple(cert: x509.Certificate) -> bool:
-    """Whether the certificate carries the TLS feature status_request (RFC 7633)."""
-    features = _extension(cert, x509.TLSFeature)
-    return features is not None and any(f.value == _STATUS_REQUEST for f in features)
-
-
-def worth_asking(cert: x509.Certificate) -> bool:
-    """Whether a staple can mean anything: the certificate names an OCSP responder or must be
-    stapled. Servers staple only responses their CA's responder gave them."""
-    return must_staple(cert) or ocsp_url(cert) is not None
-
-
-def _extension(cert: x509.Certificate, kind: type[E]) -> E | None:
-    try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except (x509.ExtensionNotFound, ValueError):
-        return None
 
 
 def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:

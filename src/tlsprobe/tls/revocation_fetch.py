@@ -28,7 +28,7 @@ from typing import TypeAlias
 from cryptography import x509
 
 from tlsprobe.model import Status
-from tlsprobe.tls import certs, revocation
+from tlsprobe.tls import certs, responders, revocation
 from tlsprobe.tls.revocation import Outcome, Said
 
 CACHE_S = 300.0
@@ -133,8 +133,8 @@ async def ask(
 ) -> Outcome:
     """What the CA says of `cert` within `budget` seconds: its OCSP responder, else its CRL
     (skip: it names neither). A fetch that fails or is late warns: clients soft-fail."""
-    url = revocation.ocsp_url(cert)
-    crls = revocation.crl_urls(cert)
+    url = responders.ocsp_url(cert)
+    crls = responders.crl_urls(cert)
     where = url or (crls[0] if crls else "")
     if not where:
         return Outcome(Status.SKIP, "names no OCSP responder and no CRL", Said.NOT_ASKED)
