@@ -30,6 +30,8 @@ SERVERS = [
     ("https-verify-client-on", "http.status"),
     ("https-client-cert-required-tls12", "tls.handshake"),
 ]
+# TLS 1.3: the server says "certificate required" in an alert of its own, after the handshake.
+TLS13 = "https-client-cert-required"
 
 
 def probe_connection(lab: Lab, server: str, extra: dict[str, Any]) -> TargetResult:
@@ -64,3 +66,13 @@ def test_with_the_extra_cert_it_passes(lab: Lab, server: str, check_id: str) -> 
     pem = lab.ca_file.with_name(f"{CLIENT_IDENTITY}.pem")
     result = probe_connection(lab, server, {"cert": [str(pem), str(pem.with_suffix(".key"))]})
     assert statuses(result)[check_id] == "pass"
+
+
+def test_tls13_certificate_required_names_the_extra_cert(lab: Lab) -> None:
+    """TLS 1.3's certificate_required alert: through the connection the hint names its extra
+    `cert`; the same server as a URL keeps the alert's own hint."""
+    result = probe_connection(lab, TLS13, {})
+    assert statuses(result)["tls.handshake"] == "fail"
+    assert hint(result, "tls.handshake") == IN_EXTRA
+    (url,) = probe_urls([lab.url(TLS13)], Policy(timeout=3.0, ca_file=lab.ca_file))
+    assert hint(url, "tls.handshake") == "give the target a client certificate and key"

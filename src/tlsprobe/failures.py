@@ -7,6 +7,7 @@ import enum
 import errno
 from typing import TYPE_CHECKING
 
+from tlsprobe.model import Fix
 from tlsprobe.records import record
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class Explained:
     kind: Kind
     detail: str
     hint: str = ""
+    # The kind of client change the hint asks for (model.Fix), for a source to word it.
+    fix: str = ""
 
     def __post_init__(self) -> None:
         if not self.hint:
@@ -271,7 +274,9 @@ def _explain_ssl(exc: ssl.SSLError) -> Explained:
         )
     if reason in _ALERT_TEXT:
         detail, hint = _ALERT_TEXT[reason]
-        return Explained(Kind.TLS_ALERT, detail, hint)
+        # TLS 1.3's own alert for a missing client certificate: the source says where one goes.
+        fix = Fix.CLIENT_CERT if reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED" else ""
+        return Explained(Kind.TLS_ALERT, detail, hint, fix)
     plain = reason.replace("_", " ").lower() if reason else str(exc)
     return Explained(Kind.TLS, f"TLS error: {plain}")
 

@@ -280,7 +280,7 @@ def client_encryption(target: Target) -> Check | None:
 async def fail_with(state: ProbeState, why: Explained) -> None:
     """Fail the current step with an explained error; a non-TLS answer gets sniffed and named."""
     state.log(f"error: {why.detail}")
-    detail, hint, fix = why.detail, why.hint, ""
+    detail, hint, fix = why.detail, why.hint, why.fix
     if state.check_id == "connect":
         detail = f"{state.target.address} port {state.target.port}: {detail}"
         fix = Fix.ADDRESS

@@ -92,7 +92,7 @@ async def _body(state: ProbeState) -> None:
         # A TLS alert after the client's Finished is the server refusing the session (TLS 1.3
         # sends "certificate required" only then): the handshake failed, as it does in TLS 1.2.
         state.enter("tls.handshake" if answer.kind.is_tls else "http.status")
-        state.fail_step(answer.detail, answer.hint)
+        state.fail_step(answer.detail, answer.hint, answer.fix)
         return
     state.facts["http_version"] = answer.http_version
     status = status_check(answer, target.expect_status)

@@ -206,7 +206,7 @@ def _fail_tls(state: ProbeState, exc: Exception) -> None:
     already said S, and a sniff would only be a bogus startup packet in its log."""
     why = explain(exc)
     state.log(f"error: {why.detail}")
-    state.fail_step(why.detail, why.hint)
+    state.fail_step(why.detail, why.hint, why.fix)
 
 
 def _client_cert(state: ProbeState, settings: pgsettings.Settings) -> tls.ClientCert | None:
