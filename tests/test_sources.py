@@ -136,6 +136,15 @@ def test_airflow_conn_variables_uri_and_json() -> None:
     assert any("bucket is of type aws: not probed" in n for n in found.notes)
 
 
+def test_an_empty_connection_variable_is_a_note_not_an_error() -> None:
+    """AIRFLOW_CONN_X="" is skipped with a note, as Airflow skips it; the one beside it that is
+    set is probed (tests_airflow/test_connection_lookup.py asks real Airflow)."""
+    env = {"AIRFLOW_CONN_EMPTY": "", "AIRFLOW_CONN_DB": "postgres://db.example/app"}
+    found = connections.from_environment(env)
+    assert [t.name for t in found.targets] == ["db"]
+    assert found.notes == ["AIRFLOW_CONN_EMPTY is empty: Airflow ignores it, and so does tlsprobe"]
+
+
 def test_smtp_connection_defaults_to_implicit_tls() -> None:
     """The SMTP provider speaks implicit TLS unless disable_ssl, STARTTLS unless disable_tls."""
     cases = {

@@ -76,3 +76,13 @@ def test_without_it_the_row_is_used(airflow_python: Path, tmp_path: Path) -> Non
     assert tlsprobe_lists(env, tmp_path) == [
         "postgresql://probe:***@db2.example/app?sslmode=require\tAirflow metadata database: pg_new"
     ]
+
+
+def test_an_empty_variable_is_ignored(airflow_python: Path, tmp_path: Path) -> None:
+    """AIRFLOW_CONN_PG_NEW set but empty: Airflow reads the row (db2.example) as if it were
+    unset, and tlsprobe lists the row, not an error (it refused the empty value before)."""
+    env = environment(tmp_path, AIRFLOW_CONN_PG_NEW="")
+    assert airflow_finds(airflow_python, env, "pg_new") == {"host": "db2.example", "port": None}
+    assert tlsprobe_lists(env, tmp_path) == [
+        "postgresql://probe:***@db2.example/app?sslmode=require\tAirflow metadata database: pg_new"
+    ]

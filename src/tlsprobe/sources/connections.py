@@ -30,6 +30,11 @@ def from_environment(env: Mapping[str, str]) -> Collected:
     found = Collected()
     for variable in sorted(v for v in env if v.startswith(PREFIX)):
         conn_id, where = variable[len(PREFIX) :].lower(), label(variable)
+        if not env[variable]:
+            # Airflow takes only a variable that is set and not empty, and looks further
+            # (the metadata database) for one that is empty: so does tlsprobe (see shadowed).
+            found.notes.append(f"{where} is empty: Airflow ignores it, and so does tlsprobe")
+            continue
         add(found, parse_connection(conn_id, env[variable], where), where, env)
     return found
 
