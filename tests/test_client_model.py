@@ -125,6 +125,47 @@ def test_root_not_named_fails_like_libpq(lab: Lab) -> None:
     )
 
 
+def libpq_requires(lab: Lab, cluster: str, root: str) -> str:
+    """ "ok", or libpq's own error, for an sslmode=require login naming `root`."""
+    try:
+        with psycopg.connect(
+            host="localhost",
+            port=port_of(lab, cluster),
+            user=SUPERUSER,
+            password=PASSWORD,
+            dbname="postgres",
+            sslmode="require",
+            sslrootcert=root,
+            connect_timeout=5,
+        ):
+            return "ok"
+    except psycopg.OperationalError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize(
+    ("exists", "detail"),
+    [
+        (False, "the client encrypts but does not verify the certificate (sslmode=require)"),
+        (True, "the client verifies the chain but not the host name (sslmode=require)"),
+    ],
+)
+def test_require_verifies_only_with_a_root_file_that_exists(
+    lab: Lab, tmp_path: Path, exists: bool, detail: str
+) -> None:
+    """sslmode=require naming a root file: libpq verifies the chain only when the file exists
+    (the lab's root does not sign pg-private-root's chain, so it then refuses), and
+    client.encryption says so; a missing file was taken as verifying before."""
+    root = lab.ca_file if exists else tmp_path / "missing-root.crt"
+    said = libpq_requires(lab, "pg-private-root", str(root))
+    assert ("certificate verify failed" in said) if exists else (said == "ok")
+    port = port_of(lab, "pg-private-root")
+    url = f"postgresql://localhost:{port}/postgres?sslmode=require&sslrootcert={root}"
+    result = probe(lab, url)
+    assert check(result, "client.encryption")[0] == detail
+    assert statuses(result)["client.encryption"] == "warn"
+
+
 def test_sslrootcert_is_not_widened_by_ca_file(lab: Lab) -> None:
     """sslrootcert=system with --ca-file: libpq trusts the system store only and refuses the
     lab's chain; cert.chain fails too, and pg.login with it (no contradiction)."""

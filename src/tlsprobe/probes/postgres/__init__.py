@@ -77,6 +77,7 @@ async def probe(
     client = target.client
     if client is None:  # client.encryption as this environment would configure libpq
         client = client_tls.for_postgres_params(dict(target.params), env)
+    client = _required(client, settings, trust)
     target = dataclasses.replace(target, client=_refused(client, settings, trust))
     ids = (*IDS, "pg.login") if settings.user else (*IDS, "pg.client_cert")
 
@@ -91,6 +92,21 @@ async def probe(
     staple_preamble = revocation.first_byte if settings.direct else preamble.sslrequest
     checked = revocation.alongside(checked, staple_preamble, staple_hint=STAPLE_HINT)
     return await run_probe(target, policy, ids, checked)
+
+
+def _required(
+    client: client_tls.ClientTls | None,
+    settings: pgsettings.Settings,
+    trust: libpq_roots.LibpqRoots,
+) -> client_tls.ClientTls | None:
+    """sslmode=require verifies the chain exactly when libpq loads a root file: one named that
+    does not exist verifies nothing, ~/.postgresql/root.crt unnamed does (from every source)."""
+    if client is None or client.broken or settings.sslmode != "require":
+        return client
+    verifies = libpq_roots.loads_a_root(settings, trust)
+    if client.verifies_chain is verifies:
+        return client
+    return dataclasses.replace(client, verifies_chain=verifies)
 
 
 def _refused(
