@@ -225,16 +225,23 @@ def test_every_kind_is_covered() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kinds", "hint"),
+    ("stapled", "fetched", "hint"),
     [
-        ((Said.UNREACHABLE, Said.NO_ANSWER), revocation.SOFT_FAIL_HINT),
-        ((Said.UNREACHABLE, Said.UNKNOWN), revocation.UNKNOWN_HINT),
-        ((Said.UNKNOWN, Said.STALE), revocation.STAPLE_HINT),
-        ((Said.NO_ANSWER, Said.MUST_STAPLE_MISSING), revocation.STAPLE_HINT),
+        ((), (Said.UNREACHABLE, Said.NO_ANSWER), revocation.SOFT_FAIL_HINT),
+        ((), (Said.UNREACHABLE, Said.UNKNOWN), revocation.UNKNOWN_HINT),
+        ((Said.STALE,), (Said.UNKNOWN,), revocation.STAPLE_HINT),
+        ((Said.MUST_STAPLE_MISSING,), (Said.NO_ANSWER,), revocation.STAPLE_HINT),
+        ((), (Said.STALE,), revocation.RESPONDER_HINT),
+        ((), (Said.BAD_SIGNATURE, Said.UNREACHABLE), revocation.RESPONDER_HINT),
+        ((), (Said.OTHER_CERTIFICATE, Said.UNKNOWN), revocation.UNKNOWN_HINT),
     ],
 )
-def test_mixed_warnings_put_the_staple_first(kinds: tuple[Said, ...], hint: str) -> None:
-    """Among several warnings, a staple to fix comes first, then an unknown, and the
-    soft-failing fetches only when nothing else warns."""
-    outcomes = [(f"CN={k.value}", Outcome(Status.WARN, MISLEADING, k)) for k in kinds]
+def test_mixed_warnings_put_the_staple_first(
+    stapled: tuple[Said, ...], fetched: tuple[Said, ...], hint: str
+) -> None:
+    """Among several warnings, a staple to fix comes first, then an unknown, then a CA
+    responder's answer that clients reject ("tell the CA", not "staple"), and the soft-failing
+    fetches only when nothing else warns."""
+    outcomes = [("", Outcome(Status.WARN, MISLEADING, k)) for k in stapled]
+    outcomes += [(f"CN={k.value}", Outcome(Status.WARN, MISLEADING, k)) for k in fetched]
     assert revocation.verdict(outcomes).hint == hint

@@ -36,6 +36,10 @@ MUST_STAPLE_CLIENTS = (
 STAPLE_HINT = "have the server staple a current OCSP response (nginx ssl_stapling on)"
 REISSUE_HINT = "the CA revoked this certificate: issue a new one and install it"
 SOFT_FAIL_HINT = "clients soft-fail when the responder cannot be reached; check the CA's responder"
+RESPONDER_HINT = (
+    "the CA's own OCSP responder answers with a response clients reject (badly signed, stale, "
+    "or not about this certificate): tell the CA"
+)
 UNKNOWN_HINT = (
     "the CA's responder does not know this certificate: check that the CA named in its AIA "
     "issued it, and ask that CA"
@@ -296,15 +300,25 @@ def verdict(outcomes: Sequence[tuple[str, Outcome]]) -> Check:
     rank = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
     worst = max((o.status for _, o in counted), key=rank.__getitem__)
     detail = "; ".join(f"{who}: {o.text}" if who else o.text for who, o in counted)
-    warned = {o.said for _, o in counted if o.status is Status.WARN}
-    return Check("cert.revocation", worst, detail, hint(worst, warned))
+    # Whose: "" is the staple; a fetched answer names the certificate it was asked about.
+    stapled = {o.said for who, o in counted if o.status is Status.WARN and not who}
+    fetched = {o.said for who, o in counted if o.status is Status.WARN and who}
+    return Check("cert.revocation", worst, detail, hint(worst, stapled, fetched))
 
 
-def hint(worst: Status, warned: set[Said] | frozenset[Said]) -> str:
-    """The hint of a verdict, by the kinds of its warnings: a staple to fix comes first, then
-    a responder that disowns the certificate, and only then the soft-failing fetches."""
+def hint(
+    worst: Status,
+    warned: set[Said] | frozenset[Said],
+    fetched: set[Said] | frozenset[Said] = frozenset(),
+) -> str:
+    """The hint of a verdict, by the kinds of its warnings (`warned` the staple's, `fetched`
+    the CA's responders'): a staple to fix comes first, then a responder that disowns the
+    certificate, then a responder whose answers clients reject, and only then the
+    soft-failing fetches."""
     if worst is not Status.WARN:
         return REISSUE_HINT if worst is Status.FAIL else ""
     if warned - SOFT_FAILS - {Said.UNKNOWN}:
         return STAPLE_HINT
-    return UNKNOWN_HINT if Said.UNKNOWN in warned else SOFT_FAIL_HINT
+    if Said.UNKNOWN in warned | fetched:
+        return UNKNOWN_HINT
+    return RESPONDER_HINT if fetched - SOFT_FAILS else SOFT_FAIL_HINT
