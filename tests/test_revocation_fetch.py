@@ -110,6 +110,31 @@ def test_an_entry_expires_after_cache_s(lab: Lab, clock: Clock) -> None:
     asyncio.run(run())
 
 
+def test_a_failure_is_asked_again_after_failure_s(clock: Clock) -> None:
+    """A responder that answered 503 is not asked again within FAILURE_S (the failure is
+    served from the cache), and is after it; a good answer is kept for CACHE_S (above)."""
+    asked: list[int] = []
+
+    async def unavailable(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append(1)
+        writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def run() -> None:
+        server = await asyncio.start_server(unavailable, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/ocsp"
+        for step in (0.0, revocation_fetch.FAILURE_S - 1, 2.0):
+            clock.now += step
+            with pytest.raises(revocation_fetch.FetchFailed, match="HTTP 503"):
+                await revocation_fetch.fetch(url)
+        assert len(asked) == 2
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(run())
+
+
 def _reports_after(start: str) -> list[str]:
     """On a loop of its own: a server that closes each connection unanswered after 0.2 s, and
     a fetch of it (two targets waiting 0.05 s each, then gone) or the same request as a bare

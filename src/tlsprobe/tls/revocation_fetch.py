@@ -32,6 +32,9 @@ from tlsprobe.tls import certs, responders, revocation
 from tlsprobe.tls.revocation import Outcome, Said
 
 CACHE_S = 300.0
+# A failed fetch is asked again sooner: a responder down for a moment would otherwise show as
+# down in an exporter's every scrape for the whole of CACHE_S.
+FAILURE_S = 30.0
 MAX_ENTRIES = 512  # URLs x certificates; each entry holds one response, a CRL at most MAX_BODY
 MAX_BODY = 10 * 1024 * 1024  # a CRL of a large CA runs to megabytes; beyond this, no verdict
 _OCSP_TYPE = "application/ocsp-request"
@@ -82,7 +85,9 @@ async def fetch(url: str, body: bytes | None = None) -> bytes:
     key = (url, body or b"")
     now = clock()
     held = cache.get(key)
-    if held is None or now - held[0] >= CACHE_S:
+    if held is None or now - held[0] >= (
+        FAILURE_S if isinstance(held[1], FetchFailed) else CACHE_S
+    ):
         task = loop.create_task(_http(url, body))
         _RUNNING.add(task)
         task.add_done_callback(functools.partial(_settle, cache, key))
