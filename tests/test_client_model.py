@@ -45,8 +45,8 @@ def port_of(lab: Lab, name: str) -> int:
     return port
 
 
-def libpq_connects(lab: Lab, cluster: str, **keywords: str) -> str:
-    """ "ok", or libpq's own error, for a verify-full login to a lab cluster."""
+def libpq_connects(lab: Lab, cluster: str, sslmode: str = "verify-full", **keywords: str) -> str:
+    """ "ok", or libpq's own error, for a login to a lab cluster (verify-full unless told)."""
     try:
         with psycopg.connect(
             host="localhost",
@@ -54,7 +54,7 @@ def libpq_connects(lab: Lab, cluster: str, **keywords: str) -> str:
             user=SUPERUSER,
             password=PASSWORD,
             dbname="postgres",
-            sslmode="verify-full",
+            sslmode=sslmode,
             connect_timeout=5,
             **keywords,
         ):
@@ -125,24 +125,6 @@ def test_root_not_named_fails_like_libpq(lab: Lab) -> None:
     )
 
 
-def libpq_requires(lab: Lab, cluster: str, root: str) -> str:
-    """ "ok", or libpq's own error, for an sslmode=require login naming `root`."""
-    try:
-        with psycopg.connect(
-            host="localhost",
-            port=port_of(lab, cluster),
-            user=SUPERUSER,
-            password=PASSWORD,
-            dbname="postgres",
-            sslmode="require",
-            sslrootcert=root,
-            connect_timeout=5,
-        ):
-            return "ok"
-    except psycopg.OperationalError as exc:
-        return str(exc)
-
-
 @pytest.mark.parametrize(
     ("exists", "detail"),
     [
@@ -157,7 +139,7 @@ def test_require_verifies_only_with_a_root_file_that_exists(
     (the lab's root does not sign pg-private-root's chain, so it then refuses), and
     client.encryption says so; a missing file was taken as verifying before."""
     root = lab.ca_file if exists else tmp_path / "missing-root.crt"
-    said = libpq_requires(lab, "pg-private-root", str(root))
+    said = libpq_connects(lab, "pg-private-root", sslmode="require", sslrootcert=str(root))
     assert ("certificate verify failed" in said) if exists else (said == "ok")
     port = port_of(lab, "pg-private-root")
     url = f"postgresql://localhost:{port}/postgres?sslmode=require&sslrootcert={root}"
