@@ -148,6 +148,37 @@ def test_require_verifies_only_with_a_root_file_that_exists(
     assert statuses(result)["client.encryption"] == "warn"
 
 
+def test_sslrootcert_system_allows_only_verify_full(lab: Lab) -> None:
+    """libpq 16 and later: sslrootcert=system with sslmode=require refuses to start, and
+    client.encryption fails in libpq's words; the twin without an sslmode is verify-full
+    (libpq's default then), whose chain check fails as libpq's does (a lab root is in no
+    system store)."""
+    port = port_of(lab, "pg-private-root")
+    said = libpq_connects(lab, "pg-private-root", sslmode="require", sslrootcert="system")
+    weak = 'weak sslmode "require" may not be used with sslrootcert=system (use "verify-full")'
+    assert weak in said
+    result = probe(
+        lab, f"postgresql://localhost:{port}/postgres?sslmode=require&sslrootcert=system"
+    )
+    assert statuses(result)["client.encryption"] == "fail"
+    assert check(result, "client.encryption")[0].endswith(f"libpq refuses to start: {weak})")
+    assert hint(result, "client.encryption") == (
+        "with sslrootcert=system use sslmode=verify-full (libpq 16 and later allow no other)"
+    )
+    default = psycopg.conninfo.make_conninfo(
+        host="localhost", port=port, user=SUPERUSER, password=PASSWORD, dbname="postgres",
+        sslrootcert="system", connect_timeout=5,
+    )  # fmt: skip
+    with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
+        psycopg.connect(default).close()
+    twin = probe(lab, f"postgresql://localhost:{port}/postgres?sslrootcert=system")
+    assert check(twin, "client.encryption") == (
+        "encrypts and verifies (sslmode=verify-full (libpq's default with sslrootcert=system))",
+        "",
+    )
+    assert statuses(twin)["cert.chain"] == "fail"
+
+
 def test_sslrootcert_is_not_widened_by_ca_file(lab: Lab) -> None:
     """sslrootcert=system with --ca-file: libpq trusts the system store only and refuses the
     lab's chain; cert.chain fails too, and pg.login with it (no contradiction)."""

@@ -105,9 +105,11 @@ def for_postgres_params(params: Mapping[str, str], env: Mapping[str, str]) -> Cl
     """The sslmode a libpq client would use: the target's own, else PGSSLMODE, else prefer."""
     if "sslmode" in params:
         return for_sslmode(params["sslmode"], params.get("sslrootcert"))
+    root = params.get("sslrootcert") or env.get("PGSSLROOTCERT")
     if "PGSSLMODE" in env:
-        root = params.get("sslrootcert") or env.get("PGSSLROOTCERT")
         return for_sslmode(env["PGSSLMODE"], root, " from PGSSLMODE")
+    if root == "system":  # libpq 16 and later: then verify-full is the default
+        return for_sslmode("verify-full", root, " (libpq's default with sslrootcert=system)")
     return for_sslmode(None, None)  # prefer may fall back: a root certificate changes nothing
 
 

@@ -87,7 +87,9 @@ def resolve(target: Target, env: Mapping[str, str], ca_file: Path | None = None)
         user=user,
         password=values.get("password"),
         dbname=values.get("dbname") or user or "postgres",
-        sslmode=values.get("sslmode", "prefer").lower(),
+        # libpq 16 and later: sslrootcert=system makes verify-full the default (and refuses
+        # any other sslmode; probes/postgres/roots.py says so).
+        sslmode=values.get("sslmode", SYSTEM_DEFAULT if _system(values) else "prefer").lower(),
         sslrootcert=values.get("sslrootcert") or None,
         # A client certificate from the target's source (an Airflow connection's extras, say)
         # stands in for sslcert/sslkey when libpq's own settings name none.
@@ -101,6 +103,13 @@ def resolve(target: Target, env: Mapping[str, str], ca_file: Path | None = None)
         origins=tuple(sorted(origins.items())),
         lends_nothing=target.lends_nothing,
     )
+
+
+SYSTEM_DEFAULT = "verify-full"
+
+
+def _system(values: Mapping[str, str]) -> bool:
+    return values.get("sslrootcert") == "system"
 
 
 def _seconds(value: str | None) -> float | None:

@@ -39,6 +39,7 @@ STAPLE_HINT = (
     "PostgreSQL cannot staple OCSP responses: give the server a certificate without the "
     "must-staple (TLS feature) extension"
 )
+SYSTEM_HINT = "with sslrootcert=system use sslmode=verify-full (libpq 16 and later allow no other)"
 DIRECT_UNSUPPORTED = "direct TLS unsupported by this server (PostgreSQL < 17)"
 
 
@@ -114,12 +115,16 @@ def _refused(
     settings: pgsettings.Settings,
     trust: libpq_roots.LibpqRoots,
 ) -> client_tls.ClientTls | None:
-    """The client, broken when libpq refuses to start for want of a root file (the fix: a
-    root, in the source's terms). A client the source says does not verify, or cannot connect
-    already, is left as it is."""
-    if client is None or client.broken or not client.verifies_chain:
+    """The client, broken when libpq refuses to start: sslrootcert=system with a weaker
+    sslmode than verify-full (the fix: that sslmode), or a verifying client without a root
+    file (the fix: a root, in the source's terms). A client that cannot connect already is
+    left as it is."""
+    if client is None or client.broken:
         return client
-    why = libpq_roots.refusal(settings, trust)
+    if why := libpq_roots.weak_with_system(settings):
+        setting = f"{client.setting}: libpq refuses to start: {why}"
+        return dataclasses.replace(client, setting=setting, broken=True, hint=SYSTEM_HINT)
+    why = libpq_roots.refusal(settings, trust) if client.verifies_chain else None
     if why is None:
         return client
     setting = f"{client.setting}: libpq refuses to start: {why}"

@@ -75,6 +75,15 @@ def resolve(target: Target, settings: pgsettings.Settings, env: Mapping[str, str
     return _only(_default(base, default) if default else _none(base, system=True))
 
 
+def weak_with_system(settings: pgsettings.Settings) -> str | None:
+    """libpq 16 and later refuse sslrootcert=system with any sslmode but verify-full, in these
+    words (fe-connect.c); None when that is not the case."""
+    mode = settings.sslmode
+    if settings.sslrootcert != SYSTEM or mode == "verify-full":
+        return None
+    return f'weak sslmode "{mode}" may not be used with sslrootcert=system (use "verify-full")'
+
+
 def refusal(settings: pgsettings.Settings, roots: LibpqRoots) -> str | None:
     """Why libpq refuses to start with these settings and roots, or None: verify-ca and
     verify-full need a root file (fe-secure-openssl.c: "root certificate file ... does not
