@@ -149,6 +149,19 @@ def test_key_from_a_command_is_used_only_with_allow_cmd(tmp_path: Path) -> None:
     assert sorted(passwords(not_run)) == ["smtp_plain"]
 
 
+def test_connect_args_are_not_imported_for_sqlite(tmp_path: Path) -> None:
+    """sql_alchemy_connect_args of a SQLite metadata database is no libpq keyword: --airflow-db
+    neither imports it (with --allow-cmd) nor notes it (without); the rows are read."""
+    extra = (
+        f"sql_alchemy_connect_args = not_a_module_Zq.ARGS\n[core]\nfernet_key = {MADE.ROTATED}\n"
+    )
+    path = cfg(tmp_path, FIXTURES / "metadata.db", extra)
+    for allow in (True, False):
+        found = airflow_db.read(path, {}, allow_cmd=allow)
+        assert found.notes == []
+        assert passwords(found)["pg_old"] == MADE.OLD_PASSWORD
+
+
 def test_a_fernet_key_that_is_not_one_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -57,9 +57,11 @@ def test_postgres_connection_hint_names_the_extra(results: list[TargetResult], i
 
 
 def test_a_command_line_target_keeps_libpqs_words(lab: Lab) -> None:
-    """The twin: the same sslmode=require on a postgresql:// URL: the hint in libpq's terms."""
+    """The twin: the same sslmode=require on a postgresql:// URL: the hint in libpq's terms
+    (--ca-file, which libpq is given as its sslrootcert, makes require verify the chain, so
+    what is left to add is the host name)."""
     target = parse_target(lab.url("pg-good").split("?")[0] + "?sslmode=require")
     (result,) = probe_targets([target], Policy(timeout=3.0, ca_file=lab.ca_file))
     assert check(result, "client.encryption")[1] == (
-        "verify the certificate chain (for PostgreSQL: sslmode=verify-full and sslrootcert)"
+        "check the host name too (for PostgreSQL: sslmode=verify-full)"
     )

@@ -148,6 +148,19 @@ def test_require_verifies_only_with_a_root_file_that_exists(
     assert statuses(result)["client.encryption"] == "warn"
 
 
+def test_require_with_ca_file_verifies_as_libpq_given_it(lab: Lab) -> None:
+    """A URL with sslmode=require and no root of its own, probed with --ca-file: tlsprobe gives
+    libpq that file as sslrootcert (as for verify-full), so libpq verifies the chain, and
+    client.encryption says so (it said "does not verify" while the handshake verified)."""
+    port = port_of(lab, "pg-good")
+    said = libpq_connects(lab, "pg-good", sslmode="require", sslrootcert=str(lab.ca_file))
+    assert said == "ok"
+    result = probe(lab, f"postgresql://localhost:{port}/postgres?sslmode=require", lab.ca_file)
+    assert check(result, "client.encryption")[0] == (
+        "the client verifies the chain but not the host name (sslmode=require)"
+    )
+
+
 def test_sslrootcert_system_allows_only_verify_full(lab: Lab) -> None:
     """libpq 16 and later: sslrootcert=system with sslmode=require refuses to start, and
     client.encryption fails in libpq's words; the twin without an sslmode is verify-full

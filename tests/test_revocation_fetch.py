@@ -135,6 +135,55 @@ def test_a_failure_is_asked_again_after_failure_s(clock: Clock) -> None:
     asyncio.run(run())
 
 
+def test_failure_s_counts_from_the_failure(clock: Clock) -> None:
+    """A responder that takes 25 s (on the cache's clock) to answer 503: the failure is kept
+    FAILURE_S from when it came, so a fetch 31 s after the asking is still the cached one."""
+    asked: list[int] = []
+
+    async def slow(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append(1)
+        clock.now += 25
+        writer.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def run() -> None:
+        server = await asyncio.start_server(slow, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/ocsp"
+        for step in (0.0, 6.0, 30.0):
+            clock.now += step
+            with pytest.raises(revocation_fetch.FetchFailed, match="HTTP 503"):
+                await revocation_fetch.fetch(url)
+        assert len(asked) == 2  # asked at 0, failed at 25; cached at 31; asked again at 61
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(run())
+
+
+def test_a_responder_that_never_answers_is_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A responder that takes the request and says nothing ends as FetchFailed within the
+    fetch's own bound (aiohttp's timeout is not one of its ClientErrors)."""
+    monkeypatch.setattr(revocation_fetch, "FAILURE_S", 0.3)
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read(1 << 16)
+            await asyncio.sleep(5)
+        finally:  # cancelled when the run ends: the connection goes with it
+            writer.close()
+
+    async def run() -> None:
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/ocsp"
+        with pytest.raises(revocation_fetch.FetchFailed, match=r"did not answer within 0\.3 s"):
+            await revocation_fetch.fetch(url)
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(run())
+
+
 def _reports_after(start: str) -> list[str]:
     """On a loop of its own: a server that closes each connection unanswered after 0.2 s, and
     a fetch of it (two targets waiting 0.05 s each, then gone) or the same request as a bare

@@ -107,11 +107,13 @@ def test_the_side_hello_leaves_no_trace_in_the_transcript(
 
 
 def test_the_preamble_runs_on_a_shadow(lab: Lab) -> None:
-    """A preamble that enters a step, logs and puts a check (as legacy's do) leaves the probe's
-    checks, transcript, facts and the step a crash would be named by as they were."""
+    """A preamble that puts a check (before entering a step too), enters a step and logs (as
+    legacy's do) leaves the probe's checks, decided checks, transcript, facts and the step a
+    crash would be named by as they were."""
     target = parse_target(lab.url("staple-pg-good"))
 
     async def noisy(shadow: ProbeState) -> socket.socket:
+        shadow.put(Check("tls.handshake", Status.PASS, "noisy, before any step"))
         shadow.enter(step_for("connect"))
         shadow.log("noisy")
         shadow.put(Check("connect", Status.FAIL, "noisy"))
@@ -126,7 +128,7 @@ def test_the_preamble_runs_on_a_shadow(lab: Lab) -> None:
         return state, current_step()
 
     state, step = asyncio.run(run())
-    assert (state.checks, state.transcript, state.facts) == ({}, [], {})
+    assert (state.checks, state.transcript, state.facts, state.decided) == ({}, [], {}, set())
     assert step == "cert.revocation"
     assert state.phase.name == "cert.revocation"
 
@@ -265,10 +267,10 @@ def real_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pki, dic
     pki = Pki(tmp_path_factory.mktemp("staple-pg"))
     responder = lab_revocation.Responder(pki)
     port = responder.port
-    must = lab_revocation._leaf(
+    must = lab_revocation.responder_leaf(
         pki, "pg-must-staple", ocsp_port=port, crl_port=None, must_staple=True
     )
-    plain = lab_revocation._leaf(pki, "pg-ocsp-named", ocsp_port=port, crl_port=None)
+    plain = lab_revocation.responder_leaf(pki, "pg-ocsp-named", ocsp_port=port, crl_port=None)
     responder.sock.close()
     clusters = Clusters(
         [ClusterSpec("must-staple", must.identity), ClusterSpec("ocsp-named", plain.identity)]

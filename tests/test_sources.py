@@ -145,6 +145,30 @@ def test_an_empty_connection_variable_is_a_note_not_an_error() -> None:
     assert found.notes == ["AIRFLOW_CONN_EMPTY is empty: Airflow ignores it, and so does tlsprobe"]
 
 
+def test_an_empty_variable_is_not_the_connection_core_email_logs_in_with() -> None:
+    """find_connection (core email's email_conn_id) skips an empty AIRFLOW_CONN_SMTP_DEFAULT as
+    Airflow does; a set one is used."""
+    assert (
+        connections.find_connection("smtp_default", {"AIRFLOW_CONN_SMTP_DEFAULT": ""}, None) is None
+    )
+    found = connections.find_connection(
+        "smtp_default", {"AIRFLOW_CONN_SMTP_DEFAULT": "smtp://u:p@mx.example:587"}, None
+    )
+    assert found is not None
+    assert found.host == "mx.example"
+
+
+def test_only_what_could_be_a_secret_is_hidden_from_an_extra() -> None:
+    """A value under a secret-looking key is hidden when it could be a secret (6 characters or
+    more, not a number); "1" under token_ttl is not, or every "1" of the result would go."""
+    extra = {"token_ttl": "1", "auth_type": "basic", "api_key": "k-29fQ7x", "token": "3600"}
+    assert list(connections.secret_values(extra)) == ["k-29fQ7x"]
+    value = json.dumps({"conn_type": "http", "host": "web.example", "port": 1, "extra": extra})
+    (target,) = connections.from_environment({"AIRFLOW_CONN_WEB": value}).targets
+    assert "k-29fQ7x" in target.hidden
+    assert "1" not in target.hidden
+
+
 def test_smtp_connection_defaults_to_implicit_tls() -> None:
     """The SMTP provider speaks implicit TLS unless disable_ssl, STARTTLS unless disable_tls."""
     cases = {
@@ -364,3 +388,16 @@ def test_airflow_cfg_without_starttls_fails_client_encryption(lab: Lab, tmp_path
     assert smtp["client.encryption"] == "fail"
     assert smtp["smtp.starttls"] == "pass"
     assert results["metadata-db"]["status"] == "pass"
+
+
+def test_reprs_of_what_sources_read_hold_no_secret() -> None:
+    """A Value of airflow.cfg (sql_alchemy_conn with its password) and a Connection (a token
+    in its extra) show neither in their repr, should one reach a log or a traceback."""
+    from tlsprobe.sources.airflow.config import Value
+    from tlsprobe.sources.airflow_conn import Connection
+
+    value = Value("postgresql://u:pw-Zq1@db/airflow", "airflow.cfg [database]", True)
+    connection = Connection("web", "http", extra={"Authorization": "Bearer tok-Zq2"})
+    assert "pw-Zq1" not in repr(value)
+    assert "tok-Zq2" not in repr(connection)
+    assert repr(value).startswith("Value(origin='airflow.cfg [database]'")

@@ -14,7 +14,6 @@ import datetime as dt
 import socket
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,6 +35,7 @@ from tlsprobe.lab.certs import (
 )
 from tlsprobe.lab.revocation_signers import Signer
 from tlsprobe.lab.server import HOST, Case, Conn, Handler
+from tlsprobe.records import record
 
 _DER = serialization.Encoding.DER
 _PEM = serialization.Encoding.PEM
@@ -60,15 +60,17 @@ def _closed_port() -> int:
     return 0
 
 
-@dataclass
-class _Leaf:
+@record
+class Leaf:
+    """A lab leaf whose AIA and CDP name the lab responder, and its files."""
+
     cert: x509.Certificate
     identity: Identity
 
 
-def _leaf(
+def responder_leaf(
     pki: Pki, name: str, *, ocsp_port: int | None, crl_port: int | None, must_staple: bool = False
-) -> _Leaf:
+) -> Leaf:
     """A leaf under the lab's intermediate whose AIA and CDP point at the given ports."""
     signer = pki.signer
     key = ec.generate_private_key(ec.SECP256R1())
@@ -94,7 +96,7 @@ def _leaf(
     cert = builder.sign(signer.key, hashes.SHA256())
     chain = cert.public_bytes(_PEM) + signer.cert.public_bytes(_PEM)
     identity = pki.identity(name, key_pem(key), [chain])
-    return _Leaf(cert, identity)
+    return Leaf(cert, identity)
 
 
 class Responder:
@@ -277,8 +279,8 @@ def cases(pki: Pki) -> list[Case]:
     stalled = _bound()
     ocsp_port, crl_port = responder.port, responder.port
 
-    def leaf(name: str, **kw: int | bool | None) -> _Leaf:
-        made = _leaf(
+    def leaf(name: str, **kw: int | bool | None) -> Leaf:
+        made = responder_leaf(
             pki,
             name,
             ocsp_port=kw.pop("ocsp", ocsp_port),
@@ -300,7 +302,7 @@ def cases(pki: Pki) -> list[Case]:
     stalls = leaf("revocation-responder-stalls", ocsp=stalled.getsockname()[1])
     impostor = signers.outsider("not the lab's OCSP responder")
 
-    def case(made: _Leaf, description: str, staple: bytes | None) -> Case:
+    def case(made: Leaf, description: str, staple: bytes | None) -> Case:
         name = made.identity.chain.stem
         return Case(name, description, stapling(made.identity, staple))
 
@@ -346,10 +348,10 @@ def cases(pki: Pki) -> list[Case]:
     ]
 
 
-def _for_another(pki: Pki, responder: Responder, mine: _Leaf) -> Case:
+def _for_another(pki: Pki, responder: Responder, mine: Leaf) -> Case:
     """openssl s_server stapling the responder's good response for another leaf (see s_server
     for why not pyOpenSSL)."""
-    theirs = _leaf(pki, "revocation-theirs", ocsp_port=responder.port, crl_port=None)
+    theirs = responder_leaf(pki, "revocation-theirs", ocsp_port=responder.port, crl_port=None)
     staple = pki.workdir / "revocation-theirs.ocsp.der"
     staple.write_bytes(responder.response(theirs.cert))
     intermediate = pki.workdir / "revocation-intermediate.pem"
@@ -360,7 +362,7 @@ def _for_another(pki: Pki, responder: Responder, mine: _Leaf) -> Case:
     return Case(mine.identity.chain.stem, description, s_server.handler(args))
 
 
-def _delegated(pki: Pki, responder: Responder, leaf: Callable[[str], _Leaf]) -> list[Case]:
+def _delegated(pki: Pki, responder: Responder, leaf: Callable[[str], Leaf]) -> list[Case]:
     """A delegated responder (staple and fetched) and its two bad twins."""
     made = []
     for name, signer, description in (
@@ -389,7 +391,7 @@ def _delegated(pki: Pki, responder: Responder, leaf: Callable[[str], _Leaf]) -> 
     return made
 
 
-def _unknown(responder: Responder, unknown: _Leaf) -> Case:
+def _unknown(responder: Responder, unknown: Leaf) -> Case:
     """A leaf its own CA's responder answers "unknown" for, stapled and fetched alike."""
     responder.unknown.add(unknown.cert.serial_number)
     staple = responder.response(unknown.cert, unknown=True)

@@ -25,7 +25,7 @@ from OpenSSL import SSL
 
 from tlsprobe.lab.certs import Identity, Pki
 from tlsprobe.lab.postgres_cluster import PASSWORD, SUPERUSER
-from tlsprobe.lab.revocation import Responder, _leaf, flush, stapling_context
+from tlsprobe.lab.revocation import Responder, flush, responder_leaf, stapling_context
 from tlsprobe.lab.server import Case, Conn, within
 from tlsprobe.lab.smtp import Lines
 from tlsprobe.records import record
@@ -284,8 +284,8 @@ async def _in_tls(stapler: Stapler, conn: Conn, first: bytes) -> None:
 
 def staplers(pki: Pki, responder: Responder, name: str, gate: Gate) -> tuple[Stapler, Stapler]:
     """A good and a revoked staple, each on a leaf of its own naming `responder`."""
-    good = _leaf(pki, f"{name}-good", ocsp_port=responder.port, crl_port=None)
-    revoked = _leaf(pki, f"{name}-revoked", ocsp_port=responder.port, crl_port=None)
+    good = responder_leaf(pki, f"{name}-good", ocsp_port=responder.port, crl_port=None)
+    revoked = responder_leaf(pki, f"{name}-revoked", ocsp_port=responder.port, crl_port=None)
     for made in (good, revoked):
         responder.known[made.cert.serial_number] = made.cert
     responder.revoked.add(revoked.cert.serial_number)

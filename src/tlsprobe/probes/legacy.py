@@ -50,7 +50,7 @@ def alongside(body: Body, hello: LegacyHello, setting: str, *, at_once: bool = T
 
 async def _find(state: ProbeState, hello: LegacyHello) -> legacy.Found:
     shadow = dataclasses.replace(
-        state, phase=step_for("connect"), checks={}, transcript=[], facts={}
+        state, phase=step_for("connect"), checks={}, decided=set(), transcript=[], facts={}
     )
 
     async def send(ctx: ssl.SSLContext) -> str:

@@ -117,7 +117,7 @@ async def _preamble(state: ProbeState, preamble: Preamble) -> socket.socket:
     async def shadowed() -> socket.socket:
         # Made inside the task: a new ProbeState names its step in the context it is made in.
         shadow = dataclasses.replace(
-            state, phase=step_for("connect"), checks={}, transcript=[], facts={}
+            state, phase=step_for("connect"), checks={}, decided=set(), transcript=[], facts={}
         )
         return await preamble(shadow)
 

@@ -22,7 +22,7 @@ class Connection:
     login: str | None = None
     password: str | None = field(default=None, repr=False)
     schema: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)  # may hold tokens
 
     @property
     def label(self) -> str:

@@ -59,8 +59,10 @@ def _database(config: AirflowConfig, env: Mapping[str, str], found: Collected) -
         home = env.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
         value = Value(f"sqlite:///{home}/airflow.db", "Airflow's default sql_alchemy_conn", False)
     schema = config.get("database", "sql_alchemy_schema")
-    # Airflow connects with sql_alchemy_connect_args too (its keys win over the URL's).
-    args = database.libpq_connect_args(config, found) or {}
+    # Airflow connects to PostgreSQL with sql_alchemy_connect_args too (its keys win over the
+    # URL's); for any other database they are no libpq keywords, and nothing is imported.
+    postgres = database.is_postgres(value.text)
+    args = (database.libpq_connect_args(config, found) or {}) if postgres else {}
     return Database(
         value.text, value.origin, schema.text.strip() if schema else "", tuple(args.items())
     )

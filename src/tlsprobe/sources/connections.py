@@ -262,15 +262,25 @@ def secret_values(data: Any, *, secret: bool = False) -> Iterator[str]:
     elif isinstance(data, list):
         for value in data:
             yield from secret_values(value, secret=secret)
-    elif secret and isinstance(data, str) and data:
+    elif secret and isinstance(data, str) and _could_be_a_secret(data):
         yield data
+
+
+# Known by a key's name alone ("token_ttl", "auth_type" look secret too): a short or numeric
+# value would be hidden wherever it appears (a port "1", a "TLSv1.2"), so only what could be a
+# secret is. A connection's password is hidden whatever its length (secrets.py).
+_MIN_SECRET = 6
+
+
+def _could_be_a_secret(value: str) -> bool:
+    return len(value) >= _MIN_SECRET and not value.isdigit()
 
 
 def find_connection(conn_id: str, env: Mapping[str, str], export: Path | None) -> Connection | None:
     """The connection `conn_id` as Airflow's get_connection_from_secrets would find it without
     a secrets backend: AIRFLOW_CONN_<ID>, then the metadata database (an export stands in)."""
     variable = PREFIX + conn_id.upper()
-    if variable in env:
+    if env.get(variable):  # an empty one Airflow ignores (see from_environment)
         return parse_connection(conn_id, env[variable], label(variable))
     if export is None:
         return None

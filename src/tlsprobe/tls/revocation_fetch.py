@@ -64,7 +64,10 @@ async def _http(url: str, body: bytes | None) -> bytes:
 
     headers = {"Content-Type": _OCSP_TYPE} if body is not None else {}
     try:
-        async with aiohttp.ClientSession() as session:
+        # Bounded by itself too: the targets waiting give up at their own deadlines, but the
+        # fetch runs on for the next (aiohttp's own default is 5 minutes).
+        timeout = aiohttp.ClientTimeout(total=FAILURE_S)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             method = "POST" if body is not None else "GET"
             async with session.request(method, url, data=body, headers=headers) as reply:
                 if reply.status != 200:
@@ -72,6 +75,8 @@ async def _http(url: str, body: bytes | None) -> bytes:
                 data = await reply.content.read(MAX_BODY + 1)
     except aiohttp.ClientError as exc:
         raise FetchFailed(f"{url} unreachable ({type(exc).__name__}: {exc})") from exc
+    except TimeoutError as exc:  # aiohttp's own timeout is not a ClientError
+        raise FetchFailed(f"{url} did not answer within {FAILURE_S:g} s") from exc
     if len(data) > MAX_BODY:
         raise FetchFailed(f"{url} sent more than {MAX_BODY} bytes")
     return data
@@ -127,8 +132,8 @@ def _settle(cache: _Cache, key: _Key, task: asyncio.Task[bytes]) -> None:
         return
     if task.cancelled() or (failure is not None and not isinstance(failure, FetchFailed)):
         del cache[key]  # asked again next time: a cancelled fetch said nothing
-    elif failure is not None:
-        cache[key] = (held[0], FetchFailed(str(failure)))
+    elif failure is not None:  # FAILURE_S counts from the failure, not from the asking
+        cache[key] = (clock(), FetchFailed(str(failure)))
     else:
         cache[key] = (held[0], task.result())
 

@@ -104,9 +104,9 @@ def loads_a_root(settings: pgsettings.Settings, roots: LibpqRoots) -> bool:
     """Whether the client's libpq loads a root file, which makes sslmode=require verify the
     chain as verify-ca does (libpq's documentation; fe-secure-openssl.c sets SSL_VERIFY_PEER
     once a root file is read). A named file that does not exist loads nothing, and libpq then
-    verifies nothing; --ca-file is tlsprobe's stand-in for the handshake, not the client's."""
+    verifies nothing. --ca-file counts where it stands in for sslrootcert, as in `refusal`."""
     root = settings.sslrootcert
-    if root is not None and settings.origin("sslrootcert") != "--ca-file":
+    if root is not None:
         return root == SYSTEM or Path(root).is_file()
     return bool(roots.own.files)
 

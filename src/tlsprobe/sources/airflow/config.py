@@ -14,6 +14,7 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
+from dataclasses import field
 from pathlib import Path
 from typing import TypeVar
 
@@ -68,7 +69,7 @@ def setting(section: str, key: str, value: str) -> str:
 
 @record
 class Value:
-    text: str
+    text: str = field(repr=False)  # sql_alchemy_conn's, say, holds a password
     origin: str  # "airflow.cfg [smtp] smtp_host" or "AIRFLOW__SMTP__SMTP_HOST"
     from_file: bool
     section: str = ""  # where it was found: the deprecated name when Airflow fell back to it

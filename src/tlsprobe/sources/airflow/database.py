@@ -46,7 +46,7 @@ def read(config: AirflowConfig, env: Mapping[str, str]) -> Collected:
             found.notes.append("no sql_alchemy_conn: Airflow's default SQLite database, not probed")
         return found
     dialect = _dialect(value.text)
-    if dialect not in ("postgresql", "postgres"):
+    if not is_postgres(value.text):
         # Name the database only when the word is one: any other text may be all password.
         what = f"a {dialect} database" if dialect in DATABASES else "not a database URL"
         found.notes.append(f"{value.origin}: {what}, not probed")
@@ -75,6 +75,11 @@ def _dialect(text: str) -> str | None:
     """The database of an SQLAlchemy URL (postgresql+psycopg2:// is postgresql), or None."""
     parts = urls.split(text.strip(BLANKS))
     return None if parts is None else parts[parts.scheme].lower().partition("+")[0]
+
+
+def is_postgres(text: str) -> bool:
+    """Whether an SQLAlchemy URL is PostgreSQL's (libpq's), whatever its driver."""
+    return _dialect(text) in ("postgresql", "postgres")
 
 
 def libpq_connect_args(config: AirflowConfig, found: Collected) -> dict[str, str] | None:
