@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import sys
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
@@ -40,6 +41,26 @@ def probe_lab(lab: Lab, prefixes: tuple[str, ...], timeout: float) -> dict[str, 
     names = [e.name for e in lab.endpoints if e.name.startswith(prefixes)]
     probed = probe_urls([lab.url(n) for n in names], Policy(timeout=timeout, ca_file=lab.ca_file))
     return dict(zip(names, probed, strict=True))
+
+
+def one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run tlsprobe in-process, assert exit 2 and nothing on stdout, and return its one line."""
+    from tlsprobe.cli import main
+
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    return err.strip()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home directory of its own, without ~/.postgresql/root.crt: libpq (18) takes ~ from
+    $HOME, here and in a client's process."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
+    return tmp_path
 
 
 def statuses(result: TargetResult) -> dict[str, str]:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography.fernet import Fernet
 
+from conftest import one_line
 from tlsprobe.cli import main
 from tlsprobe.lab import Lab
 from tlsprobe.sources import Collected, airflow, airflow_db
@@ -256,14 +257,6 @@ def test_unencrypted_rows_are_read_with_any_key(tmp_path: Path) -> None:
 
 
 # --- databases that cannot be read ----------------------------------------------------------
-
-
-def one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(argv) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert len(err.splitlines()) == 1, err
-    return err.strip()
 
 
 def test_a_database_that_is_not_airflows_is_one_line(

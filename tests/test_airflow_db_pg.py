@@ -15,6 +15,7 @@ import pytest
 import trustme
 from cryptography.fernet import Fernet
 
+from conftest import one_line
 from tlsprobe.cli import main
 from tlsprobe.failures import UsageError
 from tlsprobe.lab import Lab
@@ -42,6 +43,11 @@ CREATE = """CREATE TABLE {schema}connection (
 INSERT = """INSERT INTO {schema}connection
     (conn_id, conn_type, host, login, port, password, extra, is_encrypted, is_extra_encrypted)
     VALUES (%s, 'postgres', 'db.example', 'u', 5432, %s, %s, true, true)"""
+
+
+UNREADABLE = (
+    "tlsprobe: airflow.cfg [database] sql_alchemy_conn: cannot read the metadata database ("
+)
 
 
 def port(lab: Lab) -> int:
@@ -82,15 +88,6 @@ def write_cfg(tmp_path: Path, url: str, extra: str = "") -> str:
 def url(lab: Lab, database: str, query: str = "") -> str:
     login = f"{SUPERUSER}:{PASSWORD}@localhost:{port(lab)}"
     return f"postgresql+psycopg2://{login}/{database}{query}"
-
-
-def one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(argv) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert len(err.splitlines()) == 1, err
-    assert PASSWORD not in err
-    return err.strip()
 
 
 def test_rows_are_read_through_the_urls_tls_settings(
@@ -136,9 +133,7 @@ def test_the_wrong_root_is_one_line_without_the_password(
         ],
         capsys,
     )
-    assert line.startswith(
-        "tlsprobe: airflow.cfg [database] sql_alchemy_conn: cannot read the metadata database ("
-    )
+    assert line.startswith(UNREADABLE)
     assert "certificate verify failed" in line
 
 
@@ -150,9 +145,7 @@ def test_nobody_listening_is_one_line(
     line = one_line(
         ["targets", "--airflow-cfg", write_cfg(tmp_path, closed), "--airflow-db"], capsys
     )
-    assert line.startswith(
-        "tlsprobe: airflow.cfg [database] sql_alchemy_conn: cannot read the metadata database ("
-    )
+    assert line.startswith(UNREADABLE)
     assert "Connection refused" in line
 
 

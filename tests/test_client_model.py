@@ -204,14 +204,6 @@ def test_sslrootcert_is_not_widened_by_ca_file(lab: Lab) -> None:
     assert any(line.endswith("trust as libpq: the system store") for line in result.transcript)
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A home directory of its own: libpq (18) takes ~ from $HOME."""
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
-    return tmp_path
-
-
 def test_default_root_crt_is_libpqs_root(lab: Lab, home: Path) -> None:
     """With no sslrootcert anywhere, libpq reads ~/.postgresql/root.crt: a private root there
     makes libpq connect, and cert.chain passes with it (no --ca-file)."""

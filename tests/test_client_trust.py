@@ -262,19 +262,11 @@ PSYCOPG = (
 )
 
 
-@pytest.fixture
-def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A home without ~/.postgresql/root.crt, for libpq here and in the client's process."""
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("PGSSLROOTCERT", raising=False)
-    return tmp_path
-
-
-def test_libpq_with_sslrootcert_passes(lab: Lab, empty_home: Path) -> None:
+def test_libpq_with_sslrootcert_passes(lab: Lab, home: Path) -> None:
     """libpq with the connection's sslrootcert verifies the chain (it gets as far as asking
     for a password); the Airflow target with that sslrootcert passes with no --ca-file needed."""
     url = lab.url("pg-good") + f"&sslrootcert={lab.ca_file}"
-    said = run_client(PSYCOPG, clean_env(HOME=str(empty_home)), url)
+    said = run_client(PSYCOPG, clean_env(HOME=str(home)), url)
     assert "certificate" not in said
     assert said.endswith("fe_sendauth: no password supplied")
     own = client_trust.for_airflow_postgres("the extra of connection postgres_lab")
@@ -285,11 +277,11 @@ def test_libpq_with_sslrootcert_passes(lab: Lab, empty_home: Path) -> None:
     assert result.trust.ca_file_needed is False
 
 
-def test_libpq_without_a_root_warns(lab: Lab, empty_home: Path) -> None:
+def test_libpq_without_a_root_warns(lab: Lab, home: Path) -> None:
     """The twin: no sslrootcert and no ~/.postgresql/root.crt: libpq verify-full refuses to
     start; tlsprobe, which gave libpq --ca-file, warns that the pass needed it."""
     url = lab.url("pg-good")
-    said = run_client(PSYCOPG, clean_env(HOME=str(empty_home)), url)
+    said = run_client(PSYCOPG, clean_env(HOME=str(home)), url)
     assert "root certificate file" in said
     assert "does not exist" in said
     own = client_trust.for_airflow_postgres("the extra of connection postgres_lab")

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import one_line
 from tlsprobe.cli import main
 from tlsprobe.exporter import Exporter
 from tlsprobe.failures import UsageError
@@ -19,15 +20,6 @@ from tlsprobe.sources import airflow, config, connections
 from tlsprobe.targets.hosts import PORT_RULE
 
 TOO_DEEP = "nested deeper than 32 levels"
-
-
-def one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run tlsprobe in-process, assert exit 2 and nothing on stdout, and return its one line."""
-    assert main(argv) == 2
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert len(err.splitlines()) == 1, err
-    return err.strip()
 
 
 def listed(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[list[str]]:

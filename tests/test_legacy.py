@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import shutil
 import ssl
 import subprocess
 import threading
@@ -107,7 +106,6 @@ def s_client(lab: Lab, name: str, version: str) -> bool:
     return done.returncode == 0
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 @pytest.mark.parametrize("name", LEGACY + TWINS)
 def test_openssl_agrees(lab: Lab, name: str) -> None:
     """The oracle: openssl s_client -tls1 and -tls1_1 connect to exactly the endpoints that

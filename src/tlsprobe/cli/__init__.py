@@ -78,13 +78,10 @@ def run_and_report(targets: Sequence[Target], policy: Policy, args: argparse.Nam
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tlsprobe.runner import collect_less
-
-    with collect_less():  # the modules the plan loads too: see collect_less
-        plan = _plan(args)
-        check_output(args.output)
-        announce(plan)
-        return run_and_report(plan.targets, plan.policy, args)
+    plan = _plan(args)
+    check_output(args.output)
+    announce(plan)
+    return run_and_report(plan.targets, plan.policy, args)
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
