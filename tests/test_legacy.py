@@ -229,10 +229,13 @@ def _get_probe(exporter: object, url: str) -> str:
 
 class DropsOldHellos:
     """A relay to `upstream` that swallows any ClientHello whose client_version (bytes 9-10 of
-    the first record) is below TLS 1.2, as some middleboxes do; in a thread with its own loop."""
+    the first record) is below TLS 1.2, as some middleboxes do (or, `drop` false, passes it on);
+    in a thread with its own loop. Every such hello is kept in `old_hellos`."""
 
-    def __init__(self, upstream: int) -> None:
+    def __init__(self, upstream: int, *, drop: bool = True) -> None:
         self.upstream = upstream
+        self.drop = drop
+        self.old_hellos: list[bytes] = []
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -254,14 +257,17 @@ class DropsOldHellos:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.append(writer)
-        with contextlib.suppress(OSError):
-            head = await reader.read(11)
-            if head[9:11] < b"\x03\x03":
-                await reader.read()  # never answer; wait for the client to leave
-                return
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            head = await reader.readexactly(5)
+            hello = head + await reader.readexactly(int.from_bytes(head[3:5], "big"))
+            if hello[9:11] < b"\x03\x03":
+                self.old_hellos.append(hello)
+                if self.drop:
+                    await reader.read()  # never answer; wait for the client to leave
+                    return
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
             self._writers.append(up_writer)
-            up_writer.write(head)
+            up_writer.write(hello)
             await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
         writer.transport.abort()
 
@@ -306,6 +312,21 @@ def test_no_answer_is_skipped_within_the_deadline(lab: Lab, drops_old_hellos: st
     )
     assert result.status is Status.PASS
     assert result.elapsed_ms < 1000
+
+
+def test_each_target_sends_its_own_name_in_the_old_hellos(lab: Lab) -> None:
+    """The old ClientHello, made once per host name and reused (legacy.client_hello), names
+    its own target: one target by name and one by address (no SNI) on one server that accepts
+    TLS 1.1 and TLS 1.0, each asked twice."""
+    port = urlsplit(lab.url("legacy-https")).port
+    assert port is not None
+    with DropsOldHellos(port, drop=False) as relay:
+        urls = [f"https://{host}:{relay.port}/" for host in ("localhost", "127.0.0.1")]
+        results = probe_urls(urls, policy(lab))
+    assert [legacy_check(r) for r in results] == [
+        Check("tls.legacy", Status.WARN, ACCEPTS, NGINX)
+    ] * 2
+    assert sorted(b"localhost" in hello for hello in relay.old_hellos) == [0, 0, 1, 1]
 
 
 # --- the parser of the first record (edge cases no lab server sends) -------------------------

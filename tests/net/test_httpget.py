@@ -72,18 +72,19 @@ def https_exchange(
     async def scenario() -> tuple[HttpAnswer | BaseException, float]:
         async with serving(handler, tls=server_tls, host=host) as port:
             target = parse_target(url.replace("PORT", str(port)))
-            stream = await httpget.connect(target, timeout)
+            stream = await httpget.connect(target)
             started = time.monotonic()
             try:
                 if client_tls is not None:
-                    stream = await stream.start_tls(client_tls, target.host, timeout=timeout)
+                    stream = await stream.start_tls(client_tls, target.host)
                 if after_drop:
                     await wait_until(lambda: bool(stream.get_extra_info("is_readable")))
                     await asyncio.sleep(0.02)  # the reset, too, reaches the transport
                 started = time.monotonic()
-                got: HttpAnswer | BaseException = await httpget.exchange(
-                    stream, target, timeout, credentials=credentials
-                )
+                async with asyncio.timeout(timeout):  # the probe's deadline, as https.py has it
+                    got: HttpAnswer | BaseException = await httpget.exchange(
+                        stream, target, credentials=credentials
+                    )
             except Exception as exc:
                 got = exc
             finally:
@@ -306,8 +307,8 @@ def test_exchange_reads_headers_only(
 def test_exchange_silent_server_times_out(
     on_loop: Runner, ca: trustme.CA, server_cert: trustme.LeafCert
 ) -> None:
-    """The twin: a server that reads the request and never answers makes exchange raise
-    ReadTimeout at the deadline, kind "timeout"."""
+    """The twin: a server that reads the request and never answers holds exchange until the
+    probe's deadline, which ends it (TimeoutError, kind "timeout"), and nothing earlier does."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -320,7 +321,7 @@ def test_exchange_silent_server_times_out(
         client_context(ca),
         timeout=SHORT,
     )
-    assert type(got) is httpcore.ReadTimeout
+    assert type(got) is TimeoutError
     assert explain(got).kind == "timeout"
     assert SHORT - TICK <= elapsed < SHORT + SLACK
 
@@ -422,8 +423,8 @@ def test_exchange_h2_agreed_but_server_answers_http11_and_closes(
 def test_exchange_h2_agreed_but_server_answers_http11_and_waits(
     on_loop: Runner, ca: trustme.CA, server_cert: trustme.LeafCert
 ) -> None:
-    """The same answer on a connection left open ends only at the deadline, as ReadTimeout
-    (kind "timeout"): h2 reads "HTTP/1" as the header of a 4.7 MB frame and waits for the rest
+    """The same answer on a connection left open ends only at the probe's deadline (TimeoutError,
+    kind "timeout"): h2 reads "HTTP/1" as the header of a 4.7 MB frame and waits for the rest
     before checking its length (h2's FrameBuffer), so no protocol error is raised."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -438,7 +439,7 @@ def test_exchange_h2_agreed_but_server_answers_http11_and_waits(
         client_context(ca, ("h2", "http/1.1")),
         timeout=SHORT,
     )
-    assert type(got) is httpcore.ReadTimeout
+    assert type(got) is TimeoutError
     assert explain(got).kind == "timeout"
     assert SHORT - TICK <= elapsed < SHORT + SLACK
 

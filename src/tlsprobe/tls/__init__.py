@@ -1,6 +1,10 @@
 """The TLS judge shared by every protocol: contexts (trust), the handshake and its retries
 (negotiate), the verdicts (judge), and pure certificate facts (certs)."""
 
+# First, before any module here imports cryptography.x509: see x509_load.
+import tlsprobe.tls.x509_load  # noqa: F401
+
+# isort: split
 from tlsprobe.tls.expiry import expiry_check
 from tlsprobe.tls.judge import (
     chain_check,

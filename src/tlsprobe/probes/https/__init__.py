@@ -42,16 +42,15 @@ async def probe_plain(target: Target, policy: Policy) -> TargetResult:
 
 async def _plain_body(state: ProbeState) -> None:
     target = state.target
-    timeout = state.policy.timeout + 1  # the probe's own deadline comes first
     state.log(f"connect {target.address} port {target.port}")
-    stream = await httpget.connect(target, timeout)
+    stream = await httpget.connect(target)
     try:
         state.passed("connect", f"{target.address}:{target.port}")
         state.enter("http.status")
         if target.user is not None:
             state.log("credentials in the URL withheld: plaintext HTTP would show them to all")
         state.log(f"C: GET {target.path}")
-        answer = await httpget.exchange(stream, target, timeout, credentials=False)
+        answer = await httpget.exchange(stream, target, credentials=False)
     finally:
         await stream.aclose()
     state.log(f"S: {answer.http_version} {answer.status} {answer.reason}")
@@ -138,16 +137,15 @@ async def _get(
     """One GET with `ctx`, naming each step as it starts. Once the handshake is done, an HTTP
     failure is returned, so the TLS verdicts still stand."""
     target = state.target
-    timeout = state.policy.timeout + 1  # the probe's own deadline comes first
     state.enter("connect")
     state.log(f"connect {target.address} port {target.port}")
-    stream = await httpget.connect(target, timeout)
+    stream = await httpget.connect(target)  # under the probe's deadline alone
     # Closed on every way out, the deadline's cancellation included.
     try:
         state.passed("connect", f"{target.address}:{target.port}")
         state.enter("tls.handshake")
         state.log(f"TLS ClientHello (SNI {target.host if not target.is_ip else 'none'})")
-        stream = await stream.start_tls(ctx, server_hostname=target.host, timeout=timeout)
+        stream = await stream.start_tls(ctx, server_hostname=target.host)
         handshake = tls.capture(stream.get_extra_info("ssl_object"))
         state.log(f"TLS {handshake.version} {handshake.cipher} ALPN {handshake.alpn or '-'}")
         state.enter("http.status")
@@ -155,7 +153,7 @@ async def _get(
         state.log(f"C: GET {target.path}" + (" with Basic credentials" if credentials else ""))
         try:
             async with asyncio.timeout(_answer_budget(state)):
-                got = await httpget.exchange(stream, target, timeout, credentials=credentials)
+                got = await httpget.exchange(stream, target, credentials=credentials)
         except TimeoutError:
             stall, hint = stalled(step_for("http.status"), state.policy.timeout)
             state.log(f"deadline: {stall}")

@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import select
 import ssl
+from collections.abc import Awaitable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from tlsprobe import net
+
+T = TypeVar("T")
 
 
 def httpcore_module() -> ModuleType:
@@ -37,8 +40,7 @@ class AsyncioStream:
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
+            return await _within(timeout, self._reader.read(max_bytes))
         except TimeoutError as exc:
             raise httpcore_module().ReadTimeout(exc) from exc
         except OSError as exc:
@@ -52,9 +54,8 @@ class AsyncioStream:
             gone = self._reader.exception() or ConnectionResetError("Connection lost")
             raise httpcore_module().WriteError(gone) from gone
         try:
-            async with asyncio.timeout(timeout):
-                self._writer.write(buffer)
-                await self._writer.drain()
+            self._writer.write(buffer)
+            await _within(timeout, self._writer.drain())
         except TimeoutError as exc:
             raise httpcore_module().WriteTimeout(exc) from exc
         except OSError as exc:
@@ -72,8 +73,9 @@ class AsyncioStream:
         timeout: float | None = None,
     ) -> AsyncioStream:
         try:
-            async with asyncio.timeout(timeout):
-                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+            await _within(
+                timeout, self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+            )
         except BaseException as exc:
             self._writer.transport.abort()
             if isinstance(exc, TimeoutError):
@@ -136,12 +138,25 @@ class AsyncioBackend:
         self, host: str, port: int, timeout: float | None = None
     ) -> AsyncioStream:
         try:
-            async with asyncio.timeout(timeout):
-                sock = await net.connect(host, port)
-                with net.closed_on_error(sock):
-                    reader, writer = await asyncio.open_connection(sock=sock)
+            reader, writer = await _within(timeout, _open(host, port))
         except TimeoutError as exc:
             raise httpcore_module().ConnectTimeout(exc) from exc
         except OSError as exc:
             raise httpcore_module().ConnectError(exc) from exc
         return AsyncioStream(reader, writer)
+
+
+async def _open(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    sock = await net.connect(host, port)
+    with net.closed_on_error(sock):
+        return await asyncio.open_connection(sock=sock)
+
+
+async def _within(timeout: float | None, step: Awaitable[T]) -> T:
+    """`step`, under a deadline of its own when httpcore gives one (HTTP/2 through httpcore).
+    tlsprobe's own calls give none: the probe's deadline comes first (see httpget), and a
+    timer set and cancelled around every read and write cost more than the read itself."""
+    if timeout is None:
+        return await step
+    async with asyncio.timeout(timeout):
+        return await step

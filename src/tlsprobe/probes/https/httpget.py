@@ -42,14 +42,17 @@ class HttpAnswer:
     hsts: str | None
 
 
-async def connect(target: Target, timeout: float) -> AsyncioStream:
+# No step here has a deadline of its own: every caller runs under its probe's deadline
+# (probes.base.run_probe), which is the only one that can end a step first. Another one around
+# each read and write was a timer set and cancelled for nothing, four or five per target.
+
+
+async def connect(target: Target) -> AsyncioStream:
     """A TCP connection to the target's address (its #connect= override, if any)."""
-    return await BACKEND.connect_tcp(target.address, target.port, timeout=timeout)
+    return await BACKEND.connect_tcp(target.address, target.port)
 
 
-async def exchange(
-    stream: AsyncioStream, target: Target, timeout: float, *, credentials: bool
-) -> HttpAnswer:
+async def exchange(stream: AsyncioStream, target: Target, *, credentials: bool) -> HttpAnswer:
     """GET the target's path on an open stream, in HTTP/2 when TLS agreed on it, with the URL's
     user and password as Basic credentials when `credentials` says they may go. Reads the
     status line and headers only: the body may be large or never end (a log tail)."""
@@ -57,13 +60,13 @@ async def exchange(
     scheme = b"https" if ssl_object is not None else b"http"
     if ssl_object is None or ssl_object.selected_alpn_protocol() != "h2":
         try:
-            return await _http11(stream, target, timeout, credentials=credentials)
+            return await _http11(stream, target, credentials=credentials)
         finally:
             await stream.aclose()
     core = httpcore_module()
     origin = core.Origin(scheme, target.address.encode("ascii"), target.port)
     connection = core.AsyncHTTP2Connection(origin, stream)
-    sent = request(target, scheme, timeout, credentials=credentials)
+    sent = request(target, scheme, credentials=credentials)
     response = await connection.handle_async_request(sent)
     try:
         return answer(response.status, response.headers, response.extensions)
@@ -72,9 +75,7 @@ async def exchange(
         await connection.aclose()
 
 
-async def _http11(
-    stream: AsyncioStream, target: Target, timeout: float, *, credentials: bool
-) -> HttpAnswer:
+async def _http11(stream: AsyncioStream, target: Target, *, credentials: bool) -> HttpAnswer:
     """The GET in HTTP/1.1 through h11, with httpcore's errors for what goes wrong."""
     import h11
 
@@ -87,7 +88,7 @@ async def _http11(
     except h11.LocalProtocolError as exc:
         raise httpcore_module().LocalProtocolError(exc) from exc
     try:
-        await stream.write(data, timeout=timeout)
+        await stream.write(data)
     except Exception as exc:
         # As httpcore: a server may answer (and close) before reading the request. The
         # stream's errors are httpcore's, so httpcore is loaded by now.
@@ -99,7 +100,7 @@ async def _http11(
         except h11.RemoteProtocolError as exc:
             raise httpcore_module().RemoteProtocolError(exc) from exc
         if event is h11.NEED_DATA:
-            chunk = await stream.read(64 * 1024, timeout=timeout)
+            chunk = await stream.read(64 * 1024)
             if not chunk and connection.their_state == h11.SEND_RESPONSE:
                 raise httpcore_module().RemoteProtocolError(
                     "Server disconnected without sending a response."
@@ -125,9 +126,7 @@ def _headers(target: Target, credentials: bool) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def request(
-    target: Target, scheme: bytes, timeout: float, *, credentials: bool = False
-) -> httpcore.Request:
+def request(target: Target, scheme: bytes, *, credentials: bool = False) -> httpcore.Request:
     core = httpcore_module()
     url = core.URL(
         scheme=scheme,
@@ -136,7 +135,7 @@ def request(
         target=request_target(target),
     )
     headers = _headers(target, credentials)
-    timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
+    timeouts = dict.fromkeys(("connect", "read", "write", "pool"))  # None: see connect
     sent: httpcore.Request = core.Request(
         b"GET", url, headers=headers, extensions={"timeout": timeouts}
     )
