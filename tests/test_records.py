@@ -4,6 +4,7 @@ held to what dataclasses.dataclass(frozen=True) itself does on the same class.""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import pickle
 from dataclasses import field
 
@@ -99,3 +100,123 @@ def test_a_repr_the_class_writes_is_kept_and_one_field_works() -> None:
     assert Single("a") != Single("b")
     assert hash(Single("a")) == hash(Single("a"))
     assert {Single("a"): 1}[Single("a")] == 1
+
+
+# --- __init__ and frozenness, made without dataclass's compiled methods ----------------------
+
+_made: list[str] = []
+
+
+def _note(self: object) -> None:
+    _made.append(type(self).__name__)
+
+
+@record
+class MineFull:
+    name: str
+    port: int = 5432
+    tags: list[str] = field(default_factory=list)
+    kind: str = field(default="tcp", init=False)
+    seen: list[str] = field(default_factory=lambda: ["x"], init=False)
+    unset: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        _note(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class TheirsFull:
+    name: str
+    port: int = 5432
+    tags: list[str] = field(default_factory=list)
+    kind: str = field(default="tcp", init=False)
+    seen: list[str] = field(default_factory=lambda: ["x"], init=False)
+    unset: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        _note(self)
+
+
+def _state(value: object) -> dict[str, object]:
+    return dict(vars(value))
+
+
+def test_init_takes_and_sets_what_the_dataclass_init_does() -> None:
+    """Same signature; defaults, fresh default_factory values, init=False fields (set from
+    their default or factory, or left unset) and __post_init__, as dataclass's own __init__."""
+    assert str(inspect.signature(MineFull)) == str(inspect.signature(TheirsFull))
+    _made.clear()
+    for args, kwargs in [(("db",), {}), (("db", 1, ["a"]), {}), ((), {"name": "n", "tags": []})]:
+        assert _state(MineFull(*args, **kwargs)) == _state(TheirsFull(*args, **kwargs))
+    assert _made == ["MineFull", "TheirsFull"] * 3
+    assert MineFull("a").tags is not MineFull("a").tags
+    assert MineFull("a").seen is not MineFull("a").seen
+    assert not hasattr(MineFull("a"), "unset")
+    assert not hasattr(TheirsFull("a"), "unset")
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((), {}), (("a", 1, [], "extra"), {}), (("a",), {"kind": "udp"}), (("a",), {"name": "b"})],
+)
+def test_a_wrong_call_fails_as_the_dataclass_init_does(
+    args: tuple[object, ...], kwargs: dict[str, object]
+) -> None:
+    """Missing, surplus, init=False and repeated arguments raise dataclass's TypeError."""
+    with pytest.raises(TypeError) as theirs:
+        TheirsFull(*args, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TypeError) as mine:
+        MineFull(*args, **kwargs)  # type: ignore[arg-type]
+    assert str(mine.value) == str(theirs.value).replace("TheirsFull", "MineFull")
+
+
+class Plain(Mine):
+    """Not a record: a subclass may add attributes, never assign fields, as with dataclass."""
+
+
+@record
+class Child(Mine):
+    extra: str = ""
+
+
+def test_frozen_as_dataclass_is_for_its_class_and_subclasses() -> None:
+    """No new attribute on a record itself; a plain subclass may add one but not assign a
+    field; a record of a record has both field lists and is frozen."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Mine("a").other = 1  # type: ignore[attr-defined]
+    plain = Plain("a")
+    plain.other = 1  # type: ignore[attr-defined]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plain.name = "b"  # type: ignore[misc]
+    child = Child("a", 2, extra="e")
+    assert [f.name for f in dataclasses.fields(child)] == [
+        "name",
+        "port",
+        "note",
+        "secret",
+        "extra",
+    ]
+    assert child == Child("a", 2, extra="e") != Child("a", 2, extra="f")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        child.extra = "x"  # type: ignore[misc]
+
+
+def test_what_its_init_does_not_write_is_refused() -> None:
+    """An InitVar or a kw_only field is a TypeError when the class is made, not a wrong init."""
+    with pytest.raises(TypeError, match="no InitVar"):
+
+        @record
+        class WithInitVar:
+            seed: dataclasses.InitVar[int]
+
+    with pytest.raises(TypeError, match="kw_only"):
+
+        @record
+        class WithKwOnly:
+            port: int = field(default=0, kw_only=True)
+
+
+def test_a_record_without_a_docstring_is_named_by_it() -> None:
+    """dataclass would build a signature for the docstring; a record's is its name."""
+    assert Single.__doc__ == "Single"
+    assert Hidden.__doc__ == "A record that writes its own repr keeps it."

@@ -1,33 +1,51 @@
-"""`record`: tlsprobe's frozen dataclass, with the equality, hash and repr every one of them
-shares instead of three compiled for each class.
+"""`record`: tlsprobe's frozen dataclass, made without compiling six methods for each class.
 
 Why: `dataclass` writes each method it adds as source text and compiles it (exec) when the class
 is made. For a frozen class that is six compilations (__init__, __setattr__, __delattr__,
-__eq__, __hash__, __repr__), and at start-up Python's parser and compiler were about 3 % of a
-100-target run's instructions (callgrind), nearly all of it for tlsprobe's 40 frozen classes.
-Equality, hash and repr need no code of their own per class: here they are made from the
-class's fields once, as closures over C-level attribute getters, with dataclass's own meaning
-(fields with compare=False are neither compared nor hashed, fields with repr=False not shown).
-What a frozen dataclass is (fields(), replace(), the frozen __setattr__, __init__,
-__match_args__) is still `dataclasses`' own.
+__eq__, __hash__, __repr__) and, for a class without a docstring, a signature to write one: 2.3M
+instructions a class (callgrind), about 70M of every run's start-up for the 30 records a check
+loads. Here only __init__ is compiled, from the fields as `dataclass` found them; the frozen
+__setattr__ and __delattr__, equality, hash and repr are closures made from the fields once, with
+dataclass's own meaning (fields with compare=False are neither compared nor hashed, fields with
+repr=False not shown, assignment raises FrozenInstanceError). What a dataclass is (fields(),
+replace(), __match_args__) is still `dataclasses`' own; its __dataclass_params__ say what it was
+asked for (no __init__, not frozen), so a record inherits from records only, not from a plain
+frozen dataclass, nor one from it. A record without a docstring has its name as its docstring.
+kw_only fields and InitVar are refused: no record has them, and this __init__ does not write them.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
 from typing import Any, TypeVar, cast, dataclass_transform
 
 T = TypeVar("T", bound=type)
+
+
+class _Factory:
+    """The default of an argument whose field has a default_factory, shown as dataclass's."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+FACTORY = _Factory()
 
 
 @dataclass_transform(frozen_default=True, eq_default=True, field_specifiers=(field, Field))
 def record(cls: T) -> T:
     """A frozen dataclass of `cls`, equal and hashed by its compared fields, shown by its
     shown fields; a method the class writes itself (a repr that hides secrets) is kept."""
-    made: Any = dataclass(frozen=True, eq=False, repr=False)(cls)
+    if not cls.__dict__.get("__doc__"):
+        cls.__doc__ = cls.__name__  # dataclass would write a signature, at a cost
+    made: Any = dataclass(init=False, eq=False, repr=False)(cls)
     every = fields(made)
+    _refuse_what_init_does_not_write(made, every)
+    if "__init__" not in vars(cls):
+        made.__init__ = _init(made, every)
+    made.__setattr__, made.__delattr__ = _frozen(made, frozenset(f.name for f in every))
     compared = _getter([f.name for f in every if f.compare])
     hashed = _getter([f.name for f in every if (f.compare if f.hash is None else f.hash)])
     shown = tuple(f.name for f in every if f.repr)
@@ -73,3 +91,68 @@ def _repr(names: tuple[str, ...]) -> Callable[[Any], str]:
         return f"{self.__class__.__qualname__}({shown})"
 
     return __repr__
+
+
+def _refuse_what_init_does_not_write(cls: type, every: tuple[Field[Any], ...]) -> None:
+    pseudo = [name for name, f in vars(cls)["__dataclass_fields__"].items() if f not in every]
+    kw_only = [f.name for f in every if f.kw_only is True]
+    if pseudo or kw_only:
+        raise TypeError(
+            f"record {cls.__name__}: no InitVar, ClassVar or kw_only field ({pseudo + kw_only})"
+        )
+
+
+def _init(cls: type, every: tuple[Field[Any], ...]) -> Callable[..., None]:
+    """The __init__ dataclass(frozen=True) writes: each field set with object.__setattr__, in
+    order, from its argument, default or default_factory; then __post_init__, if any."""
+    scope: dict[str, Any] = {"__set": object.__setattr__, "__factory_default": FACTORY}
+    arguments, lines = [], []
+    for number, f in enumerate(every):
+        default, factory = f"__default_{number}", f"__factory_{number}"
+        scope[default], scope[factory] = f.default, f.default_factory
+        if f.default is not MISSING:
+            if not f.init:
+                continue  # read from the class attribute, as dataclass leaves it
+            argument, value = f"{f.name}={default}", f.name
+        elif f.default_factory is not MISSING:
+            argument = f"{f.name}=__factory_default"
+            value = (
+                f"{factory}() if {f.name} is __factory_default else {f.name}"
+                if f.init
+                else f"{factory}()"
+            )
+        elif f.init:
+            argument, value = f.name, f.name
+        else:
+            continue  # no value: the attribute stays unset, as dataclass leaves it
+        if f.init:
+            arguments.append(argument)
+        lines.append(f"  __set(self, {f.name!r}, {value})")
+    if hasattr(cls, "__post_init__"):
+        lines.append("  self.__post_init__()")
+    text = f"def __init__(self, {', '.join(arguments)}):\n" + ("\n".join(lines) or "  pass")
+    made: dict[str, Any] = {}
+    exec(text, scope, made)  # a text made here from the class's own field names
+    init: Callable[..., None] = made["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__annotations__ = {f.name: f.type for f in every if f.init} | {"return": None}
+    return init
+
+
+def _frozen(
+    cls: type[Any], names: frozenset[str]
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """dataclass's frozen __setattr__ and __delattr__: a record's fields, and any attribute of
+    the record's own class, cannot be assigned or deleted."""
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is cls or name in names:
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in names:
+            raise FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    return __setattr__, __delattr__
