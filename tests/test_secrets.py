@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tlsprobe.cli import main
@@ -481,6 +481,26 @@ def test_structure_hides_passwords_it_was_not_told(text: str, shown: str) -> Non
 def test_structure_leaves_the_rest_alone(text: str) -> None:
     """The twin: ports, hosts, a redacted URL's other parameters and prose are untouched."""
     assert scrub_structure(text) == text
+
+
+_PIECES = st.sampled_from(
+    ["password", "PassWord", "sslpassword", "oauth_client_secret", "SCRAM_SERVER_KEY", "key",
+     "pa\u017fsword", "\u212aey", "=", "'", " ", "&", "://", "smtp", "u:p", "@", "O=x,", "é", "a"]
+)  # fmt: skip
+
+
+@given(st.lists(_PIECES | st.characters(), max_size=12).map("".join))
+@example("x pa\u017fsword=1")  # what (?i) finds beyond ASCII: a long s,
+@example("scram_client_\u212aey=2")  # a Kelvin sign
+@example("see smtp://u:p@h and u@h")
+def test_structure_tests_before_searching_change_nothing(text: str) -> None:
+    """The cheap tests before each search (a keyword ending and "=" in an ASCII text, "://" and
+    "@") skip only texts the searches leave alone: the same as searching every text."""
+    from tlsprobe import secrets
+
+    searched = secrets._KEYWORD_VALUE.sub(secrets._keep_key, text)
+    searched = secrets._USERINFO_PASSWORD.sub(secrets._keep_user, searched)
+    assert scrub_structure(text) == searched
 
 
 # Every character, lone surrogates (as a non-UTF-8 environment gives them) often. Joined from

@@ -53,7 +53,7 @@ class Run:
         started = time.monotonic()
         limit = asyncio.Semaphore(max(1, self.policy.concurrency))
         try:
-            with memo.run_scope():
+            with memo.run_scope(), net.shared_lookups():
                 async with asyncio.TaskGroup() as group:
                     for index, target in enumerate(self.targets):
                         group.create_task(self._one(index, target, limit))
@@ -102,7 +102,7 @@ async def _probe(target: Target, policy: Policy) -> TargetResult:
     started = time.monotonic()
     forget_step()
     try:
-        with net.shared_lookups():
+        with net.shared_lookups():  # the run's, in a Run; the probe's own, alone (exporter)
             async with asyncio.timeout(policy.timeout + SAFETY_GRACE_S):
                 return await probe_for(target.protocol)(target, policy)
     except TimeoutError:

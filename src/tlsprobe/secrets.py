@@ -71,12 +71,24 @@ _USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/?#:]*:)([^\s/?
 def scrub_structure(text: str) -> str:
     """`password=...`, `sslpassword=...` and a URL's `user:password@` with the value as ***,
     for text whose secrets are not known (an exporter's bad request)."""
-    # The cheap tests first: most texts hold neither, and every text of every result comes here.
-    if "=" in text:
+    # The cheap tests first: most texts hold neither, and every text of every result comes here
+    # (a certificate's subject has "=" in it, and the regular expressions were the costlier half
+    # of a result's way through `runner.shown`). An ASCII text is searched only when a keyword
+    # and its "=" are in it, in any case; any other text always, for what (?i) matches in it.
+    if "=" in text and (not text.isascii() or _may_hold_keyword(text.lower())):
         text = _KEYWORD_VALUE.sub(_keep_key, text)
-    if "@" in text:
+    if "@" in text and "://" in text:
         text = _USERINFO_PASSWORD.sub(_keep_user, text)
     return text
+
+
+_KEYWORD_SUFFIXES = tuple(sorted({keyword.rpartition("_")[2] + "=" for keyword in SECRET_KEYWORDS}))
+
+
+def _may_hold_keyword(lowered: str) -> bool:
+    """Whether a lower-cased ASCII text holds what every secret keyword ends with ("password=",
+    "secret=", "key=")."""
+    return any(suffix in lowered for suffix in _KEYWORD_SUFFIXES)
 
 
 def _keep_key(match: re.Match[str]) -> str:

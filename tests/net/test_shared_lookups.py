@@ -1,6 +1,7 @@
-"""net.shared_lookups: a probe's connections to its target ask the resolver once (the tls.legacy
-hello and the probe's own connection at the same moment), with real sockets on loopback; a
-failed lookup fails every connection that shared it, and nothing is shared outside the block."""
+"""net.shared_lookups: a run's connections to one name ask the resolver once (the tls.legacy
+hello and the probe's own connection at the same moment, every port of one host, every probe of
+the run), with real sockets on loopback; an answer is kept LOOKUP_KEEP_S; a failed lookup fails
+every connection that shared it, and nothing is shared outside the block."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ async def _connect_twice(host: str, port: int) -> None:
 
 
 def test_connections_in_one_block_share_one_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two connections at once inside the block: one resolver call, both connected."""
+    """Two connections at once inside the block: one resolver call (for the name, port 0), both
+    connected."""
     asked = _counting(monkeypatch)
 
     async def main() -> None:
@@ -47,7 +49,43 @@ def test_connections_in_one_block_share_one_lookup(monkeypatch: pytest.MonkeyPat
         async with server:
             with net.shared_lookups():
                 await _connect_twice("localhost", port)
-        assert asked == [("localhost", port)]
+        assert asked == [("localhost", 0)]
+
+    asyncio.run(main())
+
+
+def test_two_ports_and_an_inner_block_share_the_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two servers on two ports of one name, the second asked in a block of its own inside the
+    first (a probe's, inside a run's): one resolver call, and each connection reaches its own
+    port."""
+    asked = _counting(monkeypatch)
+
+    async def main() -> None:
+        first, one = await _accepting()
+        second, two = await _accepting()
+        async with first, second:
+            with net.shared_lookups():
+                await _connect_twice("localhost", one)
+                with net.shared_lookups():
+                    await _connect_twice("localhost", two)
+        assert asked == [("localhost", 0)]
+
+    asyncio.run(main())
+
+
+def test_an_answer_older_than_it_is_kept_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin: with LOOKUP_KEEP_S passed between them, two connections in one block each ask
+    the resolver (a name may resolve otherwise later)."""
+    asked = _counting(monkeypatch)
+    monkeypatch.setattr(net, "LOOKUP_KEEP_S", -1.0)
+
+    async def main() -> None:
+        server, port = await _accepting()
+        async with server:
+            with net.shared_lookups():
+                for _ in range(2):
+                    (await net.connect("localhost", port)).close()
+        assert asked == [("localhost", 0)] * 2
 
     asyncio.run(main())
 
@@ -115,3 +153,28 @@ def test_a_lookup_that_fails_after_its_connection_gave_up_is_not_reported(
 
     asyncio.run(main())
     assert reported == []
+
+
+def test_a_run_asks_once_for_all_its_targets_of_one_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """runner.Run holds one block for the run: three targets on two ports of one name, one
+    resolver call; every target still reaches its own server (its verdict names its port)."""
+    from tlsprobe.model import Policy
+    from tlsprobe.runner import Run
+    from tlsprobe.targets import parse_target
+
+    asked = _counting(monkeypatch)
+
+    async def main() -> list[str]:
+        first, one = await _accepting()
+        second, two = await _accepting()
+        async with first, second:
+            urls = [f"http://localhost:{port}/" for port in (one, two, one)]
+            results = await Run([parse_target(u) for u in urls], Policy(timeout=2.0)).execute()
+        connected = [r.check("connect") for r in results]
+        assert [c.detail if c else None for c in connected] == [
+            f"localhost:{port}" for port in (one, two, one)
+        ]
+        return [r.target for r in results]
+
+    assert len(asyncio.run(main())) == 3
+    assert asked == [("localhost", 0)]
