@@ -85,3 +85,50 @@ def test_start_leaves_the_collector_enabled_and_the_modules_frozen() -> None:
 def test_start_keeps_a_collector_the_caller_turned_off() -> None:
     """An embedding program that disabled the collector finds it still disabled."""
     assert _entry_shows("gc.disable()", "gc.isenabled()") == ["False"]
+
+
+_COLLECTIONS_WHILE_LOADING = """
+import gc, sys
+
+def loading() -> bool:  # inside start.main, importing, before the command itself runs
+    frames, frame = [], sys._getframe(2)
+    while frame is not None:
+        frames.append((frame.f_code.co_filename, frame.f_code.co_name))
+        frame = frame.f_back
+    in_main = any(name == "main" and path.endswith("start.py") for path, name in frames)
+    running = any(name == "main" and path.endswith("cli/__init__.py") for path, name in frames)
+    return in_main and not running and any("importlib" in path for path, _ in frames)
+
+seen = []
+gc.callbacks.append(lambda phase, info: phase == "start" and loading() and seen.append(1))
+sys.argv = ["tlsprobe", "--version"]
+{prepare}
+from tlsprobe import start
+try:
+    start.main()
+except SystemExit:
+    pass
+print(len(seen), gc.get_freeze_count())
+"""
+
+
+def _collections_and_frozen(prepare: str) -> tuple[int, int]:
+    ran = subprocess.run(
+        [sys.executable, "-c", _COLLECTIONS_WHILE_LOADING.format(prepare=prepare)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    collections, frozen = ran.stdout.split()[-2:]
+    return int(collections), int(frozen)
+
+
+def test_the_console_entry_loads_without_collecting_then_freezes() -> None:
+    """Through tlsprobe.start the command's modules load with no collection at all and end
+    frozen (tens of thousands of objects); the twin, the same entry with the collector left
+    running (gc.disable made a no-op), collects while they load."""
+    collections, frozen = _collections_and_frozen("")
+    assert collections == 0
+    assert frozen > 10_000
+    collections, _ = _collections_and_frozen("gc.disable = lambda: None")
+    assert collections > 0
