@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+from collections.abc import Callable
 from dataclasses import field
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -111,30 +113,26 @@ def _note(self: object) -> None:
     _made.append(type(self).__name__)
 
 
-@record
-class MineFull:
-    name: str
-    port: int = 5432
-    tags: list[str] = field(default_factory=list)
-    kind: str = field(default="tcp", init=False)
-    seen: list[str] = field(default_factory=lambda: ["x"], init=False)
-    unset: str = field(init=False)
+def _full(label: str, make: Callable[[type], Any]) -> Any:
+    """The same class, made by `make`: defaults, factories, init=False fields, __post_init__."""
 
-    def __post_init__(self) -> None:
-        _note(self)
+    class Full:
+        name: str
+        port: int = 5432
+        tags: list[str] = field(default_factory=list)
+        kind: str = field(default="tcp", init=False)
+        seen: list[str] = field(default_factory=lambda: ["x"], init=False)
+        unset: str = field(init=False)
+
+        def __post_init__(self) -> None:
+            _note(self)
+
+    Full.__name__ = Full.__qualname__ = label
+    return make(Full)
 
 
-@dataclasses.dataclass(frozen=True)
-class TheirsFull:
-    name: str
-    port: int = 5432
-    tags: list[str] = field(default_factory=list)
-    kind: str = field(default="tcp", init=False)
-    seen: list[str] = field(default_factory=lambda: ["x"], init=False)
-    unset: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        _note(self)
+MineFull = _full("MineFull", record)
+TheirsFull = _full("TheirsFull", dataclasses.dataclass(frozen=True))
 
 
 def _state(value: object) -> dict[str, object]:
