@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import typing
 from collections.abc import Callable
 from dataclasses import field
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given
@@ -197,6 +198,56 @@ def test_frozen_as_dataclass_is_for_its_class_and_subclasses() -> None:
     assert child == Child("a", 2, extra="e") != Child("a", 2, extra="f")
     with pytest.raises(dataclasses.FrozenInstanceError):
         child.extra = "x"  # type: ignore[misc]
+
+
+@record
+class Holder:
+    item: Single
+    count: ClassVar[int] = 0  # a class attribute, as for dataclass: no field
+
+
+@dataclasses.dataclass(frozen=True)
+class TheirHolder:
+    item: Single
+    count: ClassVar[int] = 0
+
+
+def test_init_annotations_resolve_in_the_class_module_as_dataclass_ones_do() -> None:
+    """The __init__ is made in the class's module: its string annotations resolve there
+    (typing.get_type_hints, inspect.signature(eval_str=True)), and a ClassVar is no field."""
+    assert typing.get_type_hints(Holder.__init__) == typing.get_type_hints(TheirHolder.__init__)
+    assert str(inspect.signature(Holder, eval_str=True)) == str(
+        inspect.signature(TheirHolder, eval_str=True)
+    )
+    assert Holder.__init__.__module__ == TheirHolder.__init__.__module__ == __name__
+    assert [f.name for f in dataclasses.fields(Holder)] == ["item"]
+
+
+@pytest.mark.parametrize("make", [record, dataclasses.dataclass(frozen=True)])
+def test_class_definitions_dataclass_refuses_are_refused_alike(make: Callable[[type], Any]) -> None:
+    """A class's own __setattr__, and a field without a default after one with, raise the
+    same TypeError from record as from dataclass; a field named self works in both."""
+
+    class OwnSetattr:
+        port: int
+
+        def __setattr__(self, name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+    class DefaultFirst:
+        port: int = 0
+        host: str
+
+    class NamedSelf:
+        self: str
+        other: int = 1
+
+    with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__ in class"):
+        make(OwnSetattr)
+    with pytest.raises(TypeError, match="non-default argument 'host' follows default argument"):
+        make(DefaultFirst)
+    made = make(NamedSelf)
+    assert (made("me").self, made(self="you").other) == ("me", 1)
 
 
 def test_what_its_init_does_not_write_is_refused() -> None:

@@ -70,27 +70,38 @@ class EveryAddressFailed(OSError):
 # probe, as the exporter's, opens its own). Every connection of the block to one name asks the
 # resolver once: a probe's tls.legacy hello and its own connection at the same moment, and every
 # port of one host. A resolver call costs tens of microseconds of CPU in a thread (44 us with
-# uvloop for "localhost"), which was 2.5 % of a 1,000-target run on one name. An answer is kept
-# LOOKUP_KEEP_S at most, as aiohttp's resolver cache does: a name may resolve otherwise later.
+# uvloop for "localhost"), which was 2.5 % of a 1,000-target run on one name. As aiohttp's
+# resolver cache does: an answer is kept LOOKUP_KEEP_S at most from when it came (a name may
+# resolve otherwise later), and a failure only for the connections already waiting for it (the
+# next one asks again: a resolver's failure may be a moment's).
 LOOKUP_KEEP_S = 10.0
 
 
 class _Lookups:
-    """The block's lookups: by name, when each was asked and its answer; every one asked."""
+    """The block's lookups: by name, the answer (or the lookup under way) and when it came;
+    every lookup asked, for the end of the block."""
 
     def __init__(self) -> None:
         self.by_name: dict[str, tuple[float, asyncio.Future[list[AddrInfo]]]] = {}
         self.every: list[asyncio.Future[list[AddrInfo]]] = []
 
     def answer(self, host: str) -> asyncio.Future[list[AddrInfo]]:
-        now = time.monotonic()
         kept = self.by_name.get(host)
-        if kept is not None and now - kept[0] <= LOOKUP_KEEP_S:
+        if kept is not None and time.monotonic() - kept[0] <= LOOKUP_KEEP_S:
             return kept[1]
         pending = asyncio.ensure_future(_resolve(host, 0))
-        self.by_name[host] = (now, pending)
+        self.by_name[host] = (time.monotonic(), pending)
         self.every.append(pending)
+        pending.add_done_callback(lambda done: self._came(host, done))
         return pending
+
+    def _came(self, host: str, done: asyncio.Future[list[AddrInfo]]) -> None:
+        if self.by_name.get(host, (0.0, None))[1] is not done:
+            return  # asked again meanwhile
+        if done.cancelled() or done.exception() is not None:
+            del self.by_name[host]
+        else:
+            self.by_name[host] = (time.monotonic(), done)
 
 
 _LOOKUPS: contextvars.ContextVar[_Lookups | None] = contextvars.ContextVar(

@@ -4,19 +4,23 @@ Why: `dataclass` writes each method it adds as source text and compiles it (exec
 is made. For a frozen class that is six compilations (__init__, __setattr__, __delattr__,
 __eq__, __hash__, __repr__) and, for a class without a docstring, a signature to write one: 2.3M
 instructions a class (callgrind), about 70M of every run's start-up for the 30 records a check
-loads. Here only __init__ is compiled, from the fields as `dataclass` found them; the frozen
+loads. Here only __init__ is compiled, from the fields as `dataclass` found them, in the
+class's module as dataclass's own is (its annotations resolve there); the frozen
 __setattr__ and __delattr__, equality, hash and repr are closures made from the fields once, with
 dataclass's own meaning (fields with compare=False are neither compared nor hashed, fields with
 repr=False not shown, assignment raises FrozenInstanceError). What a dataclass is (fields(),
 replace(), __match_args__) is still `dataclasses`' own; its __dataclass_params__ say what it was
 asked for (no __init__, not frozen), so a record inherits from records only, not from a plain
 frozen dataclass, nor one from it. A record without a docstring has its name as its docstring.
-kw_only fields and InitVar are refused: no record has them, and this __init__ does not write them.
+What dataclass(frozen=True) refuses is refused alike (a class's own __setattr__, a field without
+a default after one with); kw_only fields and InitVar are refused too: no record has them, and
+this __init__ does not write them. A ClassVar is a class attribute, as for dataclass.
 """
 
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Callable
 from dataclasses import MISSING, Field, FrozenInstanceError, dataclass, field, fields
 from typing import Any, TypeVar, cast, dataclass_transform
@@ -94,22 +98,28 @@ def _repr(names: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 def _refuse_what_init_does_not_write(cls: type, every: tuple[Field[Any], ...]) -> None:
-    pseudo = [name for name, f in vars(cls)["__dataclass_fields__"].items() if f not in every]
-    kw_only = [f.name for f in every if f.kw_only is True]
-    if pseudo or kw_only:
-        raise TypeError(
-            f"record {cls.__name__}: no InitVar, ClassVar or kw_only field ({pseudo + kw_only})"
-        )
+    """What dataclass(frozen=True) refuses too (a class's own __setattr__), and what this
+    __init__ does not write: InitVar and kw_only fields (ClassVar ones are no fields at all)."""
+    for name in ("__setattr__", "__delattr__"):
+        if name in vars(cls):
+            raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
+    pseudo = [f for name, f in vars(cls)["__dataclass_fields__"].items() if f not in every]
+    unwritten = [f.name for f in pseudo if "InitVar" in str(f.type)]
+    unwritten += [f.name for f in every if f.kw_only is True]
+    if unwritten:
+        raise TypeError(f"record {cls.__name__}: no InitVar or kw_only field ({unwritten})")
 
 
 def _init(cls: type, every: tuple[Field[Any], ...]) -> Callable[..., None]:
     """The __init__ dataclass(frozen=True) writes: each field set with object.__setattr__, in
-    order, from its argument, default or default_factory; then __post_init__, if any."""
-    scope: dict[str, Any] = {"__set": object.__setattr__, "__factory_default": FACTORY}
-    arguments, lines = [], []
+    order, from its argument, default or default_factory; then __post_init__, if any. Made in
+    the class's module, as dataclass's is, so that its annotations resolve there."""
+    helpers: dict[str, Any] = {"__set": object.__setattr__, "__factory_default": FACTORY}
+    me = "__dataclass_self__" if any(f.name == "self" for f in every) else "self"
+    arguments, lines, defaulted = [], [], False
     for number, f in enumerate(every):
         default, factory = f"__default_{number}", f"__factory_{number}"
-        scope[default], scope[factory] = f.default, f.default_factory
+        helpers[default], helpers[factory] = f.default, f.default_factory
         if f.default is not MISSING:
             if not f.init:
                 continue  # read from the class attribute, as dataclass leaves it
@@ -122,18 +132,30 @@ def _init(cls: type, every: tuple[Field[Any], ...]) -> Callable[..., None]:
                 else f"{factory}()"
             )
         elif f.init:
+            if defaulted:
+                raise TypeError(f"non-default argument {f.name!r} follows default argument")
             argument, value = f.name, f.name
         else:
             continue  # no value: the attribute stays unset, as dataclass leaves it
         if f.init:
             arguments.append(argument)
-        lines.append(f"  __set(self, {f.name!r}, {value})")
+            defaulted = defaulted or argument != f.name
+        lines.append(f"__set({me}, {f.name!r}, {value})")
     if hasattr(cls, "__post_init__"):
-        lines.append("  self.__post_init__()")
-    text = f"def __init__(self, {', '.join(arguments)}):\n" + ("\n".join(lines) or "  pass")
+        lines.append(f"{me}.__post_init__()")
+    text = "\n".join(
+        [
+            f"def __make__({', '.join(helpers)}):",
+            f"  def __init__({', '.join([me, *arguments])}):",
+            *(f"    {line}" for line in lines or ["pass"]),
+            "  return __init__",
+        ]
+    )
+    module = sys.modules.get(cls.__module__)
     made: dict[str, Any] = {}
-    exec(text, scope, made)  # a text made here from the class's own field names
-    init: Callable[..., None] = made["__init__"]
+    # A text made here from the class's own field names, run in its module's namespace.
+    exec(text, vars(module) if module is not None else {}, made)
+    init: Callable[..., None] = made["__make__"](**helpers)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__annotations__ = {f.name: f.type for f in every if f.init} | {"return": None}
     return init

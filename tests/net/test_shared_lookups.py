@@ -1,7 +1,7 @@
 """net.shared_lookups: a run's connections to one name ask the resolver once (the tls.legacy
 hello and the probe's own connection at the same moment, every port of one host, every probe of
 the run), with real sockets on loopback; an answer is kept LOOKUP_KEEP_S; a failed lookup fails
-every connection that shared it, and nothing is shared outside the block."""
+every connection that shared it, and no later one; nothing is shared outside the block."""
 
 from __future__ import annotations
 
@@ -99,6 +99,33 @@ def test_without_the_block_every_connection_resolves(monkeypatch: pytest.MonkeyP
         async with server:
             await _connect_twice("localhost", port)
         assert asked == [("localhost", port)] * 2
+
+    asyncio.run(main())
+
+
+def test_a_failure_is_not_kept_for_the_next_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver that fails once (a moment's EAI_AGAIN), then answers: the connection that
+    shared the failure fails, the next one in the same block asks again and connects."""
+    asked: list[str] = []
+    real = net._resolve
+
+    async def fails_first(host: str, port: int) -> Any:
+        asked.append(host)
+        if len(asked) == 1:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return await real(host, port)
+
+    monkeypatch.setattr(net, "_resolve", fails_first)
+
+    async def main() -> None:
+        server, port = await _accepting()
+        async with server:
+            with net.shared_lookups():
+                with pytest.raises(socket.gaierror):
+                    await net.connect("localhost", port)
+                (await net.connect("localhost", port)).close()
+                (await net.connect("localhost", port)).close()
+        assert asked == ["localhost", "localhost"]
 
     asyncio.run(main())
 
