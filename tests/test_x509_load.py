@@ -3,16 +3,19 @@ first use, and nothing else changed."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tlsprobe
 from tlsprobe.tls.x509_load import LazyPattern
 
 _IN_A_FRESH_PROCESS = textwrap.dedent(
@@ -69,3 +72,21 @@ def test_a_lazy_pattern_answers_as_the_compiled_one(text: str, pos: int) -> None
     assert seen(_PATTERN.search(text, pos)) == seen(_COMPILED.search(text, pos))
     assert _PATTERN.pattern == _COMPILED.pattern
     assert _PATTERN.flags == _COMPILED.flags
+
+
+def test_only_the_tls_package_and_the_lab_import_cryptography_at_load() -> None:
+    """A module outside tlsprobe.tls (and the lab, which no run loads) that imported
+    cryptography when loaded could do so before tlsprobe.tls, and the name parser's patterns
+    would be compiled after all: probes.revocation did, importing it for annotations."""
+    src = Path(tlsprobe.__file__).parent
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        if path.parent.name in ("tls", "lab"):
+            continue
+        for node in ast.parse(path.read_text()).body:  # module level, not TYPE_CHECKING blocks
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(n.split(".")[0] == "cryptography" for n in names):
+                found.append(str(path.relative_to(src)))
+    assert found == []

@@ -17,8 +17,6 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-
 from tlsprobe import net
 from tlsprobe.failures import explain
 from tlsprobe.model import Check, Status
@@ -26,6 +24,8 @@ from tlsprobe.probes.base import Body, ProbeState, stalled, step_for
 from tlsprobe.tls import certs, responders
 
 if TYPE_CHECKING:
+    from cryptography import x509  # loaded through tlsprobe.tls (see tls/x509_load)
+
     from tlsprobe.tls.revocation import Outcome, Staple
 
 # Connects and takes the protocol's preamble, then returns the socket the ClientHello goes on.
